@@ -1,0 +1,48 @@
+import { Command, type Interfaces } from '@oclif/core';
+import { chalkStderr } from 'chalk';
+import { errorJson, errorLine, toLbctlError } from './error-report.js';
+
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>;
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/**
+ * The base every lbctl command extends. It gives all of them `--json` (the value `run()` returns is the JSON
+ * document), one error path with documented exit codes that are the same with and without `--json`, and
+ * parsed flags/args on `this.flags`/`this.args`.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  protected flags!: CommandFlags<T>;
+  protected args!: CommandArgs<T>;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse(this.ctor);
+    this.flags = flags as CommandFlags<T>;
+    this.args = args as CommandArgs<T>;
+  }
+
+  /**
+   * oclif's default `catch` rethrows, and its top-level handler then picks its own exit code and format.
+   * Handling the error here keeps the code we chose (process.exitCode survives) and the output format.
+   */
+  protected override async catch(err: Error & { exitCode?: number }): Promise<void> {
+    const error = toLbctlError(err);
+    process.exitCode = error.exitCode;
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);
+    } else {
+      const line = errorLine(error);
+      process.stderr.write(`${chalkStderr.level > 0 ? chalkStderr.red(line) : line}\n`);
+    }
+    if (process.env.LBCTL_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+  }
+
+  /** Plain JSON on stdout: oclif's logJson colourises, which breaks `jq` when FORCE_COLOR is set. */
+  public override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  }
+}
