@@ -1,0 +1,241 @@
+/**
+ * How the BPF bindings fail: each error path must surface as an LbctlError with the right kind (and so the
+ * right exit code) and a message that says what went wrong. Needs root (and drops it for one test).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ensurePinDir, removePinDir } from '../../src/bpf/bpffs.js';
+import { libbpf } from '../../src/bpf/libbpf.js';
+import { BpfMap, MapType } from '../../src/bpf/map.js';
+import { enterNetns, withNetns } from '../../src/bpf/netns.js';
+import { loadObject, mapPinPath } from '../../src/bpf/object.js';
+import { RingBufferReader } from '../../src/bpf/ringbuf.js';
+import { attachTc, ensureClsact, ifindexByName, queryTc, removeClsact } from '../../src/bpf/tc.js';
+import { LbctlError } from '../../src/cli/errors.js';
+import {
+  buildFixture,
+  createVethPair,
+  destroyVethPair,
+  makeScratchDir,
+  removeScratchDir,
+  uniqueSuffix,
+  type VethPair,
+} from '../fixtures/bpf/fixture.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { missingPrerequisites } from '../helpers/prereq.js';
+
+const missing = missingPrerequisites({ root: true, binaries: ['clang', 'ip', 'tc', 'setpriv'] });
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+const u64 = (n: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+};
+
+/** assert.throws for an LbctlError of `kind` whose message matches `message`. */
+function throwsLbctl(fn: () => unknown, kind: string, message?: RegExp): LbctlError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof LbctlError, `expected an LbctlError, got ${String(caught)}`);
+  assert.equal(caught.kind, kind, caught.message);
+  if (message) assert.match(caught.message, message);
+  return caught;
+}
+
+describe('BPF binding error paths', { skip }, () => {
+  const suffix = uniqueSuffix();
+  const pinDir = `/sys/fs/bpf/lbctl-test-err-${suffix}`;
+  let scratch = '';
+  let counterObject = '';
+  let rejectedObject = '';
+  let pair: VethPair | undefined;
+
+  before(() => {
+    assert.deepEqual(missing, [], `prerequisites missing: ${missing.join(', ')}`);
+    scratch = makeScratchDir();
+    counterObject = buildFixture('counter', scratch);
+    rejectedObject = buildFixture('rejected', scratch);
+    pair = createVethPair(suffix);
+  });
+
+  after(() => {
+    try {
+      destroyVethPair(pair);
+    } finally {
+      try {
+        removePinDir(pinDir);
+      } finally {
+        removeScratchDir(scratch);
+      }
+    }
+  });
+
+  it('reports an unknown interface as NOT_FOUND', () => {
+    throwsLbctl(() => ifindexByName('nosuchif0'), 'NOT_FOUND', /no network interface named nosuchif0/);
+    throwsLbctl(() => attachTc({ dev: 'nosuchif0', direction: 'ingress', progFd: 0 }), 'NOT_FOUND');
+    throwsLbctl(() => queryTc({ dev: 999_999, direction: 'ingress' }), 'NOT_FOUND');
+    // The receiver's interface exists only inside its namespace.
+    assert.ok(pair);
+    const { receiverNs, receiverIf } = pair;
+    throwsLbctl(() => ifindexByName(receiverIf), 'NOT_FOUND');
+    assert.ok(withNetns(receiverNs, () => ifindexByName(receiverIf)) > 0);
+    throwsLbctl(() => ifindexByName('has/slash'), 'USAGE');
+  });
+
+  it('rejects out-of-range tc handles and priorities, and removes a clsact qdisc a failed attach created', () => {
+    assert.ok(pair);
+    const { receiverNs, receiverIf } = pair;
+    throwsLbctl(() => queryTc({ dev: 1, direction: 'ingress', priority: 0x10000 }), 'USAGE', /priority/);
+    throwsLbctl(() => queryTc({ dev: 1, direction: 'ingress', handle: 0 }), 'USAGE', /handle/);
+    withNetns(receiverNs, () => {
+      // fd 0 is not a BPF program: the attach fails after the clsact qdisc was created for it.
+      assert.throws(() => attachTc({ dev: receiverIf, direction: 'ingress', progFd: 0 }), LbctlError);
+      assert.equal(ensureClsact(receiverIf), true, 'the failed attach must not leave its qdisc behind');
+      assert.equal(removeClsact(receiverIf), true);
+    });
+  });
+
+  it('reports a missing network namespace as NOT_FOUND and restores the original one', () => {
+    throwsLbctl(() => enterNetns(`lbctl-missing-${suffix}`), 'NOT_FOUND', /no network namespace/);
+    throwsLbctl(() => enterNetns('/proc/self/ns/uts'), 'USAGE', /not a network namespace/);
+    assert.ok(pair);
+    const { receiverNs, receiverIf } = pair;
+    assert.throws(() =>
+      withNetns(receiverNs, () => {
+        throw new Error('boom');
+      }),
+    );
+    throwsLbctl(() => ifindexByName(receiverIf), 'NOT_FOUND'); // back in the original namespace
+  });
+
+  it('reports a verifier rejection with the verifier reason and its full log', () => {
+    const err = throwsLbctl(
+      () => loadObject(rejectedObject, { pinDir }),
+      'FAILURE',
+      /program 'unchecked_read' rejected by the verifier: .*outside of the packet.*\(at rejected\.bpf\.c:\d+\)/,
+    );
+    assert.match(String((err.cause as Error).message), /processed \d+ insns/);
+    assert.ok(!err.message.includes('\n'), 'one-line message');
+  });
+
+  it('reports a missing object file as NOT_FOUND, and a pin directory off bpffs as USAGE', () => {
+    throwsLbctl(() => loadObject(join(scratch, 'missing.bpf.o'), { pinDir }), 'NOT_FOUND');
+    throwsLbctl(
+      () => loadObject(counterObject, { pinDir: join(scratch, 'pins') }),
+      'USAGE',
+      /not on a bpffs mount/,
+    );
+    throwsLbctl(() => removePinDir(scratch), 'USAGE');
+    throwsLbctl(() => removePinDir('/sys/fs/bpf'), 'USAGE');
+  });
+
+  it('reports a pinned map that no longer matches the object, with libbpf’s reason', () => {
+    ensurePinDir(pinDir);
+    const bpf = libbpf();
+    // proto_seen is a 256-entry hash in the object; pin a 16-entry one under its name.
+    const fd = bpf.bpf_map_create(MapType.HASH, 'proto_seen', 4, 8, 16, null);
+    assert.ok(fd > 0);
+    try {
+      assert.equal(bpf.bpf_obj_pin(fd, mapPinPath(pinDir, 'proto_seen')), 0);
+    } finally {
+      closeSync(fd);
+    }
+    const err = throwsLbctl(
+      () => loadObject(counterObject, { pinDir }),
+      'CONFLICT',
+      /couldn't reuse pinned map/,
+    );
+    assert.match(err.hint ?? '', /remove the pin directory/);
+    removePinDir(pinDir);
+  });
+
+  it('maps map operation failures to error kinds', () => {
+    const obj = loadObject(counterObject, { pinDir });
+    try {
+      const hash = BpfMap.open(mapPinPath(pinDir, 'proto_seen'));
+      try {
+        hash.update(u32(1), u64(10));
+        throwsLbctl(() => hash.update(u32(1), u64(11), 'noexist'), 'CONFLICT');
+        throwsLbctl(() => hash.update(u32(2), u64(11), 'exist'), 'NOT_FOUND');
+        hash.update(u32(1), u64(12), 'exist');
+        assert.equal(hash.lookup(u32(1))?.readBigUInt64LE(0), 12n);
+        assert.equal(hash.delete(u32(1)), true);
+        assert.equal(hash.delete(u32(1)), false);
+        assert.equal(hash.lookup(u32(1)), undefined);
+        assert.throws(() => hash.lookup(Buffer.alloc(2)), RangeError);
+        assert.throws(() => hash.update(u32(1), Buffer.alloc(4)), RangeError);
+        for (let i = 0; i < hash.info.maxEntries; i += 1) hash.update(u32(i), u64(i));
+        throwsLbctl(() => hash.update(u32(1000), u64(1)), 'FAILURE', /map is full \(max_entries 256\)/);
+      } finally {
+        hash.close();
+      }
+      // A ring buffer has no lookup or batch ops; iteration must still not crash, and opening a ring
+      // buffer reader on a hash map must fail cleanly.
+      const events = BpfMap.open(mapPinPath(pinDir, 'events'));
+      try {
+        assert.throws(() => [...events.entries()], LbctlError);
+      } finally {
+        events.close();
+      }
+      throwsLbctl(
+        () => RingBufferReader.open(mapPinPath(pinDir, 'proto_seen'), () => {}),
+        'USAGE',
+        /is not a ring buffer map/,
+      );
+      throwsLbctl(() => BpfMap.open(mapPinPath(pinDir, 'no_such_map')), 'NOT_FOUND');
+      throwsLbctl(() => obj.programFd('no_such_prog'), 'NOT_FOUND', /no program named no_such_prog/);
+    } finally {
+      obj.close();
+      removePinDir(pinDir);
+    }
+  });
+
+  it('reports missing privileges as PERMISSION', () => {
+    // As nobody with every capability dropped. (Root without capabilities may still open a pinned map it
+    // owns: since Linux 6.5 only map and program creation check CAP_BPF.)
+    const obj = loadObject(counterObject, { pinDir });
+    obj.close();
+    const script = fileURLToPath(new URL('../fixtures/bpf/unprivileged.ts', import.meta.url));
+    const child = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        '--no-new-privs',
+        process.execPath,
+        '--import',
+        'tsx',
+        script,
+        counterObject,
+        pinDir,
+        mapPinPath(pinDir, 'proto_seen'),
+      ],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 },
+    );
+    removePinDir(pinDir);
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), {
+      load: 'PERMISSION',
+      openMap: 'PERMISSION',
+      attach: 'PERMISSION',
+      stats: 'PERMISSION',
+    });
+  });
+});
