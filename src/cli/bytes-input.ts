@@ -16,7 +16,10 @@ export function decodeUserBytes(input: Buffer, format?: ByteFormat): { bytes: Bu
   if (!format && looksLikeRawProxyHeader(input)) return { bytes: input, format: 'raw' };
   const text = input.toString('latin1').trim();
   const compactHex = text.replace(/[\s:]/g, '');
-  if (format === 'hex' || (!format && HEX.test(compactHex) && compactHex.replace(/^0x/, '').length % 2 === 0)) {
+  if (
+    format === 'hex' ||
+    (!format && HEX.test(compactHex) && compactHex.replace(/^0x/, '').length % 2 === 0)
+  ) {
     return { bytes: parseHex(compactHex), format: 'hex' };
   }
   const compact64 = text.replace(/\s/g, '');

@@ -1,6 +1,6 @@
 import { Errors } from '@oclif/core';
-import { type ExitCodeName, ExitCode } from './exit-codes.js';
 import { LbctlError } from './errors.js';
+import { ExitCode, type ExitCodeName } from './exit-codes.js';
 
 /** The JSON shape of an error under `--json` (documented in the README). */
 export interface ErrorJson {

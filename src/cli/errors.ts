@@ -24,8 +24,10 @@ export class LbctlError extends Error {
 export const usageError = (message: string, hint?: string) => new LbctlError('USAGE', message, hint);
 export const notFoundError = (message: string, hint?: string) => new LbctlError('NOT_FOUND', message, hint);
 export const conflictError = (message: string, hint?: string) => new LbctlError('CONFLICT', message, hint);
-export const unsupportedError = (message: string, hint?: string) => new LbctlError('UNSUPPORTED', message, hint);
-export const invalidDataError = (message: string, hint?: string) => new LbctlError('INVALID_DATA', message, hint);
+export const unsupportedError = (message: string, hint?: string) =>
+  new LbctlError('UNSUPPORTED', message, hint);
+export const invalidDataError = (message: string, hint?: string) =>
+  new LbctlError('INVALID_DATA', message, hint);
 
 const ERRNO_KIND: Record<number, ExitCodeName> = {
   1: 'PERMISSION', // EPERM

@@ -9,7 +9,7 @@ export function renderTable(head: string[], rows: Array<Array<string | number>>)
   const colored = chalk.level > 0;
   const table = new Table({
     head: colored ? head.map((h) => chalk.bold(h)) : head,
-    style: { head: [], border: [], compact: false },
+    style: { head: [], border: [], compact: true },
   });
   for (const row of rows) table.push(row.map((cell) => String(cell)));
   return table.toString();

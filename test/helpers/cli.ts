@@ -23,7 +23,7 @@ export function lbctl(
   const [command, ...rest] = [...prefix, process.execPath, RUN_JS, ...args];
   const result = spawnSync(command as string, rest, {
     input: options.input,
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    env: definedOnly({ ...process.env, NO_COLOR: '1', ...options.env }),
     timeout: 60_000,
   });
   if (result.error) throw result.error;
@@ -42,4 +42,9 @@ export function parseJson<T = unknown>(result: CliResult): T {
   } catch {
     throw new Error(`stdout is not JSON (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
+}
+
+/** An `undefined` value removes the variable (spawn would otherwise pass the string "undefined"). */
+function definedOnly(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
 }
