@@ -1,0 +1,122 @@
+import { usageError } from '../cli/errors.js';
+import { encodeV2 } from '../ppv2/index.js';
+import { parseTlvSpec, TLV_SPEC_HINT } from '../ppv2/tlv-spec.js';
+import { tlvTypeClass } from '../ppv2/tlv-types.js';
+import { TlvType } from '../ppv2/constants.js';
+import type { Tlv } from '../ppv2/types.js';
+import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint.js';
+
+/**
+ * A service as the user describes it, validated before anything touches the kernel, so that bad input is
+ * refused whole and nothing is half-applied.
+ */
+export type Mode = 'fullnat' | 'dnat';
+
+export interface BackendSpec extends Endpoint {
+  weight: number;
+}
+
+export interface Ppv2Spec {
+  enabled: boolean;
+  /** Kernel-generated UNIQUE_ID TLV, unique per connection across the balancer's lifetime. */
+  uniqueId: boolean;
+  /** CRC32C TLV computed in the kernel over the whole header. */
+  crc32c: boolean;
+  /** Static TLVs copied into every header (custom 0xE0-0xEF, experimental, authority, alpn, netns). */
+  tlvs: Tlv[];
+}
+
+export interface ServiceSpec {
+  name: string | undefined;
+  vip: Endpoint;
+  mode: Mode;
+  backends: BackendSpec[];
+  ppv2: Ppv2Spec;
+}
+
+export const MAX_WEIGHT = 65535;
+export const MAX_STATIC_TLV_BYTES = 128; // bytes the datapath reserves per service (LB_TLV_MAX)
+const NAME_RULE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Static TLV types the kernel may copy verbatim; UNIQUE_ID and CRC32C are computed per connection. */
+const STATIC_TLV_TYPES = new Set<number>([TlvType.ALPN, TlvType.AUTHORITY, TlvType.NETNS]);
+
+/** "ADDR:PORT[:WEIGHT]", e.g. 198.51.100.2:80:3 or [2001:db8::2]:80:3; weight defaults to 1. */
+export function parseBackend(text: string): BackendSpec {
+  const weighted = /^(.*:\d+):(\d+)$/.exec(text.trim());
+  const endpointText = weighted ? (weighted[1] ?? '') : text;
+  const weight = weighted ? Number(weighted[2]) : 1;
+  if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
+    throw usageError(`backend "${text}" has weight ${weighted?.[2]}, outside 0-${MAX_WEIGHT}`, 'e.g. 198.51.100.2:80:3');
+  }
+  return { ...parseEndpoint(endpointText), weight };
+}
+
+/** --ppv2-tlv values: `unique-id` and `crc32c` (computed in the kernel), or a static TLV spec. */
+export function parsePpv2Options(specs: readonly string[]): Omit<Ppv2Spec, 'enabled'> {
+  const options: Omit<Ppv2Spec, 'enabled'> = { uniqueId: false, crc32c: false, tlvs: [] };
+  for (const spec of specs) {
+    const keyword = spec.trim().toLowerCase();
+    if (keyword === 'unique-id') options.uniqueId = true;
+    else if (keyword === 'crc32c') options.crc32c = true;
+    else options.tlvs.push(staticTlv(spec));
+  }
+  return options;
+}
+
+function staticTlv(spec: string): Tlv {
+  const tlv = parseTlvSpec(spec);
+  const cls = tlvTypeClass(tlv.type);
+  if (!STATIC_TLV_TYPES.has(tlv.type) && cls !== 'custom' && cls !== 'experimental') {
+    throw usageError(
+      `--ppv2-tlv "${spec}": type 0x${tlv.type.toString(16)} cannot be a static TLV`,
+      `use unique-id or crc32c (computed per connection), authority=, alpn=, netns=, or 0xE0-0xF7=HEX; ${TLV_SPEC_HINT}`,
+    );
+  }
+  return tlv;
+}
+
+export function validateService(spec: ServiceSpec): ServiceSpec {
+  const vip = formatEndpoint(spec.vip);
+  if (spec.name !== undefined && !NAME_RULE.test(spec.name)) {
+    throw usageError(`invalid service name "${spec.name}"`, 'use lower-case letters, digits and "-", at most 63 characters');
+  }
+  if (spec.backends.length === 0) throw usageError(`service ${vip} has no backend`, 'add --backend ADDR:PORT[:WEIGHT]');
+  const seen = new Set<string>();
+  for (const backend of spec.backends) {
+    const text = formatEndpoint(backend);
+    if (backend.family !== spec.vip.family) {
+      throw usageError(
+        `backend ${text} is IPv${backend.family} but the VIP ${vip} is IPv${spec.vip.family}`,
+        'a service and its backends use one address family',
+      );
+    }
+    if (seen.has(text)) throw usageError(`backend ${text} is listed twice`, 'list each backend once; use a weight instead');
+    seen.add(text);
+  }
+  if (!spec.backends.some((b) => b.weight > 0)) {
+    throw usageError(`every backend of ${vip} has weight 0`, 'give at least one backend a weight above 0');
+  }
+  const tlvBytes = staticTlvBytes(spec.ppv2.tlvs);
+  if (tlvBytes > MAX_STATIC_TLV_BYTES) {
+    throw usageError(
+      `static PPv2 TLVs take ${tlvBytes} bytes, more than the ${MAX_STATIC_TLV_BYTES} the datapath reserves per service`,
+      'shorten or drop some --ppv2-tlv values',
+    );
+  }
+  if (!spec.ppv2.enabled && (spec.ppv2.uniqueId || spec.ppv2.crc32c || spec.ppv2.tlvs.length > 0)) {
+    throw usageError('--ppv2-tlv needs --ppv2', 'add --ppv2 to inject PROXY protocol v2 headers');
+  }
+  return spec;
+}
+
+/** Encoded size of the static TLVs (3-byte type+length each plus the value). */
+export function staticTlvBytes(tlvs: readonly Tlv[]): number {
+  return tlvs.reduce((sum, tlv) => sum + 3 + tlv.value.length, 0);
+}
+
+/** The static TLVs as the datapath stores them: encoded back to back, checked by the codec's rules. */
+export function encodeStaticTlvs(tlvs: readonly Tlv[]): Buffer {
+  if (tlvs.length === 0) return Buffer.alloc(0);
+  const header = encodeV2({ version: 2, command: 'LOCAL', family: 'UNSPEC', transport: 'UNSPEC', tlvs: [...tlvs] });
+  return Buffer.from(header.subarray(16));
+}

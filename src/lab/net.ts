@@ -1,0 +1,31 @@
+import { isIPv6 } from 'node:net';
+import { LbctlError } from '../cli/errors.js';
+import { type ListenSpec, tcpListenerPids } from '../sys/run.js';
+
+/** `ADDR:PORT`, with the brackets an IPv6 address needs in URLs and in nginx/HAProxy `listen`/`bind`. */
+export function hostPort(address: string, port: number): string {
+  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Every address combined with every port. */
+export function listenSpecs(addresses: readonly string[], ports: readonly number[]): ListenSpec[] {
+  return addresses.flatMap((host) => ports.map((port) => ({ host, port })));
+}
+
+/**
+ * Refuse to start a server on a socket that already has a listener. HAProxy binds with SO_REUSEPORT, so
+ * a second instance would silently share the port, and nginx retries bind() for seconds before failing.
+ */
+export async function assertSocketsFree(specs: readonly ListenSpec[], netns?: string): Promise<void> {
+  for (const spec of specs) {
+    const pids = await tcpListenerPids(spec, netns);
+    if (pids.length > 0) {
+      const where = netns ? ` in namespace ${netns}` : '';
+      throw new LbctlError(
+        'CONFLICT',
+        `TCP ${hostPort(spec.host ?? '*', spec.port)}${where} is already listening (pid ${pids.join(', ')})`,
+        'stop the other server or pick another address or port',
+      );
+    }
+  }
+}
