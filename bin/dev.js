@@ -3,6 +3,7 @@
 import { applyColorEnvironment } from '../src/cli/color-env.ts';
 
 applyColorEnvironment(process.env);
+const { hoistGlobalFlags } = await import('../src/cli/argv.ts');
 
 const { execute } = await import('@oclif/core');
-await execute({ development: true, dir: import.meta.url });
+await execute({ args: hoistGlobalFlags(process.argv.slice(2)), development: true, dir: import.meta.url });

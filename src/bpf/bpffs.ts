@@ -6,11 +6,9 @@
  * are not the host's; lbctl switches only the network namespace (see netns.ts) and keeps the host's bpffs.
  */
 import {
-  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -20,7 +18,8 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import koffi from 'koffi';
 import { errnoError, LbctlError } from '../cli/errors.js';
-import { LOCK_EX, LOCK_UN, libc, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from './libc.js';
+import { withFileLock } from '../sys/file-lock.js';
+import { libc, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from './libc.js';
 
 export const BPFFS_ROOT = '/sys/fs/bpf';
 /** Serialises "check, then mount" between concurrent lbctl processes, so bpffs is never mounted twice. */
@@ -98,20 +97,14 @@ function mountHint(errno: number, root: string): string {
 }
 
 function withMountLock<T>(fn: () => T): T {
-  let fd: number | undefined;
   try {
-    fd = openSync(MOUNT_LOCK, 'a', 0o600);
-  } catch {
-    fd = undefined; // no /run/lock (or not writable): mount unlocked, the mount itself will report EPERM
-  }
-  try {
-    if (fd !== undefined) libc().flock(fd, LOCK_EX);
-    return fn();
-  } finally {
-    if (fd !== undefined) {
-      libc().flock(fd, LOCK_UN);
-      closeSync(fd);
+    return withFileLock(MOUNT_LOCK, fn);
+  } catch (err) {
+    // No writable /run/lock: mount unlocked; the mount itself reports EPERM if that is the real problem.
+    if ((err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EROFS') {
+      return fn();
     }
+    throw err;
   }
 }
 

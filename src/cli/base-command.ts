@@ -17,10 +17,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: CommandFlags<T>;
   protected args!: CommandArgs<T>;
+  /** Every positional argument, for commands that take a variable number (`static strict = false`). */
+  protected positionals!: string[];
 
   public override async init(): Promise<void> {
     await super.init();
-    const { args, flags } = await this.parse(this.ctor);
+    const { args, flags, argv } = await this.parse(this.ctor);
+    this.positionals = argv.map(String);
     this.flags = flags as CommandFlags<T>;
     this.args = args as CommandArgs<T>;
   }

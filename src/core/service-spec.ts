@@ -1,8 +1,8 @@
 import { usageError } from '../cli/errors.js';
+import { TlvType } from '../ppv2/constants.js';
 import { encodeV2 } from '../ppv2/index.js';
 import { parseTlvSpec, TLV_SPEC_HINT } from '../ppv2/tlv-spec.js';
 import { tlvTypeClass } from '../ppv2/tlv-types.js';
-import { TlvType } from '../ppv2/constants.js';
 import type { Tlv } from '../ppv2/types.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint.js';
 
@@ -46,7 +46,10 @@ export function parseBackend(text: string): BackendSpec {
   const endpointText = weighted ? (weighted[1] ?? '') : text;
   const weight = weighted ? Number(weighted[2]) : 1;
   if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
-    throw usageError(`backend "${text}" has weight ${weighted?.[2]}, outside 0-${MAX_WEIGHT}`, 'e.g. 198.51.100.2:80:3');
+    throw usageError(
+      `backend "${text}" has weight ${weighted?.[2]}, outside 0-${MAX_WEIGHT}`,
+      'e.g. 198.51.100.2:80:3',
+    );
   }
   return { ...parseEndpoint(endpointText), weight };
 }
@@ -78,9 +81,13 @@ function staticTlv(spec: string): Tlv {
 export function validateService(spec: ServiceSpec): ServiceSpec {
   const vip = formatEndpoint(spec.vip);
   if (spec.name !== undefined && !NAME_RULE.test(spec.name)) {
-    throw usageError(`invalid service name "${spec.name}"`, 'use lower-case letters, digits and "-", at most 63 characters');
+    throw usageError(
+      `invalid service name "${spec.name}"`,
+      'use lower-case letters, digits and "-", at most 63 characters',
+    );
   }
-  if (spec.backends.length === 0) throw usageError(`service ${vip} has no backend`, 'add --backend ADDR:PORT[:WEIGHT]');
+  if (spec.backends.length === 0)
+    throw usageError(`service ${vip} has no backend`, 'add --backend ADDR:PORT[:WEIGHT]');
   const seen = new Set<string>();
   for (const backend of spec.backends) {
     const text = formatEndpoint(backend);
@@ -90,7 +97,8 @@ export function validateService(spec: ServiceSpec): ServiceSpec {
         'a service and its backends use one address family',
       );
     }
-    if (seen.has(text)) throw usageError(`backend ${text} is listed twice`, 'list each backend once; use a weight instead');
+    if (seen.has(text))
+      throw usageError(`backend ${text} is listed twice`, 'list each backend once; use a weight instead');
     seen.add(text);
   }
   if (!spec.backends.some((b) => b.weight > 0)) {
@@ -117,6 +125,12 @@ export function staticTlvBytes(tlvs: readonly Tlv[]): number {
 /** The static TLVs as the datapath stores them: encoded back to back, checked by the codec's rules. */
 export function encodeStaticTlvs(tlvs: readonly Tlv[]): Buffer {
   if (tlvs.length === 0) return Buffer.alloc(0);
-  const header = encodeV2({ version: 2, command: 'LOCAL', family: 'UNSPEC', transport: 'UNSPEC', tlvs: [...tlvs] });
+  const header = encodeV2({
+    version: 2,
+    command: 'LOCAL',
+    family: 'UNSPEC',
+    transport: 'UNSPEC',
+    tlvs: [...tlvs],
+  });
   return Buffer.from(header.subarray(16));
 }

@@ -1,0 +1,26 @@
+import { Flags } from '@oclif/core';
+
+/** --backend: required by `service add`, a full replacement of the set for `service set`. */
+export const backendFlag = <R extends boolean>(required: R) =>
+  Flags.string({
+    summary: 'Backend ADDR:PORT[:WEIGHT] (repeatable), e.g. 198.51.100.2:80:3 or [2001:db8:b::2]:80.',
+    multiple: true,
+    required,
+  });
+
+/** Flags `service add` and `service set` share, defined once so their help and parsing agree. */
+export const serviceFlags = {
+  mode: Flags.option({
+    summary:
+      'fullnat: backends see the balancer and reply through it; dnat: backends see the client and must route replies via the balancer.',
+    options: ['fullnat', 'dnat'] as const,
+  })(),
+  'ppv2-tlv': Flags.string({
+    summary:
+      'PPv2 TLV (repeatable): unique-id, crc32c (both computed per connection), authority=HOST, alpn=P, 0xE0=HEX.',
+    multiple: true,
+  }),
+  snat: Flags.string({
+    summary: "fullnat source address towards the backends (default: the route's source).",
+  }),
+};

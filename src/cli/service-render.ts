@@ -1,0 +1,44 @@
+import type { ServiceView } from '../core/services.js';
+import { renderKeyValue, renderTable } from './output.js';
+
+/** Rendering of services shared by `service list/show/add/set` so they look alike. */
+export function ppv2Summary(s: ServiceView): string {
+  if (!s.ppv2.enabled) return 'off';
+  const parts = [
+    'v2',
+    s.ppv2.uniqueId && 'unique-id',
+    s.ppv2.crc32c && 'crc32c',
+    ...s.ppv2.tlvs.map((t) => `${t.name}=${t.text}`),
+  ];
+  return `${parts.filter(Boolean).join(' ')} (${s.ppv2.headerBytes} B)`;
+}
+
+export function renderServiceList(services: readonly ServiceView[]): string {
+  if (services.length === 0)
+    return 'no services (add one with: lbctl service add VIP:PORT --backend ADDR:PORT)';
+  return renderTable(
+    ['id', 'name', 'service', 'mode', 'backends', 'ppv2'],
+    services.map((s) => [s.id, s.name ?? '-', s.key, s.mode, s.backends.length, ppv2Summary(s)]),
+  );
+}
+
+export function renderServiceDetail(s: ServiceView): string {
+  const summary = renderKeyValue([
+    ['service', s.key],
+    ['name', s.name ?? '-'],
+    ['id', s.id],
+    ['mode', s.mode],
+    ['snat address', s.snat ?? '-'],
+    ['ppv2', ppv2Summary(s)],
+  ]);
+  const backends = renderTable(
+    ['backend id', 'backend', 'weight', 'share of new connections'],
+    s.backends.map((b) => [
+      `0x${b.id.toString(16)}`,
+      b.address.includes(':') ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
+      b.weight,
+      `${(b.share * 100).toFixed(1)}%`,
+    ]),
+  );
+  return `${summary}\n${backends}`;
+}

@@ -1,0 +1,129 @@
+import { Args, Flags } from '@oclif/core';
+import { DatapathCommand } from '../../cli/datapath-command.js';
+import { usageError } from '../../cli/errors.js';
+import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
+import { renderServiceDetail } from '../../cli/service-render.js';
+import { formatEndpoint } from '../../core/endpoint.js';
+import { DatapathMaps } from '../../core/maps.js';
+import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
+import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
+import { snatAddressFor } from '../../core/snat.js';
+import { loadState, withInstanceLock } from '../../core/state-file.js';
+
+export default class ServiceSet extends DatapathCommand<typeof ServiceSet> {
+  static override summary = 'Change a live service: its backends, weights, mode or PPv2 options.';
+
+  static override description =
+    `New connections follow the new configuration at once. Established connections are not broken: they
+keep the backend, NAT and PPv2 state conntrack recorded for them. Backends that stay keep their place in the
+Maglev table, so few new connections move.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --add-backend 198.51.100.4:80',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --remove-backend 198.51.100.2:80',
+    '<%= config.bin %> <%= command.id %> web6 --backend [2001:db8:b::2]:443:1 --backend [2001:db8:b::3]:443:4',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --no-ppv2',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c',
+  ];
+
+  static override args = {
+    service: Args.string({ description: 'Service name or VIP:PORT.', required: true }),
+  };
+
+  static override flags = {
+    ...serviceFlags,
+    backend: backendFlag(false),
+    'add-backend': Flags.string({
+      summary: 'Add (or re-weight) a backend ADDR:PORT[:WEIGHT]; repeatable.',
+      multiple: true,
+    }),
+    'remove-backend': Flags.string({ summary: 'Remove a backend ADDR:PORT; repeatable.', multiple: true }),
+    ppv2: Flags.boolean({
+      summary: 'Turn PPv2 injection on (--no-ppv2: off) for new connections.',
+      allowNo: true,
+    }),
+  };
+
+  public async run(): Promise<ServiceView> {
+    const { flags } = this;
+    if (flags.backend && (flags['add-backend'] || flags['remove-backend'])) {
+      throw usageError(
+        '--backend replaces the whole set; do not combine it with --add-backend/--remove-backend',
+      );
+    }
+    const updated = await withInstanceLock(this.instance, async () => {
+      const maps = DatapathMaps.open(this.instance);
+      try {
+        const current = findService(maps, loadState(this.instance), this.args.service);
+        const changes = this.changes(current);
+        if (Object.keys(changes).length === 0) {
+          throw usageError(
+            'nothing to change',
+            'pass --backend, --add-backend, --remove-backend, --mode, --ppv2 or --ppv2-tlv',
+          );
+        }
+        const mode = changes.mode ?? current.mode;
+        if (mode === 'fullnat' && (changes.backends || changes.mode)) {
+          changes.snat = flags.snat ?? (await snatAddressFor(changes.backends ?? backendSpecs(current)));
+        }
+        return updateService(maps, loadState(this.instance), current, changes);
+      } finally {
+        maps.close();
+      }
+    });
+    this.log(renderServiceDetail(updated));
+    return updated;
+  }
+
+  private changes(current: ServiceView): ServiceChanges {
+    const { flags } = this;
+    const changes: ServiceChanges = {};
+    if (flags.backend) changes.backends = flags.backend.map(parseBackend);
+    if (flags['add-backend'] || flags['remove-backend']) {
+      changes.backends = editBackends(
+        backendSpecs(current),
+        flags['add-backend'] ?? [],
+        flags['remove-backend'] ?? [],
+      );
+    }
+    if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
+    if (flags.snat && !changes.backends && !changes.mode) changes.snat = flags.snat;
+    if (flags.ppv2 !== undefined || flags['ppv2-tlv']) {
+      const enabled = flags.ppv2 ?? current.ppv2.enabled;
+      const options = flags['ppv2-tlv']
+        ? parsePpv2Options(flags['ppv2-tlv'])
+        : enabled
+          ? { uniqueId: current.ppv2.uniqueId, crc32c: current.ppv2.crc32c, tlvs: currentTlvs(current) }
+          : { uniqueId: false, crc32c: false, tlvs: [] };
+      changes.ppv2 = { enabled, ...options };
+    }
+    return changes;
+  }
+}
+
+function backendSpecs(service: ServiceView): BackendSpec[] {
+  return service.backends.map((b) => ({
+    family: service.family,
+    address: b.address,
+    port: b.port,
+    weight: b.weight,
+  }));
+}
+
+function currentTlvs(service: ServiceView) {
+  return service.ppv2.tlvs.map((t) => ({ type: t.type, value: Buffer.from(t.hex, 'hex') }));
+}
+
+function editBackends(current: BackendSpec[], add: string[], remove: string[]): BackendSpec[] {
+  const byKey = new Map(current.map((b) => [formatEndpoint(b), b]));
+  for (const text of remove) {
+    const key = formatEndpoint(parseBackend(text));
+    if (!byKey.delete(key))
+      throw usageError(`backend ${key} is not in the service`, `backends: ${[...byKey.keys()].join(', ')}`);
+  }
+  for (const text of add) {
+    const backend = parseBackend(text);
+    byKey.set(formatEndpoint(backend), backend);
+  }
+  return [...byKey.values()];
+}

@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { removePinDir } from '../bpf/bpffs.js';
+import { type LoadedObject, loadObject } from '../bpf/object.js';
+import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeArrayIndex, encodeConfig, PROGRAM } from '../bpf/records.js';
+import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
+import { notFoundError, usageError } from '../cli/errors.js';
+import type { Instance } from './instance.js';
+import { DatapathMaps, datapathObjectPath } from './maps.js';
+import {
+  type AttachedInterface,
+  type InstanceState,
+  loadState,
+  removeState,
+  saveState,
+} from './state-file.js';
+
+export interface AttachOutcome {
+  interface: string;
+  ifindex: number;
+  progId: number;
+  /** "attached" the first time, "replaced" when lbctl's filter was already there (idempotent re-run). */
+  action: 'attached' | 'replaced';
+}
+
+/**
+ * Load the datapath (reusing the instance's pinned maps, so services and live connections survive a
+ * re-attach) and put it on tc ingress of every interface. All or nothing: interfaces are resolved before
+ * anything is loaded, and if one attach fails the interfaces this call attached are detached again.
+ */
+export function attachInterfaces(instance: Instance, ifnames: readonly string[]): AttachOutcome[] {
+  const unique = [...new Set(ifnames)];
+  if (unique.length === 0) throw usageError('no interface given', 'e.g. lbctl attach eth0 eth1');
+  const ifindexes = unique.map((ifname) => ifindexByName(ifname));
+
+  const hadState = DatapathMaps.exists(instance);
+  const state = loadState(instance);
+  const objectPath = datapathObjectPath();
+  const done: AttachOutcome[] = [];
+  let object: LoadedObject | undefined;
+  try {
+    object = loadObject(objectPath, { pinDir: instance.pinDir });
+    initialiseConfig(instance);
+    const progFd = object.programFd(PROGRAM.name);
+    unique.forEach((ifname, i) => {
+      const ifindex = ifindexes[i] ?? 0;
+      const before = queryTc({ dev: ifindex, direction: 'ingress' });
+      const result = attachTc({ dev: ifindex, direction: 'ingress', progFd });
+      const previous = state.interfaces[ifname];
+      state.interfaces[ifname] = {
+        ifindex,
+        // Ownership of the qdisc is decided once, by the attach that found no clsact.
+        createdClsact: previous?.createdClsact ?? result.createdClsact,
+        progId: result.progId,
+        attachedAt: previous?.attachedAt ?? new Date().toISOString(),
+      };
+      done.push({
+        interface: ifname,
+        ifindex,
+        progId: result.progId,
+        action: before ? 'replaced' : 'attached',
+      });
+    });
+    saveState(instance, state);
+    return done;
+  } catch (err) {
+    for (const outcome of done) {
+      if (outcome.action === 'attached') undoAttach(outcome.ifindex, state.interfaces[outcome.interface]);
+    }
+    if (!hadState && existsSync(instance.pinDir)) removePinDir(instance.pinDir);
+    throw err;
+  } finally {
+    object?.close();
+  }
+}
+
+/** A random boot id makes UNIQUE_IDs unique across instances and re-creations; kept across re-attaches. */
+function initialiseConfig(instance: Instance): void {
+  const maps = DatapathMaps.open(instance);
+  try {
+    const config = maps.get('config');
+    const key = encodeArrayIndex(0);
+    const current = config.lookup(key);
+    if (current && decodeConfig(current).bootId !== 0n) return;
+    const bootId = randomBytes(8).readBigUInt64BE(0) || 1n;
+    config.update(key, encodeConfig({ bootId, events: true, timeouts: { ...DEFAULT_TIMEOUTS_S } }));
+  } finally {
+    maps.close();
+  }
+}
+
+function undoAttach(ifindex: number, record: AttachedInterface | undefined): void {
+  detachTc({ dev: ifindex, direction: 'ingress' });
+  if (record?.createdClsact) removeClsact(ifindex);
+}
+
+export interface DetachOutcome {
+  interface: string;
+  removedFilter: boolean;
+  removedQdisc: boolean;
+}
+
+export interface DetachReport {
+  interfaces: DetachOutcome[];
+  /** True when no interface is left and the pinned maps and state were removed. */
+  removedState: boolean;
+}
+
+/**
+ * Take lbctl off interfaces. Only qdiscs lbctl created are removed. When no interface stays attached, the
+ * pinned maps and the state file go too (nothing left behind), unless `keepMaps` keeps services and live
+ * connection state for a later re-attach.
+ */
+export function detachInterfaces(
+  instance: Instance,
+  target: { all: true } | { interfaces: readonly string[] },
+  options: { keepMaps?: boolean } = {},
+): DetachReport {
+  const state = loadState(instance);
+  const names = 'all' in target ? Object.keys(state.interfaces) : [...new Set(target.interfaces)];
+  if (!('all' in target)) {
+    if (names.length === 0) throw usageError('no interface given', 'name interfaces, or use --all');
+    const unknown = names.filter((n) => !state.interfaces[n]);
+    if (unknown.length > 0) {
+      throw notFoundError(
+        `lbctl is not attached to ${unknown.join(', ')}`,
+        `attached: ${Object.keys(state.interfaces).join(', ') || 'none'}`,
+      );
+    }
+  }
+  const outcomes = names.map((name) => detachOne(name, state));
+  const nothingLeft = Object.keys(state.interfaces).length === 0;
+  if (nothingLeft && !options.keepMaps) {
+    if (existsSync(instance.pinDir)) removePinDir(instance.pinDir);
+    removeState(instance);
+    return { interfaces: outcomes, removedState: true };
+  }
+  saveState(instance, state);
+  return { interfaces: outcomes, removedState: false };
+}
+
+function detachOne(name: string, state: InstanceState): DetachOutcome {
+  const record = state.interfaces[name];
+  delete state.interfaces[name];
+  // The interface may be gone (a deleted veth takes its qdisc and filter with it): nothing left to do.
+  let ifindex: number;
+  try {
+    ifindex = ifindexByName(name);
+  } catch {
+    return { interface: name, removedFilter: false, removedQdisc: false };
+  }
+  const removedFilter = detachTc({ dev: ifindex, direction: 'ingress' });
+  const removedQdisc = record?.createdClsact ? removeClsact(ifindex) : false;
+  return { interface: name, removedFilter, removedQdisc };
+}
+
+/** Attached interfaces as the kernel sees them now (a filter can vanish with its interface). */
+export function attachedInterfaces(
+  instance: Instance,
+): Array<{
+  interface: string;
+  ifindex: number;
+  progId: number | undefined;
+  createdClsact: boolean;
+  attachedAt: string;
+}> {
+  const state = loadState(instance);
+  return Object.entries(state.interfaces).map(([name, record]) => {
+    let progId: number | undefined;
+    try {
+      progId = queryTc({ dev: ifindexByName(name), direction: 'ingress' })?.progId;
+    } catch {
+      progId = undefined;
+    }
+    return {
+      interface: name,
+      ifindex: record.ifindex,
+      progId,
+      createdClsact: record.createdClsact,
+      attachedAt: record.attachedAt,
+    };
+  });
+}

@@ -1,0 +1,99 @@
+import { type CtEntry, type CtKey, decodeCtEntry, decodeCtKey } from '../bpf/records.js';
+import type { DatapathMaps } from './maps.js';
+import type { ServiceView } from './services.js';
+
+/** One live connection, from its original-direction conntrack entry. */
+export interface ConnectionView {
+  client: string;
+  vip: string;
+  backend: string;
+  /** fullnat: the balancer's address and port the backend sees; dnat: the client itself. */
+  backendSees: string;
+  service: string | null;
+  serviceId: number;
+  state: CtEntry['state'];
+  mode: CtEntry['mode'];
+  ppv2: { expected: boolean; injected: boolean; headerBytes: number; reinjections: number };
+  packetsFromClient: number;
+  bytesFromClient: number;
+  packetsFromBackend: number;
+  bytesFromBackend: number;
+  ageSeconds: number;
+  idleSeconds: number;
+}
+
+export interface ConnectionFilter {
+  service?: ServiceView;
+  /** Matches client, VIP or backend address (with or without port). */
+  address?: string;
+  state?: CtEntry['state'];
+}
+
+const hostPort = (addr: string, port: number) =>
+  addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+
+/**
+ * Live connections. Each connection has two conntrack entries (one per direction); only the original one is
+ * listed. Times use CLOCK_MONOTONIC like the kernel (process.hrtime is the same clock on Linux).
+ */
+export function listConnections(
+  maps: DatapathMaps,
+  services: readonly ServiceView[],
+  filter: ConnectionFilter = {},
+  limit = Number.POSITIVE_INFINITY,
+): { connections: ConnectionView[]; total: number } {
+  const names = new Map(services.map((s) => [s.id, s.name ?? s.key]));
+  const now = process.hrtime.bigint();
+  const connections: ConnectionView[] = [];
+  let total = 0;
+  for (const [keyBuf, valueBuf] of maps.get('conntrack').entries()) {
+    const entry = decodeCtEntry(valueBuf);
+    if (entry.kind !== 'orig') continue;
+    const view = toView(decodeCtKey(keyBuf), entry, names, now);
+    if (!matches(view, entry, filter)) continue;
+    total++;
+    if (connections.length < limit) connections.push(view);
+  }
+  return { connections, total };
+}
+
+function toView(key: CtKey, e: CtEntry, names: Map<number, string>, now: bigint): ConnectionView {
+  return {
+    client: hostPort(key.saddr, key.sport),
+    vip: hostPort(key.daddr, key.dport),
+    // The reply-direction key is (backend -> balancer-or-client).
+    backend: hostPort(e.peer.saddr, e.peer.sport),
+    backendSees: hostPort(e.peer.daddr, e.peer.dport),
+    service: names.get(e.serviceId) ?? null,
+    serviceId: e.serviceId,
+    state: e.state,
+    mode: e.mode,
+    ppv2: {
+      expected: e.flags.ppv2,
+      injected: e.flags.headerSent,
+      headerBytes: e.ppv2Len,
+      reinjections: e.reinjections,
+    },
+    packetsFromClient: Number(e.packetsFromClient),
+    bytesFromClient: Number(e.bytesFromClient),
+    packetsFromBackend: Number(e.packetsFromBackend),
+    bytesFromBackend: Number(e.bytesFromBackend),
+    ageSeconds: seconds(now - e.createdNs),
+    idleSeconds: seconds(now - e.lastSeenNs),
+  };
+}
+
+function seconds(ns: bigint): number {
+  return ns > 0n ? Number(ns / 1_000_000n) / 1000 : 0;
+}
+
+function matches(view: ConnectionView, entry: CtEntry, filter: ConnectionFilter): boolean {
+  if (filter.service && entry.serviceId !== filter.service.id) return false;
+  if (filter.state && entry.state !== filter.state) return false;
+  if (filter.address) {
+    const wanted = filter.address.replace(/^\[|\](?=:|$)/g, '');
+    const fields = [view.client, view.vip, view.backend].map((f) => f.replace(/^\[|\](?=:|$)/g, ''));
+    if (!fields.some((f) => f === wanted || f.startsWith(`${wanted}:`))) return false;
+  }
+  return true;
+}

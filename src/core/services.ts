@@ -1,0 +1,351 @@
+import type { BpfMap } from '../bpf/map.js';
+import {
+  buildMaglevRing,
+  decodeBackend,
+  decodeMaglevRing,
+  decodeService,
+  decodeServiceKey,
+  encodeBackend,
+  encodeBackendId,
+  encodeMaglevRing,
+  encodeService,
+  encodeServiceId,
+  encodeServiceKey,
+  LB_LIMITS,
+  ppv2HeaderLength,
+  RECORD_SIZES,
+  type ServiceKey,
+  type ServiceRecord,
+} from '../bpf/records.js';
+import { conflictError, notFoundError, usageError } from '../cli/errors.js';
+import { describeTlv, type TlvDescription } from '../ppv2/describe.js';
+import { decodeV2 } from '../ppv2/index.js';
+import type { Tlv } from '../ppv2/types.js';
+import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint.js';
+import type { DatapathMaps } from './maps.js';
+import {
+  type BackendSpec,
+  encodeStaticTlvs,
+  type Mode,
+  type ServiceSpec,
+  validateService,
+} from './service-spec.js';
+import type { InstanceState } from './state-file.js';
+
+/** A service as commands show it: the kernel's records joined with the name from the state file. */
+export interface ServiceView {
+  id: number;
+  name: string | null;
+  /** "203.0.113.10:80/tcp": the identity users type and the state file keys names by. */
+  key: string;
+  vip: string;
+  port: number;
+  family: 4 | 6;
+  protocol: 'tcp';
+  mode: Mode;
+  snat: string | null;
+  ppv2: { enabled: boolean; uniqueId: boolean; crc32c: boolean; tlvs: TlvDescription[]; headerBytes: number };
+  backends: BackendView[];
+}
+
+export interface BackendView {
+  id: number;
+  address: string;
+  port: number;
+  weight: number;
+  /** Fraction of new connections the Maglev table sends to it. */
+  share: number;
+}
+
+/**
+ * Backend ids are (service id << 16 | slot): a backend's owner is derivable from its id, so the kernel's
+ * maps alone say which backends belong to which service, and ids stay stable across updates.
+ */
+const BACKEND_SLOT_BITS = 16;
+const serviceOfBackend = (id: number) => id >>> BACKEND_SLOT_BITS;
+const backendId = (serviceId: number, slot: number) => ((serviceId << BACKEND_SLOT_BITS) | slot) >>> 0;
+
+export function serviceKeyText(vip: Endpoint | { address: string; port: number; family: 4 | 6 }): string {
+  return `${formatEndpoint(vip)}/tcp`;
+}
+
+export function listServices(maps: DatapathMaps, state: InstanceState): ServiceView[] {
+  const backendsByService = readBackends(maps.get('backends'));
+  const views: ServiceView[] = [];
+  for (const [keyBuf, valueBuf] of maps.get('services').entries()) {
+    const key = decodeServiceKey(keyBuf);
+    const record = decodeService(valueBuf, key.family);
+    views.push(toView(key, record, backendsByService.get(record.id) ?? [], readRing(maps, record.id), state));
+  }
+  return views.sort((a, b) => a.id - b.id);
+}
+
+/** A service by name or by "VIP:PORT"; NOT_FOUND lists what exists. */
+export function findService(maps: DatapathMaps, state: InstanceState, ref: string): ServiceView {
+  const services = listServices(maps, state);
+  const byName = services.find((s) => s.name === ref);
+  if (byName) return byName;
+  let wanted: string | undefined;
+  try {
+    wanted = serviceKeyText(parseEndpoint(ref.replace(/\/tcp$/i, '')));
+  } catch {
+    wanted = undefined;
+  }
+  const byKey = services.find((s) => s.key === wanted);
+  if (byKey) return byKey;
+  const known = services.map((s) => s.name ?? s.key).join(', ');
+  throw notFoundError(
+    `no service "${ref}"`,
+    known ? `existing services: ${known}` : 'there are no services; add one with lbctl service add',
+  );
+}
+
+/**
+ * Add a service. Everything is validated and every record prepared before the first write; the service
+ * key is written last, so the service goes live only when its backends and table are in place, and a failed
+ * write removes what this call wrote.
+ */
+export function addService(
+  maps: DatapathMaps,
+  state: InstanceState,
+  spec: ServiceSpec,
+  snat: string | null,
+): ServiceView {
+  validateService(spec);
+  const services = listServices(maps, state);
+  const key = serviceKeyText(spec.vip);
+  if (services.some((s) => s.key === key)) {
+    throw conflictError(
+      `service ${key} already exists`,
+      'change it with lbctl service set, or delete it first',
+    );
+  }
+  if (spec.name && services.some((s) => s.name === spec.name)) {
+    throw conflictError(`a service named "${spec.name}" already exists`, 'pick another --name');
+  }
+  const id = freeServiceId(services);
+  const record = serviceRecord(id, spec, snat);
+  const backends = spec.backends.map((b, slot) => ({ id: backendId(id, slot + 1), spec: b }));
+
+  const undo: Array<() => void> = [];
+  try {
+    resetStatsSlot(maps, id);
+    for (const b of backends) {
+      maps.get('backends').update(encodeBackendId(b.id), encodeBackend(backendRecord(b.spec)), 'noexist');
+      undo.push(() => maps.get('backends').delete(encodeBackendId(b.id)));
+    }
+    maps.get('maglev').update(encodeServiceId(id), encodeMaglevRing(ring(backends)), 'noexist');
+    undo.push(() => maps.get('maglev').delete(encodeServiceId(id)));
+    maps
+      .get('services')
+      .update(
+        encodeServiceKey({ vip: spec.vip.address, port: spec.vip.port }),
+        encodeService(record),
+        'noexist',
+      );
+  } catch (err) {
+    for (const step of undo.reverse()) step();
+    throw err;
+  }
+  if (spec.name) state.serviceNames[key] = spec.name;
+  return findService(maps, state, key);
+}
+
+export interface ServiceChanges {
+  backends?: BackendSpec[];
+  mode?: Mode;
+  ppv2?: ServiceSpec['ppv2'];
+  snat?: string | null;
+}
+
+/**
+ * Change a live service. New connections see the change; established ones keep the backend conntrack
+ * pinned them to (their NAT state lives in conntrack). Backends that stay keep their ids, so Maglev moves
+ * as few new connections as possible. Order: new backend records, then the table, then the service value,
+ * then old backend records are removed; a failure before the table write removes the new records.
+ */
+export function updateService(
+  maps: DatapathMaps,
+  state: InstanceState,
+  current: ServiceView,
+  changes: ServiceChanges,
+): ServiceView {
+  const spec: ServiceSpec = {
+    name: current.name ?? undefined,
+    vip: { family: current.family, address: current.vip, port: current.port },
+    mode: changes.mode ?? current.mode,
+    backends:
+      changes.backends ??
+      current.backends.map((b) => ({
+        family: current.family,
+        address: b.address,
+        port: b.port,
+        weight: b.weight,
+      })),
+    ppv2: changes.ppv2 ?? specPpv2(current),
+  };
+  validateService(spec);
+  const existing = new Map(current.backends.map((b) => [`${b.address}|${b.port}`, b.id]));
+  const usedSlots = new Set(current.backends.map((b) => b.id & 0xffff));
+  let nextSlot = 1;
+  const allocate = () => {
+    while (usedSlots.has(nextSlot)) nextSlot++;
+    usedSlots.add(nextSlot);
+    return backendId(current.id, nextSlot);
+  };
+  const backends = spec.backends.map((b) => ({
+    id: existing.get(`${b.address}|${b.port}`) ?? allocate(),
+    spec: b,
+  }));
+  const keep = new Set(backends.map((b) => b.id));
+  const created: number[] = [];
+  try {
+    for (const b of backends) {
+      const isNew = !current.backends.some((c) => c.id === b.id);
+      maps
+        .get('backends')
+        .update(encodeBackendId(b.id), encodeBackend(backendRecord(b.spec)), isNew ? 'noexist' : 'exist');
+      if (isNew) created.push(b.id);
+    }
+    maps.get('maglev').update(encodeServiceId(current.id), encodeMaglevRing(ring(backends)), 'exist');
+  } catch (err) {
+    for (const id of created) maps.get('backends').delete(encodeBackendId(id));
+    throw err;
+  }
+  const snat = changes.snat !== undefined ? changes.snat : current.snat;
+  maps
+    .get('services')
+    .update(
+      encodeServiceKey({ vip: current.vip, port: current.port }),
+      encodeService(serviceRecord(current.id, spec, snat)),
+      'exist',
+    );
+  for (const old of current.backends) {
+    if (!keep.has(old.id)) maps.get('backends').delete(encodeBackendId(old.id));
+  }
+  return findService(maps, state, current.key);
+}
+
+/**
+ * Delete a service: its key first (no new connection can match it), then its table and backends. Existing
+ * connections are not cut here; their conntrack entries expire by the idle timeouts.
+ */
+export function deleteService(maps: DatapathMaps, state: InstanceState, service: ServiceView): void {
+  maps.get('services').delete(encodeServiceKey({ vip: service.vip, port: service.port }));
+  maps.get('maglev').delete(encodeServiceId(service.id));
+  for (const b of service.backends) maps.get('backends').delete(encodeBackendId(b.id));
+  delete state.serviceNames[service.key];
+}
+
+function freeServiceId(services: readonly ServiceView[]): number {
+  const used = new Set(services.map((s) => s.id));
+  for (let id = 1; id < LB_LIMITS.maxServices; id++) if (!used.has(id)) return id;
+  throw conflictError(`all ${LB_LIMITS.maxServices - 1} service slots are in use`, 'delete a service first');
+}
+
+function serviceRecord(id: number, spec: ServiceSpec, snat: string | null): ServiceRecord {
+  if (spec.mode === 'fullnat' && !snat) throw usageError('fullnat needs a SNAT address', 'pass --snat ADDR');
+  return {
+    id,
+    mode: spec.mode,
+    ppv2: spec.ppv2.enabled,
+    uniqueId: spec.ppv2.uniqueId,
+    crc32c: spec.ppv2.crc32c,
+    snatAddr: spec.mode === 'fullnat' ? snat : null,
+    tlvs: encodeStaticTlvs(spec.ppv2.tlvs),
+  };
+}
+
+function backendRecord(b: BackendSpec) {
+  return { addr: b.address, port: b.port, weight: b.weight };
+}
+
+function ring(backends: ReadonlyArray<{ id: number; spec: BackendSpec }>): Uint32Array {
+  return buildMaglevRing(
+    backends.map((b) => ({ id: b.id, weight: b.spec.weight, key: formatEndpoint(b.spec) })),
+  );
+}
+
+/** Zero the service's per-CPU counter slot, which a deleted service with the same id may have used. */
+function resetStatsSlot(maps: DatapathMaps, id: number): void {
+  const stats = maps.get('stats');
+  stats.update(encodeServiceId(id), stats.fillPerCpu(Buffer.alloc(RECORD_SIZES.stats)));
+}
+
+function readBackends(
+  map: BpfMap,
+): Map<number, Array<{ id: number; record: ReturnType<typeof decodeBackend> }>> {
+  const grouped = new Map<number, Array<{ id: number; record: ReturnType<typeof decodeBackend> }>>();
+  for (const [key, value] of map.entries()) {
+    const id = key.readUInt32LE(0);
+    const list = grouped.get(serviceOfBackend(id)) ?? [];
+    list.push({ id, record: decodeBackend(value) });
+    grouped.set(serviceOfBackend(id), list);
+  }
+  return grouped;
+}
+
+function readRing(maps: DatapathMaps, serviceId: number): Uint32Array | undefined {
+  const value = maps.get('maglev').lookup(encodeServiceId(serviceId));
+  return value ? decodeMaglevRing(value) : undefined;
+}
+
+function toView(
+  key: ServiceKey,
+  record: ServiceRecord,
+  backends: ReadonlyArray<{ id: number; record: ReturnType<typeof decodeBackend> }>,
+  ringSlots: Uint32Array | undefined,
+  state: InstanceState,
+): ServiceView {
+  const keyText = serviceKeyText({ address: key.vip, port: key.port, family: key.family });
+  const slots = new Map<number, number>();
+  for (const id of ringSlots ?? []) if (id !== 0) slots.set(id, (slots.get(id) ?? 0) + 1);
+  const total = ringSlots?.length ?? 1;
+  return {
+    id: record.id,
+    name: state.serviceNames[keyText] ?? null,
+    key: keyText,
+    vip: key.vip,
+    port: key.port,
+    family: key.family,
+    protocol: 'tcp',
+    mode: record.mode,
+    snat: record.snatAddr,
+    ppv2: {
+      enabled: record.ppv2,
+      uniqueId: record.uniqueId,
+      crc32c: record.crc32c,
+      tlvs: decodeStaticTlvs(record.tlvs).map(describeTlv),
+      headerBytes: record.ppv2 ? ppv2HeaderLength(record, key.family) : 0,
+    },
+    backends: backends
+      .map((b) => ({
+        id: b.id,
+        address: b.record.addr,
+        port: b.record.port,
+        weight: b.record.weight,
+        share: (slots.get(b.id) ?? 0) / total,
+      }))
+      .sort((a, b) => a.id - b.id),
+  };
+}
+
+/** The stored TLV bytes are a plain TLV sequence; reuse the codec by framing them in a LOCAL header. */
+function decodeStaticTlvs(bytes: Buffer): Tlv[] {
+  if (bytes.length === 0) return [];
+  const frame = Buffer.alloc(16 + bytes.length);
+  Buffer.from('0d0a0d0a000d0a515549540a20000000', 'hex').copy(frame);
+  frame.writeUInt16BE(bytes.length, 14);
+  bytes.copy(frame, 16);
+  const decoded = decodeV2(frame);
+  return decoded.status === 'complete' ? [...decoded.header.tlvs] : [];
+}
+
+function specPpv2(view: ServiceView): ServiceSpec['ppv2'] {
+  return {
+    enabled: view.ppv2.enabled,
+    uniqueId: view.ppv2.uniqueId,
+    crc32c: view.ppv2.crc32c,
+    tlvs: view.ppv2.tlvs.map((t) => ({ type: t.type, value: Buffer.from(t.hex, 'hex') })),
+  };
+}

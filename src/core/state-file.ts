@@ -1,0 +1,75 @@
+import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LbctlError } from '../cli/errors.js';
+import { withFileLockAsync } from '../sys/file-lock.js';
+import type { Instance } from './instance.js';
+
+/**
+ * What the kernel cannot hold for an instance: which qdiscs lbctl created (so detach removes only those)
+ * and service names. Everything else (services, backends, counters, connections) is read from the pinned
+ * maps, so losing this file loses names, not traffic.
+ */
+export interface AttachedInterface {
+  ifindex: number;
+  /** lbctl created the clsact qdisc, so detach removes it; an operator's own qdisc is left alone. */
+  createdClsact: boolean;
+  progId: number;
+  attachedAt: string;
+}
+
+export interface InstanceState {
+  version: 1;
+  interfaces: Record<string, AttachedInterface>;
+  /** Service key ("203.0.113.10:80/tcp") to its name. */
+  serviceNames: Record<string, string>;
+}
+
+const emptyState = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });
+
+const stateFile = (instance: Instance) => join(instance.stateDir, 'state.json');
+
+export function loadState(instance: Instance): InstanceState {
+  let text: string;
+  try {
+    text = readFileSync(stateFile(instance), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+    throw err;
+  }
+  try {
+    const parsed = JSON.parse(text) as InstanceState;
+    return { ...emptyState(), ...parsed };
+  } catch {
+    throw new LbctlError(
+      'FAILURE',
+      `state file ${stateFile(instance)} is not valid JSON`,
+      'move it away; services keep working, only names and qdisc ownership are lost',
+    );
+  }
+}
+
+/** Atomic replace (write, then rename) so a crash never leaves a half-written file. */
+export function saveState(instance: Instance, state: InstanceState): void {
+  mkdirSync(instance.stateDir, { recursive: true, mode: 0o700 });
+  const tmp = `${stateFile(instance)}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, stateFile(instance));
+}
+
+/** Remove the state directory and lock file, and the shared parent when it is left empty. */
+export function removeState(instance: Instance): void {
+  rmSync(instance.stateDir, { recursive: true, force: true });
+  rmSync(lockFile(instance), { force: true });
+  try {
+    rmdirSync(dirname(instance.stateDir));
+  } catch {
+    // Other instances still have state there (ENOTEMPTY), or it is already gone.
+  }
+}
+
+const lockFile = (instance: Instance) => join(dirname(instance.stateDir), `${instance.name}.lock`);
+
+/** Serialise read-modify-write of one instance's maps and state between concurrent lbctl processes. */
+export function withInstanceLock<T>(instance: Instance, fn: () => Promise<T>): Promise<T> {
+  return withFileLockAsync(lockFile(instance), fn);
+}

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hoistGlobalFlags } from '../../src/cli/argv.js';
+
+describe('hoistGlobalFlags', () => {
+  it('moves a leading --netns behind the command words', () => {
+    assert.deepEqual(hoistGlobalFlags(['--netns', 'lb', 'service', 'list']), [
+      'service',
+      'list',
+      '--netns',
+      'lb',
+    ]);
+    assert.deepEqual(hoistGlobalFlags(['--netns=lb', 'attach', 'eth0']), ['attach', 'eth0', '--netns=lb']);
+  });
+
+  it('keeps everything after "--" last', () => {
+    assert.deepEqual(hoistGlobalFlags(['--netns', 'lb', 'x', '--', '-y']), [
+      'x',
+      '--netns',
+      'lb',
+      '--',
+      '-y',
+    ]);
+  });
+
+  it('leaves argv alone without a leading global flag', () => {
+    assert.deepEqual(hoistGlobalFlags(['status', '--netns', 'lb']), ['status', '--netns', 'lb']);
+    assert.deepEqual(hoistGlobalFlags([]), []);
+  });
+});
