@@ -155,9 +155,7 @@ function detachOne(name: string, state: InstanceState): DetachOutcome {
 }
 
 /** Attached interfaces as the kernel sees them now (a filter can vanish with its interface). */
-export function attachedInterfaces(
-  instance: Instance,
-): Array<{
+export function attachedInterfaces(instance: Instance): Array<{
   interface: string;
   ifindex: number;
   progId: number | undefined;

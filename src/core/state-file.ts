@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LbctlError } from '../cli/errors.js';
 import { withFileLockAsync } from '../sys/file-lock.js';
+import { writeJsonAtomic } from '../sys/json-file.js';
 import type { Instance } from './instance.js';
 
 /**
@@ -48,12 +49,8 @@ export function loadState(instance: Instance): InstanceState {
   }
 }
 
-/** Atomic replace (write, then rename) so a crash never leaves a half-written file. */
 export function saveState(instance: Instance, state: InstanceState): void {
-  mkdirSync(instance.stateDir, { recursive: true, mode: 0o700 });
-  const tmp = `${stateFile(instance)}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, stateFile(instance));
+  writeJsonAtomic(stateFile(instance), state);
 }
 
 /** Remove the state directory and lock file, and the shared parent when it is left empty. */

@@ -22,16 +22,26 @@ describe('CLI conventions', () => {
     assert.equal(doc.header.src, '192.0.2.10');
     assert.equal(doc.header.srcPort, 51234);
     assert.equal(doc.header.dst, '203.0.113.10');
-    assert.deepEqual(
-      doc.tlvs.map((t: { name: string; text: string }) => [t.name, t.text]).slice(0, 3),
-      [['UNIQUE_ID', 'conn-0001'], ['AUTHORITY', 'example.com'], ['CUSTOM(0xe0)', '00ff']],
-    );
+    assert.deepEqual(doc.tlvs.map((t: { name: string; text: string }) => [t.name, t.text]).slice(0, 3), [
+      ['UNIQUE_ID', 'conn-0001'],
+      ['AUTHORITY', 'example.com'],
+      ['CUSTOM(0xe0)', '00ff'],
+    ]);
     assert.equal(doc.tlvs[3].name, 'CRC32C');
   });
 
   it('round-trips hex and base64 output formats and v1 lines', () => {
     for (const format of ['hex', 'base64']) {
-      const encoded = lbctl(['ppv2', 'encode', '--src', '[2001:db8::10]:40000', '--dst', '[2001:db8:1::a]:443', '--format', format]);
+      const encoded = lbctl([
+        'ppv2',
+        'encode',
+        '--src',
+        '[2001:db8::10]:40000',
+        '--dst',
+        '[2001:db8:1::a]:443',
+        '--format',
+        format,
+      ]);
       assert.equal(encoded.code, 0);
       const decoded = parseJson<{ header: { src: string; family: string } }>(
         lbctl(['ppv2', 'decode', '--json', encoded.stdout.trim()]),
@@ -41,7 +51,9 @@ describe('CLI conventions', () => {
     }
     const v1 = lbctl(['ppv2', 'encode', '--v1', '--src', SRC, '--dst', DST]);
     assert.equal(v1.stdout, 'PROXY TCP4 192.0.2.10 203.0.113.10 51234 80\r\n');
-    const decoded = parseJson<{ header: { version: number } }>(lbctl(['ppv2', 'decode', '--json'], { input: v1.stdoutBytes }));
+    const decoded = parseJson<{ header: { version: number } }>(
+      lbctl(['ppv2', 'decode', '--json'], { input: v1.stdoutBytes }),
+    );
     assert.equal(decoded.header.version, 1);
   });
 
@@ -83,7 +95,18 @@ describe('CLI conventions', () => {
   });
 
   it('colours tables only when asked: FORCE_COLOR colours, NO_COLOR wins over nothing', () => {
-    const hex = lbctl(['ppv2', 'encode', '--src', SRC, '--dst', DST, '--tlv', 'authority=a.example', '--format', 'hex']).stdout.trim();
+    const hex = lbctl([
+      'ppv2',
+      'encode',
+      '--src',
+      SRC,
+      '--dst',
+      DST,
+      '--tlv',
+      'authority=a.example',
+      '--format',
+      'hex',
+    ]).stdout.trim();
     const ESC = '\u001b[';
     const plain = lbctl(['ppv2', 'decode', hex], { env: { NO_COLOR: '1' } });
     assert.ok(!plain.stdout.includes(ESC), 'NO_COLOR output has no escape codes');

@@ -15,7 +15,10 @@ export function missingPrerequisites(needs: { root?: boolean; binaries?: string[
 }
 
 /** Call first in an end-to-end `describe`'s `before`, or at the top of a test. Returns false if skipped. */
-export function requirePrerequisites(t: TestContext, needs: { root?: boolean; binaries?: string[] }): boolean {
+export function requirePrerequisites(
+  t: TestContext,
+  needs: { root?: boolean; binaries?: string[] },
+): boolean {
   const missing = missingPrerequisites(needs);
   if (missing.length === 0) return true;
   const reason = `missing ${missing.join(', ')} (run scripts/setup.sh as root)`;

@@ -1,0 +1,263 @@
+/**
+ * Issue "datapath": the eBPF balancer end to end. Real kernel datapath loaded through libbpf by the CLI,
+ * real nginx and HAProxy reading PROXY v2, tshark as an independent decoder, in namespaces this test makes.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { HaproxyConnectionView } from '../../src/lab/haproxy.js';
+import type { NginxConnectionView } from '../../src/lab/nginx.js';
+import { sha256File } from '../../src/lab/nginx.js';
+import { startCapture } from '../../src/lab/tshark.js';
+import { run } from '../../src/sys/run.js';
+import { lbctl, parseJson } from '../helpers/cli.js';
+import { missingPrerequisites } from '../helpers/prereq.js';
+import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
+
+const needs = {
+  root: true,
+  binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', 'dumpcap', 'tshark', 'setpriv'],
+};
+const missing = missingPrerequisites(needs);
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+const VIP4 = '203.0.113.10';
+const VIP6 = '2001:db8:f::10';
+const url = (vip: string, port: number, path: string) =>
+  `http://${vip.includes(':') ? `[${vip}]` : vip}:${port}${path}`;
+
+interface ServiceJson {
+  id: number;
+  key: string;
+}
+interface StatsJson {
+  services: Array<{ key: string; counters: Record<string, number> }>;
+}
+
+describe('datapath: PPv2 injection end to end', { skip }, () => {
+  let lb: Balancer;
+  let scratch: string;
+
+  before(async () => {
+    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    scratch = await mkdtemp(join(tmpdir(), 'lbctl-dp-'));
+    lb = await startBalancer('lbctl-dp');
+    const [b1, b2, hap] = lb.topo.backends.ipv4;
+    const [b1v6, b2v6, hapv6] = lb.topo.backends.ipv6;
+    const add = (args: string[]) => lb.cliJson<ServiceJson>(['service', 'add', ...args]);
+    add([`${VIP4}:80`, '--backend', `${b1}:80`, '--backend', `${b2}:80`, '--ppv2', '--name', 'web4']);
+    add([
+      `[${VIP6}]:80`,
+      '--backend',
+      `[${b1v6}]:80`,
+      '--backend',
+      `[${b2v6}]:80`,
+      '--ppv2',
+      '--name',
+      'web6',
+    ]);
+    add([`${VIP4}:81`, '--backend', `${b1}:80`, '--mode', 'dnat', '--ppv2', '--name', 'dnat4']);
+    add([`[${VIP6}]:81`, '--backend', `[${b1v6}]:80`, '--mode', 'dnat', '--ppv2', '--name', 'dnat6']);
+    for (const [vip, backend, name] of [
+      [VIP4, hap, 'hap4'],
+      [`[${VIP6}]`, `[${hapv6}]`, 'hap6'],
+    ] as const) {
+      add([
+        `${vip}:82`,
+        '--backend',
+        `${backend}:80`,
+        '--ppv2',
+        '--ppv2-tlv',
+        'unique-id',
+        '--ppv2-tlv',
+        'crc32c',
+        '--name',
+        name,
+      ]);
+    }
+    add([`${VIP4}:8080`, '--backend', `${b1}:8080`, '--name', 'plain4']);
+  });
+
+  after(async () => {
+    await lb?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  for (const [family, vip, mode, port] of [
+    ['IPv4', VIP4, 'fullnat', 80],
+    ['IPv6', VIP6, 'fullnat', 80],
+    ['IPv4', VIP4, 'dnat', 81],
+    ['IPv6', VIP6, 'dnat', 81],
+  ] as const) {
+    it(`nginx sees the real ${family} client address and port (${mode})`, async () => {
+      for (const source of family === 'IPv4' ? lb.topo.client.ipv4 : lb.topo.client.ipv6) {
+        const res = await lb.curl(url(vip, port, '/whoami'), ['--interface', source]);
+        const view = JSON.parse(res.body) as NginxConnectionView;
+        assert.equal(view.proxy_protocol_addr, source);
+        assert.equal(view.proxy_protocol_port, String(res.localPort));
+        assert.equal(view.proxy_protocol_server_addr, vip);
+        // fullnat: the backend's peer is the balancer; dnat: the client itself.
+        const balancer = family === 'IPv4' ? lb.topo.lb.backend4 : lb.topo.lb.backend6;
+        assert.equal(view.remote_addr, mode === 'fullnat' ? balancer : source);
+      }
+    });
+  }
+
+  for (const [family, vip] of [
+    ['IPv4', VIP4],
+    ['IPv6', VIP6],
+  ] as const) {
+    it(`HAProxy accepts the ${family} header with UNIQUE_ID and CRC32C and reports the client`, async () => {
+      const first = await lb.curl(url(vip, 82, '/whoami'));
+      const second = await lb.curl(url(vip, 82, '/whoami'));
+      const views = [first, second].map((r) => JSON.parse(r.body) as HaproxyConnectionView);
+      assert.equal(views[0]?.src, first.localIp);
+      assert.equal(String(views[0]?.src_port), String(first.localPort));
+      assert.match(views[0]?.pp_unique_id ?? '', /^[0-9A-F]{32}$/, 'a 16-byte unique id');
+      assert.notEqual(views[0]?.pp_unique_id, views[1]?.pp_unique_id, 'each connection gets its own id');
+    });
+  }
+
+  it('tshark on the backend side dissects the injected header', async () => {
+    const capture = await startCapture({
+      netns: lb.topo.ns.backends,
+      iface: lb.topo.ifaces.backends,
+      filter: 'tcp port 80',
+    });
+    try {
+      const v4 = await lb.curl(url(VIP4, 80, '/whoami'));
+      const v6 = await lb.curl(url(VIP6, 80, '/whoami'));
+      await capture.stop();
+      const rows = await capture.fields({
+        displayFilter: 'proxy.v2.protocol == 0x01',
+        fields: ['proxy.src.ipv4', 'proxy.src.ipv6', 'proxy.srcport'],
+      });
+      assert.ok(
+        rows.some((r) => r['proxy.src.ipv4'] === v4.localIp && r['proxy.srcport'] === String(v4.localPort)),
+        JSON.stringify(rows),
+      );
+      assert.ok(
+        rows.some((r) => r['proxy.src.ipv6'] === v6.localIp && r['proxy.srcport'] === String(v6.localPort)),
+        JSON.stringify(rows),
+      );
+    } finally {
+      await capture.dispose();
+    }
+  });
+
+  for (const [family, vip] of [
+    ['IPv4', VIP4],
+    ['IPv6', VIP6],
+  ] as const) {
+    it(`transfers 20 MB down and 20 MB up byte-exact over ${family}`, async () => {
+      const download = lb.nginx.download(DOWNLOAD_BYTES);
+      const out = join(scratch, `down-${family}.bin`);
+      await lb.curl(url(vip, 80, download.path), ['-o', out]);
+      assert.equal(await sha256File(out), download.sha256);
+
+      const body = join(scratch, `up-${family}.bin`);
+      const data = Buffer.alloc(DOWNLOAD_BYTES);
+      for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+      await writeFile(body, data);
+      const before = (await lb.nginx.uploads()).length;
+      const res = await lb.curl(url(vip, 80, '/upload'), ['--data-binary', `@${body}`, '-H', 'Expect:']);
+      assert.equal(res.body, 'stored\n');
+      assert.equal(
+        await lb.nginx.lastUploadSha256(before + 1),
+        createHash('sha256').update(data).digest('hex'),
+      );
+    });
+  }
+
+  it('delivers a plain stream when PPv2 is off', async () => {
+    const res = await lb.curl(url(VIP4, 8080, '/whoami'));
+    const view = JSON.parse(res.body) as NginxConnectionView;
+    assert.equal(view.proxy_protocol_addr, '');
+    assert.equal(view.remote_addr, lb.topo.lb.backend4);
+  });
+
+  it('counts exactly N new connections and N injected headers for N connections', async () => {
+    const [b2] = lb.topo.backends.ipv4.slice(1);
+    lb.cliJson(['service', 'add', `${VIP4}:83`, '--backend', `${b2}:80`, '--ppv2', '--name', 'count4']);
+    const n = 7;
+    for (let i = 0; i < n; i++) await lb.curl(url(VIP4, 83, '/whoami'));
+    const stats = lb.cliJson<StatsJson>(['stats', '--service', 'count4']);
+    const counters = stats.services[0]?.counters ?? {};
+    assert.equal(counters.conn_new, n);
+    assert.equal(counters.ppv2_injected, n);
+    assert.equal(counters.ppv2_reinjected, 0);
+    for (const [name, value] of Object.entries(counters)) {
+      if (/^(ppv2_fail|drop_)/.test(name)) assert.equal(value, 0, `${name} stays zero`);
+    }
+  });
+
+  it('keeps services across separate CLI invocations and lists live connections', () => {
+    const listed = lb.cliJson<{ services: Array<{ name: string }> }>(['service', 'list']);
+    assert.deepEqual(listed.services.map((s) => s.name).slice(0, 4), ['web4', 'web6', 'dnat4', 'dnat6']);
+    const conns = lb.cliJson<{
+      total: number;
+      connections: Array<{ vip: string; ppv2: { injected: boolean } }>;
+    }>(['conn', 'list', '--service', 'web4']);
+    assert.ok(conns.total > 0);
+    assert.ok(conns.connections.every((c) => c.vip === `${VIP4}:80` && c.ppv2.injected));
+  });
+
+  it('refuses bad input with a clear error and changes nothing', () => {
+    const before = lb.cliJson<{ services: unknown[] }>(['service', 'list']);
+    const [b1] = lb.topo.backends.ipv4;
+    const cases: Array<[string[], number, RegExp]> = [
+      [['service', 'add', '203.0.113.300:80', '--backend', `${b1}:80`], 2, /address|invalid/i],
+      [['service', 'add', `${VIP4}:0`, '--backend', `${b1}:80`], 2, /port/],
+      [['service', 'add', `${VIP4}:90`, '--backend', `${b1}:99999`], 2, /port/],
+      [['service', 'add', `${VIP4}:90`, '--backend', '[2001:db8:b::2]:80'], 2, /IPv6 but the VIP/],
+      [['service', 'add', `${VIP4}:80`, '--backend', `${b1}:80`], 6, /already exists/],
+      [
+        ['service', 'add', `${VIP4}:90`, '--backend', `${b1}:80`, '--ppv2-tlv', 'unique-id'],
+        2,
+        /needs --ppv2/,
+      ],
+      [['service', 'delete', `${VIP4}:99`], 3, /no service/],
+      [['service', 'show', 'nope'], 3, /no service/],
+      [['attach', 'nosuch0'], 3, /nosuch0/],
+    ];
+    for (const [args, code, message] of cases) {
+      const res = lb.cli(args);
+      assert.equal(res.code, code, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, message, args.join(' '));
+      assert.equal(res.stderr.trim().split('\n').length, 1, 'one line');
+    }
+    assert.deepEqual(lb.cliJson<{ services: unknown[] }>(['service', 'list']), before);
+  });
+
+  it('reports missing privileges (capabilities dropped) with exit code 4', () => {
+    const res = lbctl(['--netns', lb.topo.ns.lb, 'service', 'list'], {
+      prefix: [
+        'setpriv',
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        '--',
+      ],
+    });
+    assert.equal(res.code, 4, res.stderr);
+    assert.match(res.stderr, /permission|not permitted/i);
+  });
+
+  it('detach --all leaves no filter, qdisc or pinned object behind', async () => {
+    const status = lb.cliJson<{ pinDir: string }>(['status']);
+    const res = lb.cli(['detach', '--all']);
+    assert.equal(res.code, 0, res.stderr);
+    for (const dev of [lb.topo.ifaces.lbClient, lb.topo.ifaces.lbBackend]) {
+      const qdiscs = await run('tc', ['qdisc', 'show', 'dev', dev], { netns: lb.topo.ns.lb });
+      assert.doesNotMatch(qdiscs.stdout, /clsact/);
+    }
+    assert.equal(existsSync(status.pinDir), false);
+    assert.equal(parseJson<{ attached: boolean }>(lb.cli(['status', '--json'])).attached, false);
+  });
+});
