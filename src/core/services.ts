@@ -1,6 +1,5 @@
 import type { BpfMap } from '../bpf/map.js';
 import {
-  buildMaglevRing,
   decodeBackend,
   decodeMaglevRing,
   decodeService,
@@ -22,6 +21,7 @@ import { describeTlv, type TlvDescription } from '../ppv2/describe.js';
 import { decodeV2 } from '../ppv2/index.js';
 import type { Tlv } from '../ppv2/types.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint.js';
+import { buildMaglevRing } from './maglev.js';
 import type { DatapathMaps } from './maps.js';
 import {
   type BackendSpec,

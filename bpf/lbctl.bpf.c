@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lbctl datapath: one tc ingress program for client-facing and backend-facing
+ * interfaces. A packet either belongs to a tracked connection (conntrack hit,
+ * in the original or the reply direction), opens one (client SYN to a
+ * service), or is none of the balancer's business and passes untouched.
+ */
+#include "common.h"
+#include "parse.h"
+#include "csum.h"
+#include "nat.h"
+#include "fib.h"
+#include "stats.h"
+#include "events.h"
+#include "config.h"
+#include "service.h"
+#include "conntrack.h"
+#include "snat.h"
+#include "ppv2.h"
+#include "tcp_opts.h"
+
+char LICENSE[] SEC("license") = "GPL"; /* bpf_timer and friends are GPL-only helpers */
+
+/* Create both conntrack entries for a client SYN. NULL when dropped (already counted). */
+static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const struct lb_service *svc)
+{
+	struct lb_ct_key reply = {};
+	struct lb_ct_entry *e, *tmpl;
+	struct ppv2_scratch *s;
+	struct lb_backend *be;
+	__u32 be_id = 0, zero = 0, hash = tuple_hash(&p->tuple);
+	__u64 now = bpf_ktime_get_ns();
+	int err;
+
+	s = bpf_map_lookup_elem(&lb_scratch, &zero);
+	if (!s)
+		return 0;
+	tmpl = (struct lb_ct_entry *)s->ct_tmpl;
+	__builtin_memset(tmpl, 0, sizeof(*tmpl));
+
+	be = backend_select(svc, hash, &be_id);
+	if (!be || be->family != p->family) {
+		fail_event(svc->id, LB_CNT_DROP_NO_BACKEND, &p->tuple);
+		return 0;
+	}
+	tmpl->kind = LB_CT_KIND_REPLY;
+	__builtin_memcpy(&tmpl->peer, &p->tuple, sizeof(tmpl->peer));
+	tmpl->svc_id = svc->id;
+	tmpl->backend_id = be_id;
+	tmpl->mode = svc->mode;
+	tmpl->created_ns = now;
+	tmpl->last_seen_ns = now;
+	err = snat_claim(&reply, &p->tuple, svc, be, hash, tmpl);
+	if (err) {
+		fail_event(svc->id, err, &p->tuple);
+		return 0;
+	}
+
+	tmpl->kind = LB_CT_KIND_ORIG;
+	__builtin_memcpy(&tmpl->peer, &reply, sizeof(tmpl->peer));
+	tmpl->state = LB_CT_SYN_SENT;
+	tmpl->client_isn = p->seq;
+	if (svc->flags & LB_SVC_F_PPV2) {
+		tmpl->flags = LB_CT_F_PPV2;
+		tmpl->ppv2_len = ppv2_len_for(svc, p->family);
+		if (svc->flags & LB_SVC_F_UNIQUE_ID)
+			unique_id_next(tmpl->unique_id);
+	}
+	e = ct_insert_orig(&p->tuple, tmpl);
+	if (!e) {
+		bpf_map_delete_elem(&lb_conntrack, &reply);
+		fail_event(svc->id, LB_CNT_DROP_CT_INSERT, &p->tuple);
+		return 0;
+	}
+	stat_inc(svc->id, LB_CNT_CONN_NEW);
+	return e;
+}
+
+/*
+ * Build the connection's PPv2 header into lb_scratch and check it against the
+ * length fixed at SYN time. Returns that length, or 0 when the packet must be
+ * dropped (already counted). A global function, so the verifier walks the
+ * header layouts once rather than once per path into it; hence the lookups by key.
+ */
+__attribute__((noinline)) __u32 ppv2_prepare(const struct lb_ct_key *client)
+{
+	__u32 zero = 0, svc_id, n;
+	struct ppv2_scratch *s;
+	struct lb_service *svc;
+	struct lb_ct_entry *e;
+	struct lb_ct_key key;
+
+	if (!client)
+		return 0;
+	__builtin_memcpy(&key, client, sizeof(key));
+	e = ct_lookup(&key);
+	if (!e)
+		return 0;
+	svc_id = e->svc_id;
+	s = bpf_map_lookup_elem(&lb_scratch, &zero);
+	if (!s) {
+		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &key);
+		return 0;
+	}
+	svc = service_lookup(&key);
+	if (!svc) {
+		fail_event(svc_id, LB_CNT_PPV2_FAIL_NO_SERVICE, &key);
+		return 0;
+	}
+	n = ppv2_build(s, &key, svc, e->unique_id);
+	if (n != e->ppv2_len) {
+		fail_event(svc_id, LB_CNT_PPV2_FAIL_LEN_CHANGED, &key);
+		return 0;
+	}
+	return n;
+}
+
+/*
+ * Insert (or re-insert) the header into this first-payload segment. Returns 0
+ * when the packet may go on (it has been re-parsed), -1 to drop it.
+ */
+static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *e)
+{
+	__u32 zero = 0, svc_id = e->svc_id, n;
+	int reinject = e->flags & LB_CT_F_HDR_SENT;
+	struct ppv2_scratch *s;
+	int err;
+
+	n = ppv2_prepare(&p->tuple);
+	if (!n)
+		return -1;
+	err = ppv2_insert(skb, (p->l4_off << 8) | p->thl, p->payload_len,
+			  n | (__u32)p->family << 16 | (__u32)p->tcp_flags << 24, svc_id);
+	if (err) {
+		fail_event(svc_id, err, &p->tuple);
+		return -1;
+	}
+	e->flags |= LB_CT_F_HDR_SENT;
+	if (reinject) {
+		e->reinjections++;
+		stat_inc(svc_id, LB_CNT_PPV2_REINJECTED);
+	} else {
+		stat_inc(svc_id, LB_CNT_PPV2_INJECTED);
+	}
+	s = bpf_map_lookup_elem(&lb_scratch, &zero);
+	if (s)
+		ppv2_event(reinject ? LB_EV_HDR_REINJECTED : LB_EV_HDR_INJECTED, svc_id, &p->tuple, s, n);
+	return parse_pkt(skb, p);
+}
+
+/* Client -> backend. */
+static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *e)
+{
+	__u32 svc_id = e->svc_id, seq = p->seq;
+	__u64 bytes = skb->len;
+	struct lb_ct_key peer;
+
+	if (e->flags & LB_CT_F_PPV2) {
+		__u32 base = e->client_isn + 1;
+
+		if (p->tcp_flags & TCP_FLAG_SYN) {
+			/* TCP Fast Open data would reach the backend before the header; the client retries without it. */
+			if (p->payload_len) {
+				fail_event(svc_id, LB_CNT_PPV2_SYN_DATA, &p->tuple);
+				return TC_ACT_SHOT;
+			}
+		} else if (seq == base && p->payload_len) {
+			/* First payload, or its retransmission: the header goes (again) in front. */
+			if (ppv2_inject(skb, p, e))
+				return TC_ACT_SHOT;
+		} else if (seq_after(seq, base) || (seq == base && (e->flags & LB_CT_F_HDR_SENT))) {
+			seq += e->ppv2_len;
+		}
+	}
+	ct_track(e, p, 1);
+	e->packets_orig++;
+	e->bytes_orig += bytes;
+	__builtin_memcpy(&peer, &e->peer, sizeof(peer));
+	if (nat_rewrite(skb, p, &peer, seq, p->ack)) {
+		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &p->tuple);
+		return TC_ACT_SHOT;
+	}
+	stat_inc(svc_id, LB_CNT_FWD_PACKETS);
+	stat_add(svc_id, LB_CNT_FWD_BYTES, bytes);
+	return fib_forward(skb, p->family, peer.daddr, peer.saddr, svc_id);
+}
+
+/* Backend -> client. `alias` is the REPLY entry the packet matched. */
+static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *alias)
+{
+	struct lb_ct_key orig;
+	struct lb_ct_entry *e;
+	__u32 svc_id, ack = p->ack;
+	__u64 bytes = skb->len;
+
+	__builtin_memcpy(&orig, &alias->peer, sizeof(orig));
+	e = ct_lookup(&orig);
+	if (!e || e->kind != LB_CT_KIND_ORIG) {
+		stat_inc(alias->svc_id, LB_CNT_DROP_CT_ORPHAN);
+		return TC_ACT_SHOT;
+	}
+	svc_id = e->svc_id;
+	if (e->flags & LB_CT_F_PPV2) {
+		__u32 shift = e->ppv2_len, isn = e->client_isn;
+		__u32 mss_reduce = (p->tcp_flags & TCP_FLAG_SYN) ? shift : 0;
+
+		if (p->tcp_flags & TCP_FLAG_ACK)
+			ack = ack_to_client(ack, isn, shift);
+		if (p->thl > sizeof(struct tcphdr)) {
+			int r = tcp_opts_fix(skb, (p->l4_off << 8) | p->thl, isn, shift, mss_reduce);
+
+			if (r < 0) {
+				fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &orig);
+				return TC_ACT_SHOT;
+			}
+			if (r & OPTS_MSS_CLAMPED)
+				stat_inc(svc_id, LB_CNT_MSS_CLAMPED);
+			if (r & OPTS_SACK_SHIFTED)
+				stat_inc(svc_id, LB_CNT_SACK_SHIFTED);
+		}
+	}
+	ct_track(e, p, 0);
+	e->packets_reply++;
+	e->bytes_reply += bytes;
+	if (nat_rewrite(skb, p, &orig, p->seq, ack)) {
+		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &orig);
+		return TC_ACT_SHOT;
+	}
+	stat_inc(svc_id, LB_CNT_REV_PACKETS);
+	stat_add(svc_id, LB_CNT_REV_BYTES, bytes);
+	return fib_forward(skb, p->family, orig.daddr, orig.saddr, svc_id);
+}
+
+SEC("tc")
+int lbctl_ingress(struct __sk_buff *skb)
+{
+	struct lb_service *svc;
+	struct lb_ct_entry *e;
+	struct pkt p;
+
+	if (parse_pkt(skb, &p))
+		return TC_ACT_OK;
+
+	e = ct_lookup(&p.tuple);
+	if (e) {
+		if (e->kind == LB_CT_KIND_REPLY)
+			return handle_reply(skb, &p, e);
+		/* A new SYN on a finished (or never answered) connection's tuple starts over. */
+		if (!(is_syn_only(&p) && e->client_isn != p.seq && e->state != LB_CT_ESTABLISHED))
+			return handle_orig(skb, &p, e);
+		stat_inc(e->svc_id, LB_CNT_CONN_RECYCLED);
+		ct_delete_pair(&p.tuple, e);
+	}
+
+	svc = service_lookup(&p.tuple);
+	if (!svc)
+		return TC_ACT_OK;
+	if (!is_syn_only(&p)) {
+		stat_inc(svc->id, LB_CNT_DROP_NO_CONNTRACK);
+		return TC_ACT_SHOT;
+	}
+	e = ct_create(&p, svc);
+	if (!e)
+		return TC_ACT_SHOT;
+	return handle_orig(skb, &p, e);
+}

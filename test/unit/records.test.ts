@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import {
+  COUNTER_NAMES,
+  type CtEntry,
+  decodeAddr,
+  decodeBackend,
+  decodeConfig,
+  decodeCtEntry,
+  decodeCtKey,
+  decodeEvent,
+  decodeMaglevRing,
+  decodeService,
+  decodeServiceKey,
+  decodeStats,
+  encodeAddr,
+  encodeBackend,
+  encodeConfig,
+  encodeCtEntry,
+  encodeCtKey,
+  encodeEvent,
+  encodeMaglevRing,
+  encodeService,
+  encodeServiceKey,
+  encodeStats,
+  LB_LIMITS,
+  type LbEvent,
+  ppv2HeaderLength,
+  RECORD_SIZES,
+  type ServiceRecord,
+  sumPerCpuStats,
+} from '../../src/bpf/records.js';
+import { buildMaglevRing } from '../../src/core/maglev.js';
+
+const bpfDir = new URL('../../bpf/', import.meta.url);
+const abiHeader = readFileSync(new URL('lbctl_abi.h', bpfDir), 'utf8');
+const statsHeader = readFileSync(new URL('stats.h', bpfDir), 'utf8');
+
+describe('records: lockstep with the C headers', () => {
+  it('has the sizes the C _Static_asserts state', () => {
+    const cSizes = Object.fromEntries(
+      [...abiHeader.matchAll(/_Static_assert\(sizeof\(struct (\w+)\) == ([^,]+),/g)].map((m) => [m[1], m[2]]),
+    );
+    assert.equal(Number(cSizes.lb_svc_key), RECORD_SIZES.serviceKey);
+    assert.equal(Number(cSizes.lb_service), RECORD_SIZES.service);
+    assert.equal(Number(cSizes.lb_backend), RECORD_SIZES.backend);
+    assert.equal(Number(cSizes.lb_ct_key), RECORD_SIZES.ctKey);
+    assert.equal(Number(cSizes.lb_ct_entry), RECORD_SIZES.ctEntry);
+    assert.equal(Number(cSizes.lb_config), RECORD_SIZES.config);
+    assert.equal(Number(cSizes.lb_event), RECORD_SIZES.event);
+    assert.equal(cSizes.lb_maglev_ring, '4 * LB_MAGLEV_SIZE');
+  });
+
+  it('has the limits the C header defines', () => {
+    const define = (name: string) => Number(abiHeader.match(new RegExp(`#define ${name} (\\d+)`))?.[1]);
+    assert.equal(define('LB_MAX_SERVICES'), LB_LIMITS.maxServices);
+    assert.equal(define('LB_MAX_BACKENDS'), LB_LIMITS.maxBackends);
+    assert.equal(define('LB_MAGLEV_SIZE'), LB_LIMITS.maglevSize);
+    assert.equal(define('LB_TLV_MAX'), LB_LIMITS.tlvMax);
+    assert.equal(define('LB_PPV2_MAX_LEN'), LB_LIMITS.ppv2MaxLen);
+    assert.equal(define('LB_EVENT_HDR_MAX'), LB_LIMITS.eventHeaderMax);
+    assert.equal(define('LB_CT_MAX_ENTRIES'), LB_LIMITS.conntrackEntries);
+  });
+
+  it('names the counters in enum lb_counter order', () => {
+    const body = statsHeader.slice(
+      statsHeader.indexOf('enum lb_counter {'),
+      statsHeader.indexOf('LB_CNT__MAX,'),
+    );
+    const cNames = [...body.matchAll(/^\s*LB_CNT_(\w+),/gm)].map((m) => (m[1] ?? '').toLowerCase());
+    assert.deepEqual(cNames, [...COUNTER_NAMES]);
+    assert.match(statsHeader, new RegExp(`LB_CNT__MAX == ${COUNTER_NAMES.length}`));
+  });
+});
+
+describe('records: addresses', () => {
+  const cases: [string, 4 | 6, string][] = [
+    ['192.0.2.10', 4, 'c000020a000000000000000000000000'],
+    ['2001:db8::10', 6, '20010db8000000000000000000000010'],
+    ['2001:db8:1::a', 6, '20010db800010000000000000000000a'],
+    ['::', 6, '00000000000000000000000000000000'],
+    ['::ffff:192.0.2.1', 6, '00000000000000000000ffffc0000201'],
+  ];
+  for (const [addr, family, hex] of cases) {
+    it(`encodes ${addr}`, () => {
+      const buf = Buffer.alloc(16);
+      assert.equal(encodeAddr(addr, buf, 0), family);
+      assert.equal(buf.toString('hex'), hex);
+    });
+  }
+
+  it('round-trips IPv6 in RFC 5952 form', () => {
+    for (const addr of [
+      '2001:db8::10',
+      '2001:db8:1::a',
+      '::',
+      '::1',
+      '2001:db8:0:1:0:0:0:1',
+      'fe80::1:2:3:4',
+    ]) {
+      const buf = Buffer.alloc(16);
+      encodeAddr(addr, buf, 0);
+      const back = decodeAddr(buf, 0, 6);
+      const again = Buffer.alloc(16);
+      encodeAddr(back, again, 0);
+      assert.deepEqual(again, buf, addr);
+    }
+    const buf = Buffer.alloc(16);
+    encodeAddr('2001:0db8:0000:0000:0001:0000:0000:0001', buf, 0);
+    assert.equal(decodeAddr(buf, 0, 6), '2001:db8::1:0:0:1');
+  });
+
+  it('rejects what is not an address', () => {
+    assert.throws(() => encodeAddr('example.com', Buffer.alloc(16), 0), RangeError);
+  });
+});
+
+describe('records: services and backends', () => {
+  it('round-trips a service key with the port in network order', () => {
+    const buf = encodeServiceKey({ vip: '203.0.113.10', port: 443 });
+    assert.equal(buf.length, RECORD_SIZES.serviceKey);
+    assert.equal(buf.toString('hex'), 'cb00710a00000000000000000000000001bb0604');
+    assert.deepEqual(decodeServiceKey(buf), { vip: '203.0.113.10', port: 443, protocol: 'tcp', family: 4 });
+    assert.deepEqual(decodeServiceKey(encodeServiceKey({ vip: '2001:db8:f::10', port: 80 })), {
+      vip: '2001:db8:f::10',
+      port: 80,
+      protocol: 'tcp',
+      family: 6,
+    });
+  });
+
+  const svc: ServiceRecord = {
+    id: 7,
+    mode: 'fullnat',
+    ppv2: true,
+    uniqueId: true,
+    crc32c: false,
+    snatAddr: '198.51.100.1',
+    tlvs: Buffer.from('e00003616263', 'hex'),
+  };
+
+  it('round-trips a service value', () => {
+    const buf = encodeService(svc);
+    assert.equal(buf.length, RECORD_SIZES.service);
+    assert.equal(buf.readUInt32LE(0), 7);
+    assert.equal(buf[4], 1);
+    assert.equal(buf[5], 0x03);
+    assert.equal(buf.readUInt16LE(6), 6);
+    assert.deepEqual(decodeService(buf, 4), svc);
+    const dnat6 = {
+      ...svc,
+      mode: 'dnat' as const,
+      snatAddr: null,
+      ppv2: false,
+      uniqueId: false,
+      tlvs: Buffer.alloc(0),
+    };
+    assert.deepEqual(decodeService(encodeService(dnat6), 6), dnat6);
+    const v6 = { ...svc, snatAddr: '2001:db8:b::1' };
+    assert.deepEqual(decodeService(encodeService(v6), 6), v6);
+  });
+
+  it('refuses ids and TLV blobs the datapath cannot hold', () => {
+    assert.throws(() => encodeService({ ...svc, id: 0 }), RangeError);
+    assert.throws(() => encodeService({ ...svc, id: 256 }), RangeError);
+    assert.throws(() => encodeService({ ...svc, tlvs: Buffer.alloc(129) }), RangeError);
+  });
+
+  it('computes the header length the datapath builds (always even)', () => {
+    const none = { uniqueId: false, crc32c: false, tlvs: Buffer.alloc(0) };
+    assert.equal(ppv2HeaderLength(none, 4), 28);
+    assert.equal(ppv2HeaderLength(none, 6), 52);
+    assert.equal(ppv2HeaderLength({ ...none, uniqueId: true, crc32c: true }, 4), 54);
+    assert.equal(ppv2HeaderLength({ ...none, tlvs: Buffer.alloc(5) }, 4), 36); // 33 + NOOP
+    assert.equal(ppv2HeaderLength({ uniqueId: true, crc32c: true, tlvs: Buffer.alloc(128) }, 6), 206);
+    assert.equal(ppv2HeaderLength({ uniqueId: true, crc32c: true, tlvs: Buffer.alloc(127) }, 6), 208);
+    assert.ok(208 <= LB_LIMITS.ppv2MaxLen);
+  });
+
+  it('round-trips a backend', () => {
+    const buf = encodeBackend({ addr: '198.51.100.2', port: 8080, weight: 3 });
+    assert.equal(buf.length, RECORD_SIZES.backend);
+    assert.deepEqual(decodeBackend(buf), { addr: '198.51.100.2', port: 8080, weight: 3, family: 4 });
+    assert.deepEqual(decodeBackend(encodeBackend({ addr: '2001:db8:b::2', port: 443, weight: 1 })), {
+      addr: '2001:db8:b::2',
+      port: 443,
+      weight: 1,
+      family: 6,
+    });
+  });
+});
+
+describe('records: Maglev ring', () => {
+  const backends = [
+    { id: 1, weight: 1, key: '198.51.100.2:80' },
+    { id: 2, weight: 1, key: '198.51.100.3:80' },
+    { id: 3, weight: 2, key: '198.51.100.4:80' },
+  ];
+
+  it('fills every slot, in proportion to weight', () => {
+    const ring = buildMaglevRing(backends);
+    assert.equal(ring.length, LB_LIMITS.maglevSize);
+    const count = (id: number) => ring.filter((x) => x === id).length;
+    assert.equal(count(1) + count(2) + count(3), LB_LIMITS.maglevSize);
+    assert.ok(Math.abs(count(3) / count(1) - 2) < 0.05, `weights 1:2 gave ${count(1)}:${count(3)}`);
+  });
+
+  it('is deterministic and moves few slots when a backend leaves', () => {
+    const a = buildMaglevRing(backends);
+    assert.deepEqual(buildMaglevRing([...backends].reverse()), a);
+    const b = buildMaglevRing(backends.filter((x) => x.id !== 2));
+    let movedFromStayers = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== 2 && a[i] !== b[i]) movedFromStayers++;
+    assert.ok(movedFromStayers < a.length * 0.1, `${movedFromStayers} slots of remaining backends moved`);
+  });
+
+  it('leaves the ring empty without weighted backends, and round-trips', () => {
+    assert.ok(buildMaglevRing([{ id: 1, weight: 0, key: 'x' }]).every((x) => x === 0));
+    const ring = buildMaglevRing(backends);
+    const buf = encodeMaglevRing(ring);
+    assert.equal(buf.length, RECORD_SIZES.maglevRing);
+    assert.deepEqual(decodeMaglevRing(buf), ring);
+    assert.throws(() => encodeMaglevRing([1, 2, 3]), RangeError);
+  });
+});
+
+describe('records: conntrack', () => {
+  it('round-trips a key', () => {
+    const key = { saddr: '192.0.2.2', daddr: '203.0.113.10', sport: 40001, dport: 80 };
+    const buf = encodeCtKey(key);
+    assert.equal(buf.length, RECORD_SIZES.ctKey);
+    assert.equal(buf.readUInt16BE(32), 40001);
+    assert.deepEqual(decodeCtKey(buf), { ...key, protocol: 'tcp', family: 4 });
+    assert.throws(() => encodeCtKey({ ...key, daddr: '2001:db8::1' }), RangeError);
+  });
+
+  it('round-trips an entry and leaves the timer bytes alone', () => {
+    const entry: CtEntry = {
+      kind: 'orig',
+      peer: {
+        saddr: '2001:db8:b::2',
+        daddr: '2001:db8:b::1',
+        sport: 8080,
+        dport: 40001,
+        protocol: 'tcp',
+        family: 6,
+      },
+      state: 'established',
+      mode: 'fullnat',
+      flags: { ppv2: true, headerSent: true, finFromClient: false, finFromBackend: true },
+      ppv2Len: 54,
+      serviceId: 3,
+      backendId: 9,
+      clientIsn: 0xfffffff0,
+      reinjections: 1,
+      createdNs: 123456789012345n,
+      lastSeenNs: 123456789999999n,
+      packetsFromClient: 10n,
+      bytesFromClient: 20971520n,
+      packetsFromBackend: 12n,
+      bytesFromBackend: 1024n,
+      uniqueId: Buffer.from('0102030405060708000000000000002a', 'hex'),
+    };
+    const buf = encodeCtEntry(entry);
+    assert.equal(buf.length, RECORD_SIZES.ctEntry);
+    assert.ok(buf.subarray(0, 16).every((b) => b === 0));
+    assert.deepEqual(decodeCtEntry(buf), entry);
+    const reply = decodeCtEntry(encodeCtEntry({ ...entry, kind: 'reply', state: 'none', mode: 'dnat' }));
+    assert.equal(reply.kind, 'reply');
+    assert.equal(reply.mode, 'dnat');
+  });
+});
+
+describe('records: config, counters, events', () => {
+  it('round-trips the config', () => {
+    const cfg = {
+      bootId: 0x0102030405060708n,
+      events: true,
+      timeouts: { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 },
+    };
+    const buf = encodeConfig(cfg);
+    assert.equal(buf.length, RECORD_SIZES.config);
+    assert.deepEqual(decodeConfig(buf), cfg);
+    assert.equal(decodeConfig(encodeConfig({ ...cfg, events: false })).events, false);
+  });
+
+  it('decodes counters and sums per-CPU values', () => {
+    const one = encodeStats({ fwd_packets: 5n, ppv2_injected: 2n, events_lost: 1n });
+    assert.equal(one.length, RECORD_SIZES.stats);
+    const c = decodeStats(one);
+    assert.equal(c.fwd_packets, 5n);
+    assert.equal(c.rev_packets, 0n);
+    const sum = sumPerCpuStats(Buffer.concat([one, one, encodeStats({ ppv2_injected: 7n })]), 3);
+    assert.equal(sum.fwd_packets, 10n);
+    assert.equal(sum.ppv2_injected, 11n);
+    assert.equal(sum.events_lost, 2n);
+    assert.throws(() => sumPerCpuStats(one, 2), RangeError);
+  });
+
+  it('round-trips injection and failure events', () => {
+    const header = Buffer.from('0d0a0d0a000d0a515549540a2111000cc000020acb00710ac8220050', 'hex');
+    const injected: LbEvent = {
+      type: 'header_injected',
+      reason: null,
+      serviceId: 3,
+      timestampNs: 99n,
+      family: 4,
+      client: { addr: '192.0.2.10', port: 51234 },
+      vip: { addr: '203.0.113.10', port: 80 },
+      header,
+    };
+    const buf = encodeEvent(injected);
+    assert.equal(buf.length, RECORD_SIZES.event);
+    assert.deepEqual(decodeEvent(buf), injected);
+    const failure: LbEvent = {
+      ...injected,
+      type: 'failure',
+      reason: 'drop_snat_exhausted',
+      family: 6,
+      client: { addr: '2001:db8:c::2', port: 1 },
+      vip: { addr: '2001:db8:f::10', port: 443 },
+      header: Buffer.alloc(0),
+    };
+    assert.deepEqual(decodeEvent(encodeEvent(failure)), failure);
+    const unknown = encodeEvent(injected);
+    unknown.writeUInt16LE(9, 8);
+    assert.throws(() => decodeEvent(unknown), RangeError);
+  });
+});
