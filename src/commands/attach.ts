@@ -2,6 +2,7 @@ import { Args } from '@oclif/core';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderTable } from '../cli/output.js';
 import { type AttachOutcome, attachInterfaces } from '../core/attach.js';
+import { forwardingWarnings } from '../core/features.js';
 import { withInstanceLock } from '../core/state-file.js';
 
 export default class Attach extends DatapathCommand<typeof Attach> {
@@ -23,16 +24,18 @@ replaces lbctl's program in place and keeps services and live connections (they 
     interface: Args.string({ description: 'Interface names (one or more).', required: true }),
   };
 
-  public async run(): Promise<{ instance: string; interfaces: AttachOutcome[] }> {
+  public async run(): Promise<{ instance: string; interfaces: AttachOutcome[]; warnings: string[] }> {
     const outcomes = await withInstanceLock(this.instance, async () =>
       attachInterfaces(this.instance, this.positionals),
     );
+    const warnings = forwardingWarnings();
+    for (const warning of warnings) this.warn(warning);
     this.log(
       renderTable(
         ['interface', 'ifindex', 'program id', 'action'],
         outcomes.map((o) => [o.interface, o.ifindex, o.progId, o.action]),
       ),
     );
-    return { instance: this.instance.name, interfaces: outcomes };
+    return { instance: this.instance.name, interfaces: outcomes, warnings };
   }
 }

@@ -112,6 +112,7 @@ function render(s: StatusOutput): string {
         `${yes(s.features.btf)} / ${yes(s.features.bpffsMounted)} / ${yes(s.features.libbpf)}`,
       ],
       ['bpf_timer / redirect_neigh', `${yes(s.features.bpfTimer)} / ${yes(s.features.redirectNeigh)}`],
+      ['forwarding IPv4 / IPv6', `${yes(s.features.forwarding.ipv4)} / ${yes(s.features.forwarding.ipv6)}`],
     ]),
   ];
   if (s.interfaces.length > 0) {

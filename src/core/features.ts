@@ -12,6 +12,8 @@ export interface FeatureReport {
   bpfTimer: boolean;
   /** bpf_redirect_neigh (5.10+) forwards rewritten packets without the kernel's martian checks. */
   redirectNeigh: boolean;
+  /** The datapath's FIB lookups fail (drop_fib_fwd_disabled) unless forwarding is on in the namespace. */
+  forwarding: { ipv4: boolean; ipv6: boolean };
 }
 
 export function detectFeatures(): FeatureReport {
@@ -25,7 +27,35 @@ export function detectFeatures(): FeatureReport {
     libbpf: hasLibbpf(),
     bpfTimer: atLeast(5, 15),
     redirectNeigh: atLeast(5, 10),
+    forwarding: forwardingEnabled(),
   };
+}
+
+/** Read on this thread, so after `--netns` it is the balancer namespace's setting. */
+export function forwardingEnabled(): { ipv4: boolean; ipv6: boolean } {
+  const on = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8').trim() === '1';
+    } catch {
+      return false;
+    }
+  };
+  return { ipv4: on('/proc/sys/net/ipv4/ip_forward'), ipv6: on('/proc/sys/net/ipv6/conf/all/forwarding') };
+}
+
+/** Warnings for `attach`: settings that make the datapath drop traffic although it is attached. */
+export function forwardingWarnings(): string[] {
+  const forwarding = forwardingEnabled();
+  const warnings: string[] = [];
+  if (!forwarding.ipv4)
+    warnings.push(
+      'IPv4 forwarding is off here, so IPv4 services will drop packets (enable: sysctl -w net.ipv4.ip_forward=1)',
+    );
+  if (!forwarding.ipv6)
+    warnings.push(
+      'IPv6 forwarding is off here, so IPv6 services will drop packets (enable: sysctl -w net.ipv6.conf.all.forwarding=1)',
+    );
+  return warnings;
 }
 
 function hasLibbpf(): boolean {
