@@ -11,7 +11,8 @@ import { addService } from '../core/services.js';
 import { snatAddressFor } from '../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../core/state-file.js';
 import { writeJsonAtomic } from '../sys/json-file.js';
-import { isAlive, run, stop } from '../sys/run.js';
+import { isAlive, stop } from '../sys/run.js';
+import { curlFrom, hostPort } from './curl.js';
 import { startHaproxy } from './haproxy.js';
 import { startNginx } from './nginx.js';
 import { createTopology, destroyTopologies, destroyTopology, type Topology } from './topology.js';
@@ -181,43 +182,27 @@ export interface DemoRow {
 export async function labDemo(lab: LabState): Promise<DemoRow[]> {
   const rows: DemoRow[] = [];
   for (const service of lab.services) {
-    const marker = '\n--lbctl--';
-    const res = await run(
-      'curl',
-      [
-        '-sS',
-        '-g',
-        '--fail',
-        '--max-time',
-        '5',
-        '-w',
-        `${marker}%{local_ip} %{local_port}`,
-        `http://${service.vip}/whoami`,
-      ],
-      { netns: lab.topology.ns.client },
-    );
-    const at = res.stdout.lastIndexOf(marker);
-    const [ip = '', port = ''] = res.stdout.slice(at + marker.length).split(' ');
-    const view = JSON.parse(res.stdout.slice(0, at)) as Record<string, string>;
-    const client = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+    const res = await curlFrom(lab.topology.ns.client, `http://${service.vip}/whoami`, [], 5);
+    const view = JSON.parse(res.body) as Record<string, string>;
+    const client = hostPort(res.localIp, res.localPort);
     rows.push(
       service.receiver === 'nginx'
         ? {
             service: service.name,
             vip: service.vip,
             client,
-            backend: hostPort(view.server_addr, view.server_port),
-            backendSawClient: hostPort(view.proxy_protocol_addr, view.proxy_protocol_port),
-            backendPeer: hostPort(view.remote_addr, view.remote_port),
+            backend: seen(view.server_addr, view.server_port),
+            backendSawClient: seen(view.proxy_protocol_addr, view.proxy_protocol_port),
+            backendPeer: seen(view.remote_addr, view.remote_port),
             uniqueId: '-',
           }
         : {
             service: service.name,
             vip: service.vip,
             client,
-            backend: hostPort(view.fc_dst, view.fc_dst_port),
-            backendSawClient: hostPort(view.src, view.src_port),
-            backendPeer: hostPort(view.fc_src, view.fc_src_port),
+            backend: seen(view.fc_dst, view.fc_dst_port),
+            backendSawClient: seen(view.src, view.src_port),
+            backendPeer: seen(view.fc_src, view.fc_src_port),
             uniqueId: view.pp_unique_id ?? '-',
           },
     );
@@ -225,9 +210,9 @@ export async function labDemo(lab: LabState): Promise<DemoRow[]> {
   return rows;
 }
 
-function hostPort(addr: string | undefined, port: string | number | undefined): string {
-  if (!addr) return '-';
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+/** A backend's view of an endpoint; '-' where the backend reported none. */
+function seen(addr: string | undefined, port: string | number | undefined): string {
+  return addr ? hostPort(addr, port ?? '') : '-';
 }
 
 export interface LabHealth {

@@ -27,6 +27,7 @@ import {
 } from '../fixtures/bpf/fixture.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 
 const missing = missingPrerequisites({ root: true, binaries: ['clang', 'ip', 'tc', 'setpriv'] });
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
@@ -210,15 +211,11 @@ describe('BPF binding error paths', { skip }, () => {
     const obj = loadObject(counterObject, { pinDir });
     obj.close();
     const script = fileURLToPath(new URL('../fixtures/bpf/unprivileged.ts', import.meta.url));
+    const [setpriv, ...dropAll] = UNPRIVILEGED;
     const child = spawnSync(
-      'setpriv',
+      setpriv,
       [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        '--inh-caps=-all',
-        '--bounding-set=-all',
-        '--no-new-privs',
+        ...dropAll,
         process.execPath,
         '--import',
         'tsx',

@@ -16,6 +16,7 @@ import { startCapture } from '../../src/lab/tshark.js';
 import { run } from '../../src/sys/run.js';
 import { lbctl, parseJson } from '../helpers/cli.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 
 const needs = {
