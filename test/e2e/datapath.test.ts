@@ -196,7 +196,34 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
     }
   });
 
-  it('keeps services across separate CLI invocations and lists live connections', () => {
+  it('sends new connections to the new backend set after service set', async () => {
+    const [b1, b2] = lb.topo.backends.ipv4;
+    lb.cliJson(['service', 'add', `${VIP4}:84`, '--backend', `${b1}:80`, '--ppv2', '--name', 'moving4']);
+    const before = JSON.parse((await lb.curl(url(VIP4, 84, '/whoami'))).body) as NginxConnectionView;
+    assert.equal(before.server_addr, b1);
+    const updated = lb.cliJson<{ backends: Array<{ address: string }> }>([
+      'service',
+      'set',
+      'moving4',
+      '--add-backend',
+      `${b2}:80:1`,
+      '--remove-backend',
+      `${b1}:80`,
+    ]);
+    assert.deepEqual(
+      updated.backends.map((b) => b.address),
+      [b2],
+    );
+    for (let i = 0; i < 3; i++) {
+      const view = JSON.parse((await lb.curl(url(VIP4, 84, '/whoami'))).body) as NginxConnectionView;
+      assert.equal(view.server_addr, b2);
+      assert.equal(view.proxy_protocol_addr, lb.topo.client.ipv4[0]);
+    }
+  });
+
+  it('keeps services across separate CLI invocations and lists live connections', async () => {
+    // A fresh connection: closed ones leave conntrack after the CLOSED timeout (10 s).
+    await lb.curl(url(VIP4, 80, '/whoami'));
     const listed = lb.cliJson<{ services: Array<{ name: string }> }>(['service', 'list']);
     assert.deepEqual(listed.services.map((s) => s.name).slice(0, 4), ['web4', 'web6', 'dnat4', 'dnat6']);
     const conns = lb.cliJson<{
@@ -229,7 +256,7 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
       const res = lb.cli(args);
       assert.equal(res.code, code, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, message, args.join(' '));
-      assert.equal(res.stderr.trim().split('\n').length, 1, 'one line');
+      assert.equal(res.stderr.trim().split('\n').length, 1, `one line: ${res.stderr}`);
     }
     assert.deepEqual(lb.cliJson<{ services: unknown[] }>(['service', 'list']), before);
   });
