@@ -63,22 +63,18 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
     ]);
     add([`${VIP4}:81`, '--backend', `${b1}:80`, '--mode', 'dnat', '--ppv2', '--name', 'dnat4']);
     add([`[${VIP6}]:81`, '--backend', `[${b1v6}]:80`, '--mode', 'dnat', '--ppv2', '--name', 'dnat6']);
-    for (const [vip, backend, name] of [
-      [VIP4, hap, 'hap4'],
-      [`[${VIP6}]`, `[${hapv6}]`, 'hap6'],
+    // HAProxy behind both modes: port 82 fullnat, port 85 dnat.
+    for (const [port, mode] of [
+      [82, 'fullnat'],
+      [85, 'dnat'],
     ] as const) {
-      add([
-        `${vip}:82`,
-        '--backend',
-        `${backend}:80`,
-        '--ppv2',
-        '--ppv2-tlv',
-        'unique-id',
-        '--ppv2-tlv',
-        'crc32c',
-        '--name',
-        name,
-      ]);
+      for (const [vip, backend] of [
+        [VIP4, hap],
+        [`[${VIP6}]`, `[${hapv6}]`],
+      ] as const) {
+        const tlvs = ['--ppv2-tlv', 'unique-id', '--ppv2-tlv', 'crc32c'];
+        add([`${vip}:${port}`, '--backend', `${backend}:80`, '--mode', mode, '--ppv2', ...tlvs]);
+      }
     }
     add([`${VIP4}:8080`, '--backend', `${b1}:8080`, '--name', 'plain4']);
   });
@@ -108,18 +104,24 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
     });
   }
 
-  for (const [family, vip] of [
-    ['IPv4', VIP4],
-    ['IPv6', VIP6],
+  for (const [family, vip, mode, port] of [
+    ['IPv4', VIP4, 'fullnat', 82],
+    ['IPv6', VIP6, 'fullnat', 82],
+    ['IPv4', VIP4, 'dnat', 85],
+    ['IPv6', VIP6, 'dnat', 85],
   ] as const) {
-    it(`HAProxy accepts the ${family} header with UNIQUE_ID and CRC32C and reports the client`, async () => {
-      const first = await lb.curl(url(vip, 82, '/whoami'));
-      const second = await lb.curl(url(vip, 82, '/whoami'));
+    it(`HAProxy accepts the ${family} header with UNIQUE_ID and CRC32C and reports the client (${mode})`, async () => {
+      const first = await lb.curl(url(vip, port, '/whoami'));
+      const second = await lb.curl(url(vip, port, '/whoami'));
       const views = [first, second].map((r) => JSON.parse(r.body) as HaproxyConnectionView);
       assert.equal(views[0]?.src, first.localIp);
       assert.equal(String(views[0]?.src_port), String(first.localPort));
+      assert.equal(views[0]?.fc_rcvd_proxy, '1', 'HAProxy received a PROXY header');
       assert.match(views[0]?.pp_unique_id ?? '', /^[0-9A-F]{32}$/, 'a 16-byte unique id');
       assert.notEqual(views[0]?.pp_unique_id, views[1]?.pp_unique_id, 'each connection gets its own id');
+      // The TCP peer HAProxy sees: the balancer in fullnat, the client itself in dnat.
+      const balancer = family === 'IPv4' ? lb.topo.lb.backend4 : lb.topo.lb.backend6;
+      assert.equal(views[0]?.fc_src, mode === 'fullnat' ? balancer : first.localIp);
     });
   }
 
