@@ -265,15 +265,7 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
 
   it('reports missing privileges (capabilities dropped) with exit code 4', () => {
     const res = lbctl(['--netns', lb.topo.ns.lb, 'service', 'list'], {
-      prefix: [
-        'setpriv',
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        '--inh-caps=-all',
-        '--bounding-set=-all',
-        '--',
-      ],
+      prefix: [...UNPRIVILEGED, '--'],
     });
     assert.equal(res.code, 4, res.stderr);
     assert.match(res.stderr, /permission|not permitted/i);
