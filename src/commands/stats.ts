@@ -2,14 +2,13 @@ import { Flags } from '@oclif/core';
 import type { Counters } from '../bpf/records.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderTable } from '../cli/output.js';
+import { type CountersJson, counterReadingToJson, readCounterReading } from '../core/counter-snapshot.js';
 import { DatapathMaps } from '../core/maps.js';
 import { findService, listServices, type ServiceView } from '../core/services.js';
 import { loadState } from '../core/state-file.js';
-import { countersToJson, GLOBAL_SLOT, readCounters, readCountersPerCpu } from '../core/stats.js';
+import { countersToJson, GLOBAL_SLOT, readCountersPerCpu } from '../core/stats.js';
 
-export interface StatsOutput {
-  global: Record<string, number>;
-  services: Array<{ id: number; key: string; name: string | null; counters: Record<string, number> }>;
+export interface StatsOutput extends CountersJson {
   perCpu?: Array<Record<string, number>>;
 }
 
@@ -40,17 +39,9 @@ re-injections; ppv2_fail_* and drop_* say why something was not done. Zero count
       const services: ServiceView[] = this.flags.service
         ? [findService(maps, state, this.flags.service)]
         : listServices(maps, state);
-      const global = readCounters(maps, GLOBAL_SLOT);
-      const perService = services.map((s) => ({ service: s, counters: readCounters(maps, s.id) }));
-      const output: StatsOutput = {
-        global: countersToJson(global),
-        services: perService.map(({ service, counters }) => ({
-          id: service.id,
-          key: service.key,
-          name: service.name,
-          counters: countersToJson(counters),
-        })),
-      };
+      const reading = readCounterReading(maps, services);
+      const { global, services: perService } = reading;
+      const output: StatsOutput = counterReadingToJson(reading);
       if (this.flags['per-cpu']) output.perCpu = readCountersPerCpu(maps, GLOBAL_SLOT).map(countersToJson);
       this.log(this.render(global, perService, output.perCpu));
       return output;

@@ -1,0 +1,367 @@
+/**
+ * Issue "lbctl top": the dashboard end to end. The real CLI runs inside tmux against a balancer with real
+ * nginx and HAProxy backends while a loop of curls from the client namespace keeps traffic flowing; the
+ * test reads the screen with capture-pane and drives the keys with send-keys. The scripted outputs
+ * (--once/--iterations/--json, non-TTY tables) are checked against `lbctl stats`.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TopSnapshotJson } from '../../src/cli/top-render.js';
+import type { StatsOutput } from '../../src/commands/stats.js';
+import { run } from '../../src/sys/run.js';
+import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
+import { missingPrerequisites } from '../helpers/prereq.js';
+import { type Balancer, startBalancer } from './fixtures/balancer.js';
+
+const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', 'tmux'] };
+const missing = missingPrerequisites(needs);
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+const VIP = '203.0.113.10';
+const RUN_JS = join(REPO_ROOT, 'bin/run.js');
+
+/** curl in a loop from the client namespace until stopped: new connections, so new headers, all the time. */
+function startTraffic(lb: Balancer, urls: string[]): { stop(): Promise<void>; requests(): number } {
+  let stopped = false;
+  let requests = 0;
+  const loop = (async () => {
+    for (let i = 0; !stopped; i++) {
+      await lb
+        .curl(urls[i % urls.length] ?? '')
+        .then(() => requests++)
+        .catch(() => undefined);
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+    requests: () => requests,
+  };
+}
+
+/**
+ * A private tmux server on a socket in the test's scratch directory, so the test never touches anyone
+ * else's sessions and leaves no socket behind.
+ */
+class Tmux {
+  private started = false;
+
+  constructor(private readonly socket: string) {}
+
+  async tmux(...args: string[]): Promise<string> {
+    return (await run('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { timeoutMs: 10_000 })).stdout;
+  }
+
+  async start(command: string, columns: number, rows: number): Promise<void> {
+    this.started = true;
+    await this.tmux('new-session', '-d', '-s', 'top', '-x', String(columns), '-y', String(rows), command);
+  }
+
+  capture(): Promise<string> {
+    return this.tmux('capture-pane', '-p', '-t', 'top');
+  }
+
+  /** tmux format variables of the pane, e.g. alternate_on and cursor_flag. */
+  async pane(format: string): Promise<string> {
+    return (await this.tmux('display-message', '-p', '-t', 'top', format)).trim();
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    await this.tmux('send-keys', '-t', 'top', ...keys);
+  }
+
+  async resize(columns: number, rows: number): Promise<void> {
+    await this.tmux('resize-window', '-t', 'top', '-x', String(columns), '-y', String(rows));
+  }
+
+  async waitFor(what: string, check: (screen: string) => boolean, ms = 25_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    let screen = '';
+    while (Date.now() < deadline) {
+      screen = await this.capture();
+      if (check(screen)) return screen;
+      await sleep(250);
+    }
+    throw new Error(`timed out waiting for ${what}; the screen was:\n${screen}`);
+  }
+
+  /** Ends the server and with it the pane's processes (they get SIGHUP). */
+  async close(): Promise<void> {
+    if (this.started) await this.tmux('kill-server').catch(() => undefined);
+  }
+}
+
+/** The number after `label` on the dashboard's rate line ("rate   pkts/s 52.7   ...   conn/s 5 ..."). */
+function rate(screen: string, label: string): number {
+  const line = screen.split('\n').find((l) => l.startsWith('rate ')) ?? '';
+  const m = new RegExp(`${label.replace('/', '\\/')} ([\\d.]+)([kMG]?)`).exec(line);
+  if (!m) return Number.NaN;
+  return Number(m[1]) * ({ '': 1, k: 1e3, M: 1e6, G: 1e9 }[m[2] ?? ''] ?? 1);
+}
+
+/**
+ * Processes holding a BPF_ENABLE_STATS file descriptor: run-time statistics stay on while any exists (or
+ * while the sysctl says so).
+ */
+function bpfStatsHolders(): Map<number, string> {
+  const holders = new Map<number, string>();
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf-stats') {
+          holders.set(Number(pid), readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim());
+          break;
+        }
+      }
+    } catch {
+      // the process exited meanwhile
+    }
+  }
+  return holders;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe('lbctl top against a live balancer', { skip }, () => {
+  let lb: Balancer;
+  let traffic: ReturnType<typeof startTraffic> | undefined;
+  let scratch: string;
+  let tmux: Tmux;
+
+  before(async () => {
+    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    scratch = await mkdtemp(join(tmpdir(), 'lbctl-top-'));
+    tmux = new Tmux(join(scratch, 'tmux.sock'));
+    lb = await startBalancer('lbctl-top');
+    const [b1, b2, hap] = lb.topo.backends.ipv4;
+    lb.cliJson([
+      'service',
+      'add',
+      `${VIP}:80`,
+      '--backend',
+      `${b1}:80`,
+      '--backend',
+      `${b2}:80`,
+      '--ppv2',
+      '--name',
+      'web',
+    ]);
+    lb.cliJson([
+      'service',
+      'add',
+      `${VIP}:82`,
+      '--backend',
+      `${hap}:80`,
+      '--ppv2',
+      '--ppv2-tlv',
+      'unique-id',
+      '--ppv2-tlv',
+      'crc32c',
+      '--name',
+      'hap',
+    ]);
+    traffic = startTraffic(lb, [`http://${VIP}:80/whoami`, `http://${VIP}:82/whoami`]);
+    const deadline = Date.now() + 15_000;
+    while (traffic.requests() < 3) {
+      if (Date.now() > deadline) throw new Error('the traffic loop gets no answers through the balancer');
+      await sleep(100);
+    }
+  });
+
+  after(async () => {
+    await tmux?.close();
+    await traffic?.stop();
+    await lb?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('shows live rates and decoded headers in tmux, follows a resize, and q exits 0 restoring the terminal', async () => {
+    const client = lb.topo.client.ipv4[0] ?? '';
+    const exitFile = join(scratch, 'top-exit');
+    const holdersBefore = bpfStatsHolders();
+    await tmux.start(
+      `echo before-top-marker; ${process.execPath} ${RUN_JS} --netns ${lb.topo.ns.lb} top --interval 1; ` +
+        `echo top-exit=$? > ${exitFile}; echo after-top-marker; exec sleep 3600`,
+      80,
+      24,
+    );
+    try {
+      const header = new RegExp(`PROXY TCP4 ${escapeRegExp(client)}:\\d+ -> ${escapeRegExp(VIP)}:8[02]`);
+      const screen = await tmux.waitFor(
+        'non-zero connection and header rates and a decoded header from the real client',
+        (s) => rate(s, 'conn/s') > 0 && rate(s, 'hdr/s') > 0 && header.test(s),
+      );
+      assert.ok(rate(screen, 'pkts/s') > 0, screen);
+      assert.match(screen, /^lbctl top {2}lbctl-top-[0-9a-f]{8}-lb {2}up /m);
+      assert.match(screen, /^web +fullnat /m, 'the services table');
+      assert.match(screen, /^CONNECTIONS \d+ {2}rows 1-\d+ of \d+, \d+ not shown/m);
+      assert.match(screen, new RegExp(`^${escapeRegExp(client)}:\\d+ +${escapeRegExp(VIP)}:8[02] `, 'm'));
+      const lines = screen.replace(/\n+$/, '').split('\n');
+      assert.ok(lines.length <= 24 && lines.every((l) => l.length <= 80), 'fits 80x24');
+      assert.equal(
+        await tmux.pane('#{alternate_on} #{cursor_flag}'),
+        '1 0',
+        'alternate screen, cursor hidden',
+      );
+
+      // The kernel's run-time statistics are on while top runs (top holds a BPF_ENABLE_STATS fd), so the
+      // datapath's cost per packet shows.
+      await tmux.waitFor('the datapath cost', (s) => /^datapath \d+ ns\/pkt {2}\d+\.\d\d% CPU/m.test(s));
+      const topHolders = [...bpfStatsHolders()].filter(
+        ([pid, cmd]) => !holdersBefore.has(pid) && / top /.test(cmd),
+      );
+      assert.equal(topHolders.length, 1, 'top holds run-time statistics while it runs');
+
+      await tmux.resize(140, 40);
+      await tmux.waitFor('the wide layout after a resize', (s) =>
+        /CLIENT +VIP +BACKEND +SERVICE +ST /.test(s),
+      );
+
+      await tmux.keys('3'); // the headers pane
+      await tmux.waitFor('the headers pane', (s) => /^HEADERS \d+ recent/m.test(s) && header.test(s));
+      await tmux.keys('x');
+      await tmux.waitFor('raw hex', (s) => /^\S+ inj +(web|hap) 0d0a0d0a000d0a515549540a21/m.test(s));
+
+      await tmux.keys('q');
+      const deadline = Date.now() + 15_000;
+      while (!existsSync(exitFile) && Date.now() < deadline) await sleep(100);
+      assert.equal(readFileSync(exitFile, 'utf8').trim(), 'top-exit=0');
+      const restored = await tmux.waitFor('the shell screen', (s) => s.includes('after-top-marker'), 5_000);
+      assert.equal(
+        await tmux.pane('#{alternate_on} #{cursor_flag}'),
+        '0 1',
+        'main screen back, cursor shown',
+      );
+      assert.ok(restored.includes('before-top-marker'), 'what was on the screen before top is back');
+      assert.ok(!restored.includes('CONNECTIONS'), 'no dashboard left on the main screen');
+      for (const [pid] of topHolders)
+        assert.ok(!bpfStatsHolders().has(pid), 'its hold on statistics is gone');
+    } finally {
+      // A failure above leaves top running: it would share the events ring with the tests below.
+      await tmux.close();
+    }
+  });
+
+  it('leaves run-time statistics off after it exits, unless someone else turned them on', async (t) => {
+    const sysctl = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+    const others = bpfStatsHolders();
+    if (sysctl !== '0' || others.size > 0) {
+      const who = [...others.values()].join('; ');
+      t.diagnostic(`statistics are kept on by kernel.bpf_stats_enabled=${sysctl} or by: ${who || 'nobody'}`);
+      return;
+    }
+    type Status = { interfaces: Array<{ program: { runCount: number } | null }> };
+    const runs = () => lb.cliJson<Status>(['status']).interfaces[0]?.program?.runCount ?? -1;
+    const before = runs();
+    const requests = traffic?.requests() ?? 0;
+    await sleep(1500);
+    assert.ok((traffic?.requests() ?? 0) > requests, 'traffic flowed meanwhile');
+    const after = runs();
+    if (bpfStatsHolders().size > 0) {
+      t.diagnostic('another process turned statistics on meanwhile; nothing to conclude');
+      return;
+    }
+    assert.equal(after, before, 'run_cnt no longer counts: statistics are off again');
+  });
+
+  it('--once --json counters match `stats --json` taken at the same moment', async () => {
+    const env = { ...process.env, NO_COLOR: '1' };
+    const cli = (args: string[]) =>
+      run(process.execPath, [RUN_JS, '--netns', lb.topo.ns.lb, ...args], {
+        env,
+        allowFailure: true,
+        timeoutMs: 30_000,
+      });
+    // top reads its counters one interval after it started; start stats so it reads about then too.
+    const topRun = cli(['top', '--once', '--json', '--interval', '1']);
+    await sleep(1000);
+    const [top, stats] = await Promise.all([topRun, cli(['stats', '--json'])]);
+    assert.equal(top.code, 0, top.stderr);
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.equal(top.stdout.trim().split('\n').length, 1, 'one JSON document');
+    const snap = JSON.parse(top.stdout) as TopSnapshotJson;
+    const totals = JSON.parse(stats.stdout) as StatsOutput;
+
+    assert.ok(snap.intervalSeconds >= 0.9 && snap.intervalSeconds < 2, `interval ${snap.intervalSeconds}`);
+    assert.ok(snap.rates.focus.connections > 0 && snap.rates.focus.headers > 0, 'traffic shows as rates');
+    assert.deepEqual(Object.keys(snap.counters.global), Object.keys(totals.global), 'same counters');
+    assert.deepEqual(
+      snap.counters.services.map((s) => [s.id, s.key, s.name]),
+      totals.services.map((s) => [s.id, s.key, s.name]),
+    );
+    // "The same moment": the two readings differ by at most about one interval's traffic.
+    const within = (name: string, a: number, b: number, perSecond: number) => {
+      const slack = Math.ceil(perSecond * 2 * snap.intervalSeconds) + 2;
+      assert.ok(Math.abs(a - b) <= slack, `${name}: top ${a}, stats ${b}, allowed difference ${slack}`);
+    };
+    for (const [name, value] of Object.entries(snap.counters.global)) {
+      within(name, value, totals.global[name] ?? Number.NaN, snap.rates.global[name] ?? 0);
+    }
+    for (const [i, service] of snap.counters.services.entries()) {
+      for (const [name, value] of Object.entries(service.counters)) {
+        within(
+          `${service.name}.${name}`,
+          value,
+          totals.services[i]?.counters[name] ?? Number.NaN,
+          snap.rates.services[i]?.counters[name] ?? 0,
+        );
+      }
+    }
+    assert.ok(
+      snap.headers.some((h) => h.header?.src === lb.topo.client.ipv4[0] && h.header?.dst === VIP),
+      'headers of the interval, decoded',
+    );
+    assert.ok(snap.connections && snap.connections.total > 0 && snap.connections.rows.length > 0);
+  });
+
+  it('prints NDJSON snapshots with --iterations, and tables when stdout is not a terminal', () => {
+    const ndjson = lb.cli(['top', '--iterations', '3', '--interval', '0.3', '--json']);
+    assert.equal(ndjson.code, 0, ndjson.stderr);
+    const lines = ndjson.stdout.trim().split('\n');
+    assert.equal(lines.length, 3);
+    for (const line of lines) {
+      const snap = JSON.parse(line) as TopSnapshotJson;
+      assert.ok(Math.abs(snap.intervalSeconds - 0.3) < 0.2, `interval ${snap.intervalSeconds}`);
+      assert.equal(typeof snap.rates.global.fwd_packets, 'number');
+    }
+
+    const tables = lb.cli(['top', '--interval', '0.5']);
+    assert.equal(tables.code, 0, tables.stderr);
+    assert.match(tables.stdout, /│ counter +│ total +│ per second +│/);
+    assert.match(tables.stdout, /│ web +│ fullnat +│/);
+    assert.ok(!tables.stdout.includes('\u001b['), 'no terminal escapes in a pipe');
+
+    const focused = parseJson<TopSnapshotJson>(
+      lb.cli(['top', '--once', '--json', '--service', 'hap', '--interval', '0.5']),
+    );
+    assert.equal(focused.focus, `${VIP}:82/tcp`);
+    assert.deepEqual(
+      focused.counters.services.map((s) => s.name),
+      ['hap'],
+    );
+    assert.ok(focused.connections?.rows.every((c) => c.service === 'hap'));
+  });
+
+  it('refuses an unknown service and a bad interval with the documented exit codes', () => {
+    const unknown = lb.cli(['top', '--once', '--service', 'nope']);
+    assert.equal(unknown.code, 3);
+    assert.match(unknown.stderr, /^Error: no service "nope" \(hint: existing services: web, hap\)/);
+    const bad = lb.cli(['top', '--once', '--interval', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--interval "0" is not a number of seconds/);
+    const both = lb.cli(['top', '--once', '--iterations', '2']);
+    assert.equal(both.code, 2);
+    // A namespace without a balancer: the backends'.
+    const none = lbctl(['--netns', lb.topo.ns.backends, 'top', '--once']);
+    assert.equal(none.code, 3, none.stderr);
+    assert.match(none.stderr, /no balancer state .* \(hint: attach first: lbctl --netns /);
+  });
+});
