@@ -12,6 +12,14 @@
  * re-arms for the remaining idle time, or deletes both entries. State changes
  * towards FIN/CLOSED re-arm it with the shorter timeout. The table therefore
  * drains to zero without a user-space sweeper.
+ *
+ * bpf_timer_init allocates, without locks and without reclaim, and that fails
+ * under bursts of new connections (-ENOMEM; seen for most of a burst of a few
+ * hundred handshakes on kernel 6.18). An entry whose timer could not be set up
+ * lacks LB_CT_F_TIMER; a later state change tries again, and the janitor (one
+ * timer for the whole table, armed once and then re-arming itself without any
+ * allocation) expires what is still without a timer, by the same rules, once a
+ * second. It also removes REPLY entries whose ORIG entry LRU eviction took.
  */
 #ifndef LBCTL_CONNTRACK_H
 #define LBCTL_CONNTRACK_H
@@ -45,29 +53,126 @@ static __always_inline void ct_key_reverse(struct lb_ct_key *out, const struct l
 	out->pad = 0;
 }
 
-static int ct_timer_fired(void *map, struct lb_ct_key *key, struct lb_ct_entry *e)
+/* How often the janitor sweeps the table for entries without a timer of their own. */
+#define LB_JANITOR_PERIOD_NS 1000000000ULL
+/* A REPLY entry is inserted just before its ORIG entry: only older orphans are stale. */
+#define LB_ORPHAN_GRACE_NS 5000000000ULL
+
+struct lb_janitor {
+	struct bpf_timer timer;
+	__u64 armed; /* 1 once the timer runs (it then re-arms itself) */
+	__u64 runs;  /* sweeps done */
+};
+
+_Static_assert(sizeof(struct lb_janitor) == 32, "lb_janitor size: bpf/ABI.md");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_janitor);
+	__uint(pinning, LIBBPF_PIN_BY_NAME); /* a timer needs its map held by user space or pinned */
+} lb_janitor SEC(".maps");
+
+/* Whether an ORIG entry has been idle for its state's timeout. Signed: another CPU may have stamped it after `now`. */
+static __always_inline int ct_idle_expired(const struct lb_ct_entry *e, __u64 now, __u64 *left)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u64 timeout = ct_timeout_ns(e->state);
-	__u64 idle = now - e->last_seen_ns;
-	struct lb_ct_key peer;
-	__u32 svc_id;
+	__s64 idle = (__s64)(now - e->last_seen_ns);
+	__s64 timeout = (__s64)ct_timeout_ns(e->state);
 
 	if (idle < timeout) {
-		bpf_timer_start(&e->timer, timeout - idle, 0);
+		*left = idle < 0 ? (__u64)timeout : (__u64)(timeout - idle);
 		return 0;
 	}
+	return 1;
+}
+
+/* Delete an expired connection: both entries (ORIG entry given), counted. */
+static __always_inline void ct_expire(void *map, const struct lb_ct_key *key, const struct lb_ct_entry *e)
+{
+	struct lb_ct_key peer;
+	__u32 svc_id = e->svc_id;
+
 	__builtin_memcpy(&peer, &e->peer, sizeof(peer));
-	svc_id = e->svc_id;
 	bpf_map_delete_elem(map, &peer);
-	bpf_map_delete_elem(map, key); /* frees this timer; allowed from its own callback */
+	bpf_map_delete_elem(map, key); /* frees the entry's timer; allowed from its own callback */
 	stat_inc(svc_id, LB_CNT_CONN_EXPIRED);
+}
+
+static int ct_timer_fired(void *map, struct lb_ct_key *key, struct lb_ct_entry *e)
+{
+	__u64 left = 0;
+
+	if (!ct_idle_expired(e, bpf_ktime_get_ns(), &left)) {
+		bpf_timer_start(&e->timer, left, 0);
+		return 0;
+	}
+	ct_expire(map, key, e);
 	return 0;
 }
 
+/* Give an ORIG entry its expiry timer (if it has none yet) and (re)start it. */
 static __always_inline void ct_arm_timer(struct lb_ct_entry *e)
 {
-	bpf_timer_start(&e->timer, ct_timeout_ns(e->state), 0);
+	if (!(e->flags & LB_CT_F_TIMER)) {
+		long err = bpf_timer_init(&e->timer, &lb_conntrack, CLOCK_MONOTONIC);
+
+		if (err && err != -16 /* EBUSY: initialised, its start failed */)
+			return; /* the janitor covers it; the next state change tries again */
+		if (bpf_timer_set_callback(&e->timer, ct_timer_fired))
+			return;
+	}
+	if (bpf_timer_start(&e->timer, ct_timeout_ns(e->state), 0) == 0)
+		e->flags |= LB_CT_F_TIMER;
+}
+
+struct janitor_sweep {
+	__u64 now;
+};
+
+static long janitor_visit(void *map, struct lb_ct_key *key, struct lb_ct_entry *e, struct janitor_sweep *sweep)
+{
+	struct lb_ct_key peer;
+	__u64 left;
+
+	if (e->kind == LB_CT_KIND_REPLY) {
+		if (sweep->now - e->created_ns < LB_ORPHAN_GRACE_NS)
+			return 0;
+		__builtin_memcpy(&peer, &e->peer, sizeof(peer));
+		if (!bpf_map_lookup_elem(&lb_conntrack, &peer))
+			bpf_map_delete_elem(&lb_conntrack, key);
+		return 0;
+	}
+	if (!(e->flags & LB_CT_F_TIMER) && ct_idle_expired(e, sweep->now, &left))
+		ct_expire(&lb_conntrack, key, e);
+	return 0;
+}
+
+static int janitor_fired(void *map, __u32 *key, struct lb_janitor *j)
+{
+	struct janitor_sweep sweep = {.now = bpf_ktime_get_ns()};
+
+	bpf_for_each_map_elem(&lb_conntrack, janitor_visit, &sweep, 0);
+	j->runs++;
+	bpf_timer_start(&j->timer, LB_JANITOR_PERIOD_NS, 0);
+	return 0;
+}
+
+/* Arm the janitor if it is not running yet (its first bpf_timer_init may fail like any other). */
+static __always_inline void janitor_ensure(void)
+{
+	__u32 zero = 0;
+	struct lb_janitor *j = bpf_map_lookup_elem(&lb_janitor, &zero);
+	long err;
+
+	if (!j || j->armed)
+		return;
+	err = bpf_timer_init(&j->timer, &lb_janitor, CLOCK_MONOTONIC);
+	if (err && err != -16 /* EBUSY */)
+		return;
+	if (bpf_timer_set_callback(&j->timer, janitor_fired) || bpf_timer_start(&j->timer, LB_JANITOR_PERIOD_NS, 0))
+		return;
+	j->armed = 1;
 }
 
 /* Remove both entries of a connection (ORIG entry given). */
@@ -94,10 +199,8 @@ static __always_inline struct lb_ct_entry *ct_insert_orig(const struct lb_ct_key
 	e = bpf_map_lookup_elem(&lb_conntrack, orig_key);
 	if (!e)
 		return 0;
-	if (bpf_timer_init(&e->timer, &lb_conntrack, CLOCK_MONOTONIC) == 0) {
-		bpf_timer_set_callback(&e->timer, ct_timer_fired);
-		ct_arm_timer(e);
-	}
+	ct_arm_timer(e);
+	janitor_ensure();
 	return e;
 }
 
@@ -129,8 +232,10 @@ static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p,
 	e->last_seen_ns = bpf_ktime_get_ns();
 	if (next != old) {
 		e->state = next;
-		if (next >= LB_CT_FIN)
+		if (next >= LB_CT_FIN) {
 			ct_arm_timer(e);
+			janitor_ensure();
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->state = LB_CT_SYN_SENT;
 	tmpl->client_isn = p->seq;
 	if (svc->flags & LB_SVC_F_PPV2) {
-		tmpl->flags = LB_CT_F_PPV2;
+		tmpl->flags = ppv2_ct_flags(svc);
 		tmpl->ppv2_len = ppv2_len_for(svc, p->family);
 		if (svc->flags & LB_SVC_F_UNIQUE_ID)
 			unique_id_next(tmpl->unique_id);
@@ -77,14 +77,14 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 }
 
 /*
- * Build the connection's PPv2 header into lb_scratch and check it against the
- * length fixed at SYN time. Returns that length, or 0 when the packet must be
- * dropped (already counted). A global function, so the verifier walks the
- * header layouts once rather than once per path into it; hence the lookups by key.
+ * Build the connection's PPv2 header into lb_scratch, from conntrack and, for the custom TLVs, the
+ * service (see ppv2_build). Returns its length, or 0 when the packet must be dropped (already counted).
+ * A global function, so the verifier walks the header layouts once rather than once per path into it;
+ * hence the lookups by key.
  */
 __attribute__((noinline)) __u32 ppv2_prepare(const struct lb_ct_key *client)
 {
-	__u32 zero = 0, svc_id, n;
+	__u32 zero = 0, svc_id, n, tlvs = PPV2_TLVS_AS_IS;
 	struct ppv2_scratch *s;
 	struct lb_service *svc;
 	struct lb_ct_entry *e;
@@ -102,16 +102,19 @@ __attribute__((noinline)) __u32 ppv2_prepare(const struct lb_ct_key *client)
 		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &key);
 		return 0;
 	}
+	/* The VIP may have been deleted, or deleted and added again as another service. */
 	svc = service_lookup(&key);
-	if (!svc) {
-		fail_event(svc_id, LB_CNT_PPV2_FAIL_NO_SERVICE, &key);
+	if (svc && svc->id != svc_id)
+		svc = 0;
+	n = ppv2_build(s, &key, e->flags, e->ppv2_len, e->unique_id, svc, &tlvs);
+	if (!n) {
+		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &key);
 		return 0;
 	}
-	n = ppv2_build(s, &key, svc, e->unique_id);
-	if (n != e->ppv2_len) {
-		fail_event(svc_id, LB_CNT_PPV2_FAIL_LEN_CHANGED, &key);
-		return 0;
-	}
+	if (!svc)
+		stat_inc(svc_id, LB_CNT_PPV2_NO_SERVICE);
+	else if (tlvs == PPV2_TLVS_NOOP)
+		stat_inc(svc_id, LB_CNT_PPV2_TLVS_CHANGED);
 	return n;
 }
 
@@ -201,12 +204,16 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	}
 	svc_id = e->svc_id;
 	if (e->flags & LB_CT_F_PPV2) {
-		__u32 shift = e->ppv2_len, isn = e->client_isn;
-		__u32 mss_reduce = (p->tcp_flags & TCP_FLAG_SYN) ? shift : 0;
+		/*
+		 * Until the header is in the stream the two byte spaces are the same: a connection that
+		 * closes without data has its FIN acknowledged at ISN+2 in both, and must not lose that byte.
+		 */
+		__u32 shift = (e->flags & LB_CT_F_HDR_SENT) ? e->ppv2_len : 0, isn = e->client_isn;
+		__u32 mss_reduce = (p->tcp_flags & TCP_FLAG_SYN) ? e->ppv2_len : 0;
 
 		if (p->tcp_flags & TCP_FLAG_ACK)
 			ack = ack_to_client(ack, isn, shift);
-		if (p->thl > sizeof(struct tcphdr)) {
+		if (p->thl > sizeof(struct tcphdr) && (shift || mss_reduce)) {
 			int r = tcp_opts_fix(skb, (p->l4_off << 8) | p->thl, isn, shift, mss_reduce);
 
 			if (r < 0) {

@@ -95,6 +95,9 @@ struct lb_ct_key {
 #define LB_CT_F_HDR_SENT 0x02  /* header injected at least once */
 #define LB_CT_F_FIN_ORIG 0x04  /* client sent FIN */
 #define LB_CT_F_FIN_REPLY 0x08 /* backend sent FIN */
+#define LB_CT_F_UNIQUE_ID 0x10 /* the header carries a UNIQUE_ID TLV (the service's choice at SYN time) */
+#define LB_CT_F_CRC32C 0x20    /* the header carries a CRC32C TLV (the service's choice at SYN time) */
+#define LB_CT_F_TIMER 0x40     /* ORIG: its expiry timer runs (else the janitor expires it) */
 
 struct lb_ct_entry {
 	struct bpf_timer timer; /* opaque, reads as zeros from user space */

@@ -46,6 +46,8 @@
 #define PPV2_BUF 256          /* header buffer, > LB_PPV2_MAX_LEN + 4 */
 #define PPV2_COPY_CHUNK 256   /* payload moved per step */
 #define PPV2_COPY_STEPS 36    /* => first segments up to 9216 payload bytes (jumbo frames) */
+/* The most payload a first segment can have: the SYN-ACK's MSS is capped here (tcp_opts.h). */
+#define PPV2_MAX_FIRST_PAYLOAD (PPV2_COPY_CHUNK * PPV2_COPY_STEPS)
 
 struct ppv2_scratch {
 	union {
@@ -94,18 +96,38 @@ static __always_inline void put_tlv_hdr(__u8 *p, __u8 type, __u16 len)
 	p[2] = len & 0xff;
 }
 
+/* ct flags recording the service's TLV choices at SYN time. */
+static __always_inline __u8 ppv2_ct_flags(const struct lb_service *svc)
+{
+	return LB_CT_F_PPV2 | ((svc->flags & LB_SVC_F_UNIQUE_ID) ? LB_CT_F_UNIQUE_ID : 0) |
+	       ((svc->flags & LB_SVC_F_CRC32C) ? LB_CT_F_CRC32C : 0);
+}
+
+/* ppv2_build results besides the length */
+#define PPV2_TLVS_AS_IS 0
+#define PPV2_TLVS_NOOP 1 /* the custom TLVs no longer fit the length: a NOOP TLV stands in for them */
+
 /*
- * Build the header for `client` (client -> VIP tuple) into h. Returns its
- * length, always <= LB_PPV2_MAX_LEN; the 4 bytes after it are zero.
+ * Build a connection's header into s->hdr: exactly `n` bytes, the length fixed at SYN time (it is the
+ * sequence shift, and the SYN-ACK's MSS was lowered by it). Everything but the custom TLVs comes from
+ * conntrack: the addresses from the key, UNIQUE_ID and CRC32C as the service had them at SYN time
+ * (ct_flags), the UNIQUE_ID value from the entry. The custom TLVs are the service's current ones when
+ * they fill the rest of the n bytes exactly; when the service is gone (svc NULL) or its TLVs changed
+ * size, a NOOP TLV of the same size stands in for them (*tlvs_out = PPV2_TLVS_NOOP). So a header can
+ * always be built, and always with the length the stream was promised: a connection whose service was
+ * deleted or reconfigured between its SYN and its first payload still gets its header, never a drop.
+ * Returns n, or 0 if n is not a length this connection can have. The 4 bytes after it are zero.
  */
-static __always_inline __u32 ppv2_build(struct ppv2_scratch *s, const struct lb_ct_key *client,
-					const struct lb_service *svc, const __u8 *unique_id)
+static __always_inline __u32 ppv2_build(struct ppv2_scratch *s, const struct lb_ct_key *client, __u32 ct_flags,
+					__u32 n, const __u8 *unique_id, const struct lb_service *svc,
+					__u32 *tlvs_out)
 {
 	__u8 *h = s->hdr;
 	static const __u8 sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
-	__u32 n = ppv2_len_for(svc, client->family);
-	__u32 off, crc_off = 0, tlvs;
+	__u32 off, crc_off = 0, rest, tlvs = 0, pad = 0;
 
+	if (n < 16 + 12 || n > LB_PPV2_MAX_LEN)
+		return 0;
 	__builtin_memcpy(h, sig, sizeof(sig));
 	h[12] = 0x21; /* version 2, PROXY */
 	h[14] = (n - 16) >> 8;
@@ -125,25 +147,41 @@ static __always_inline __u32 ppv2_build(struct ppv2_scratch *s, const struct lb_
 		__builtin_memcpy(h + 50, &client->dport, 2);
 		off = 52;
 	}
-	if (svc->flags & LB_SVC_F_UNIQUE_ID) {
+	if (ct_flags & LB_CT_F_UNIQUE_ID) {
 		put_tlv_hdr(h + off, PP2_TYPE_UNIQUE_ID, PP2_UNIQUE_ID_LEN);
 		__builtin_memcpy(h + off + 3, unique_id, PP2_UNIQUE_ID_LEN);
 		off += 3 + PP2_UNIQUE_ID_LEN;
 	}
-	if (svc->flags & LB_SVC_F_CRC32C) {
+	if (ct_flags & LB_CT_F_CRC32C) {
 		put_tlv_hdr(h + off, PP2_TYPE_CRC32C, 4);
 		crc_off = off + 3;
 		__builtin_memset(h + crc_off, 0, 4);
 		off += 3 + 4;
 	}
-	if (off > 78) /* never: tells the verifier the copies below stay inside h */
+	if (off > 78 || n < off) /* never for n from ppv2_len_for; bounds the copies below for the verifier */
 		return 0;
-	__builtin_memcpy(h + off, svc->tlvs, LB_TLV_MAX);
-	tlvs = ppv2_tlv_len(svc);
-	off += tlvs;
-	if (off & 1) {
-		put_tlv_hdr(h + off, PP2_TYPE_NOOP, 0);
-		off += 3;
+	rest = n - off; /* custom TLVs and NOOP padding */
+	if (svc) {
+		tlvs = ppv2_tlv_len(svc);
+		pad = ((off + tlvs) & 1) ? 3 : 0;
+	}
+	if (svc && tlvs + pad == rest) {
+		__builtin_memcpy(h + off, svc->tlvs, LB_TLV_MAX);
+		off += tlvs;
+		if (pad) {
+			put_tlv_hdr(h + off, PP2_TYPE_NOOP, 0);
+			off += 3;
+		}
+		*tlvs_out = PPV2_TLVS_AS_IS;
+	} else if (rest) {
+		if (rest < 3 || rest > LB_TLV_MAX + 3)
+			return 0;
+		put_tlv_hdr(h + off, PP2_TYPE_NOOP, rest - 3);
+		__builtin_memset(h + off + 3, 0, LB_TLV_MAX);
+		off += rest;
+		*tlvs_out = PPV2_TLVS_NOOP;
+	} else {
+		*tlvs_out = svc && tlvs ? PPV2_TLVS_NOOP : PPV2_TLVS_AS_IS; /* TLVs added since the SYN: left out */
 	}
 	/* zero padding for the checksum sum, which works on 4-byte multiples */
 	__builtin_memset(h + off, 0, 4);
@@ -189,7 +227,7 @@ __attribute__((noinline)) int ppv2_insert(struct __sk_buff *skb, __u32 l4_off_th
 		plen = skb->gso_size;
 		trimmed = 1;
 	}
-	if (plen > PPV2_COPY_CHUNK * PPV2_COPY_STEPS)
+	if (plen > PPV2_MAX_FIRST_PAYLOAD)
 		return LB_CNT_PPV2_FAIL_TOO_BIG;
 	/* Exact new length: also drops Ethernet padding and, when trimming, the cut bytes. */
 	if (bpf_skb_change_tail(skb, payload_off + plen + n, 0))

@@ -22,11 +22,11 @@ enum lb_counter {
 	LB_CNT_PPV2_INJECTED,        /* PPv2 headers inserted (first time) */
 	LB_CNT_PPV2_REINJECTED,      /* headers inserted again into a retransmitted first segment */
 	LB_CNT_PPV2_GSO_TRIMMED,     /* GSO first segments cut to one segment before insertion */
-	LB_CNT_PPV2_FAIL_TOO_BIG,    /* first segment payload larger than the datapath can shift */
+	LB_CNT_PPV2_FAIL_TOO_BIG,    /* first segment payload larger than the datapath can shift (> clamped MSS) */
 	LB_CNT_PPV2_FAIL_GROW,       /* growing the packet failed */
 	LB_CNT_PPV2_FAIL_WRITE,      /* moving payload or writing the header failed */
-	LB_CNT_PPV2_FAIL_NO_SERVICE, /* service deleted before the first payload arrived */
-	LB_CNT_PPV2_FAIL_LEN_CHANGED,/* re-injected header would differ in length from the first */
+	LB_CNT_PPV2_NO_SERVICE,      /* header built after its service was deleted (custom TLVs -> NOOP) */
+	LB_CNT_PPV2_TLVS_CHANGED,    /* service TLVs changed size since the SYN (custom TLVs -> NOOP) */
 	LB_CNT_PPV2_SYN_DATA,        /* SYN carrying data (TCP Fast Open) on a PPv2 service, dropped */
 	LB_CNT_MSS_CLAMPED,          /* SYN-ACKs whose MSS option was lowered by the header length */
 	LB_CNT_SACK_SHIFTED,         /* backend -> client segments whose SACK blocks were shifted */

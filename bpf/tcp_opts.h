@@ -3,7 +3,10 @@
  * TCP option rewriting for PPv2 connections, on backend -> client segments:
  *  - SACK block edges are acknowledgment-space values: shift them like the ACK;
  *  - the MSS option of the SYN-ACK is lowered by the header length, so that the
- *    client's first full-sized segment still fits the MTU once the header is in.
+ *    client's first full-sized segment still fits the MTU once the header is in,
+ *    and capped at PPV2_MAX_FIRST_PAYLOAD, the most payload the insertion can move
+ *    (only links with an MTU above ~9 KB have a larger MSS), so that no first
+ *    segment is ever too big to take the header.
  * Options are read and written in the packet with bpf_skb_load/store_bytes at
  * variable offsets (no stack indexing: the verifier can then merge the states of
  * the option walk), and each changed field is folded into the checksum. A field
@@ -14,6 +17,7 @@
 #define LBCTL_TCP_OPTS_H
 
 #include "csum.h"
+#include "ppv2.h"
 
 #define TCP_OPT_EOL 0
 #define TCP_OPT_NOP 1
@@ -97,15 +101,18 @@ __attribute__((noinline)) int tcp_opts_fix(struct __sk_buff *skb, __u32 l4_off_t
 		if (kl[1] < 2 || i + kl[1] > end)
 			break;
 		if (kl[0] == TCP_OPT_MSS && kl[1] == 4 && mss_reduce) {
-			__u16 old_raw, new_raw, mss;
+			__u16 old_raw, new_raw, mss, want;
 
 			if (bpf_skb_load_bytes(skb, i + 2, &old_raw, 2))
 				return -1;
 			mss = bpf_ntohs(old_raw);
-			if (mss > mss_reduce + 88) {
+			want = mss > mss_reduce + 88 ? mss - mss_reduce : mss;
+			if (want > PPV2_MAX_FIRST_PAYLOAD)
+				want = PPV2_MAX_FIRST_PAYLOAD;
+			if (want != mss) {
 				__u32 odd = (i + 2 - l4_off) & 1;
 
-				new_raw = bpf_htons(mss - mss_reduce);
+				new_raw = bpf_htons(want);
 				if (bpf_skb_store_bytes(skb, i + 2, &new_raw, 2, 0))
 					return -1;
 				if (bpf_l4_csum_replace(skb, l4_off + 16, odd ? bpf_ntohs(old_raw) : old_raw,

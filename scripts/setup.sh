@@ -16,7 +16,7 @@ fi
 APT_PACKAGES=(
   clang llvm libbpf1 libbpf-dev linux-libc-dev bpftool
   iproute2 ethtool procps util-linux libcap2-bin
-  nginx haproxy tshark wrk curl openssl tmux hyperfine
+  nginx libnginx-mod-stream haproxy tshark wrk apache2-utils curl openssl tmux hyperfine
 )
 
 missing=()

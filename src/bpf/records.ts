@@ -28,6 +28,7 @@ export const MAP_NAMES = {
   config: 'lb_config',
   connSeq: 'lb_conn_seq',
   events: 'lb_events',
+  janitor: 'lb_janitor',
 } as const;
 
 /** The program in the object and its ELF section. */
@@ -51,8 +52,8 @@ export const COUNTER_NAMES = [
   'ppv2_fail_too_big',
   'ppv2_fail_grow',
   'ppv2_fail_write',
-  'ppv2_fail_no_service',
-  'ppv2_fail_len_changed',
+  'ppv2_no_service',
+  'ppv2_tlvs_changed',
   'ppv2_syn_data',
   'mss_clamped',
   'sack_shifted',
@@ -296,7 +297,17 @@ export interface CtEntry {
   peer: CtKey;
   state: CtState;
   mode: Mode;
-  flags: { ppv2: boolean; headerSent: boolean; finFromClient: boolean; finFromBackend: boolean };
+  flags: {
+    ppv2: boolean;
+    headerSent: boolean;
+    finFromClient: boolean;
+    finFromBackend: boolean;
+    /** The header carries UNIQUE_ID / CRC32C TLVs (the service's choice at SYN time); default false. */
+    uniqueIdTlv?: boolean;
+    crc32cTlv?: boolean;
+    /** Its expiry timer runs; without it the datapath's janitor sweep expires the entry. Default false. */
+    timer?: boolean;
+  };
   /** PPv2 header length = sequence shift (0 without PPv2). */
   ppv2Len: number;
   serviceId: number;
@@ -318,6 +329,9 @@ const CT_F_PPV2 = 0x01;
 const CT_F_HDR_SENT = 0x02;
 const CT_F_FIN_ORIG = 0x04;
 const CT_F_FIN_REPLY = 0x08;
+const CT_F_UNIQUE_ID = 0x10;
+const CT_F_CRC32C = 0x20;
+const CT_F_TIMER = 0x40;
 
 function writeCtKey(key: Omit<CtKey, 'family' | 'protocol'>, buf: Buffer, offset: number): void {
   const family = encodeAddr(key.saddr, buf, offset);
@@ -353,18 +367,25 @@ export function decodeCtKey(buf: Buffer): CtKey {
   return readCtKey(buf, 0);
 }
 
+const CT_KIND_OFFSET = 56;
+const CT_KIND_ORIG = 1;
+const CT_KIND_REPLY = 2;
+
 /** Mostly for tests: the datapath writes entries, user space reads (and may delete) them. */
 export function encodeCtEntry(e: CtEntry): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.ctEntry); // bytes 0..15: bpf_timer, opaque
   writeCtKey(e.peer, buf, 16);
-  buf[56] = e.kind === 'orig' ? 1 : 2;
+  buf[CT_KIND_OFFSET] = e.kind === 'orig' ? CT_KIND_ORIG : CT_KIND_REPLY;
   buf[57] = CT_STATES.indexOf(e.state);
   buf[58] = MODES[e.mode];
   buf[59] =
     (e.flags.ppv2 ? CT_F_PPV2 : 0) |
     (e.flags.headerSent ? CT_F_HDR_SENT : 0) |
     (e.flags.finFromClient ? CT_F_FIN_ORIG : 0) |
-    (e.flags.finFromBackend ? CT_F_FIN_REPLY : 0);
+    (e.flags.finFromBackend ? CT_F_FIN_REPLY : 0) |
+    (e.flags.uniqueIdTlv ? CT_F_UNIQUE_ID : 0) |
+    (e.flags.crc32cTlv ? CT_F_CRC32C : 0) |
+    (e.flags.timer ? CT_F_TIMER : 0);
   buf.writeUInt16LE(e.ppv2Len, 60);
   buf.writeUInt32LE(e.serviceId, 64);
   buf.writeUInt32LE(e.backendId, 68);
@@ -380,11 +401,16 @@ export function encodeCtEntry(e: CtEntry): Buffer {
   return buf;
 }
 
+/** Whether a conntrack value is a connection's original-direction entry, without decoding the rest. */
+export function isOrigCtEntry(buf: Buffer): boolean {
+  return buf[CT_KIND_OFFSET] === CT_KIND_ORIG;
+}
+
 export function decodeCtEntry(buf: Buffer): CtEntry {
   checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
   const flags = buf[59] ?? 0;
   return {
-    kind: buf[56] === 1 ? 'orig' : 'reply',
+    kind: buf[CT_KIND_OFFSET] === CT_KIND_ORIG ? 'orig' : 'reply',
     peer: readCtKey(buf, 16),
     state: CT_STATES[buf[57] ?? 0] ?? 'none',
     mode: buf[58] === MODES.dnat ? 'dnat' : 'fullnat',
@@ -393,6 +419,9 @@ export function decodeCtEntry(buf: Buffer): CtEntry {
       headerSent: (flags & CT_F_HDR_SENT) !== 0,
       finFromClient: (flags & CT_F_FIN_ORIG) !== 0,
       finFromBackend: (flags & CT_F_FIN_REPLY) !== 0,
+      uniqueIdTlv: (flags & CT_F_UNIQUE_ID) !== 0,
+      crc32cTlv: (flags & CT_F_CRC32C) !== 0,
+      timer: (flags & CT_F_TIMER) !== 0,
     },
     ppv2Len: buf.readUInt16LE(60),
     serviceId: buf.readUInt32LE(64),

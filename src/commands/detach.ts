@@ -11,7 +11,14 @@ export default class Detach extends DatapathCommand<typeof Detach> {
   static override description =
     `Removes lbctl's tc filter, and the clsact qdisc if lbctl created it (an operator's own qdisc stays).
 When no interface remains attached, the pinned maps (services, connections, counters) and the state file are
-removed too, unless --keep-maps keeps them for a later re-attach: connections then resume where they were.`;
+removed too, unless --keep-maps keeps them for a later re-attach.
+
+Live connections (reported as liveConnections, with a warning): without --keep-maps they are cut. The
+namespace's own stack then answers their packets, so backends are reset on their next segment, while a client
+that is only waiting for data is not told and waits until its own timeout. With --keep-maps they resume on
+re-attach if no packet of theirs arrived meanwhile (idle connections, or a short window); a packet that does
+arrive meets the same stack, with the same result. To replace the datapath under traffic, run attach again
+instead: the filter is swapped in place and every connection continues.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eth0',
@@ -57,6 +64,13 @@ removed too, unless --keep-maps keeps them for a later re-attach: connections th
       this.log('nothing was attached');
     }
     if (report.removedState) this.log('pinned maps and state removed');
+    if (report.liveConnections > 0) {
+      this.warn(
+        this.flags['keep-maps']
+          ? `${report.liveConnections} live connections are kept; re-attach soon: packets that arrive while detached reset them`
+          : `${report.liveConnections} live connections were cut: their backends are reset, their clients wait until they time out`,
+      );
+    }
     return report;
   }
 }

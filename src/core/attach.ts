@@ -5,6 +5,7 @@ import { type LoadedObject, loadObject } from '../bpf/object.js';
 import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeArrayIndex, encodeConfig, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
 import { notFoundError, usageError } from '../cli/errors.js';
+import { countLiveConnections } from './connections.js';
 import type { Instance } from './instance.js';
 import { DatapathMaps, datapathObjectPath } from './maps.js';
 import {
@@ -104,6 +105,12 @@ export interface DetachReport {
   interfaces: DetachOutcome[];
   /** True when no interface is left and the pinned maps and state were removed. */
   removedState: boolean;
+  /**
+   * When no interface is left: connections conntrack still held in use (SYN_SENT, ESTABLISHED or FIN).
+   * With the maps removed they are cut; with --keep-maps they resume on re-attach unless packets reached
+   * them meanwhile (README, "Live changes"). 0 while some interface stays attached.
+   */
+  liveConnections: number;
 }
 
 /**
@@ -130,13 +137,25 @@ export function detachInterfaces(
   }
   const outcomes = names.map((name) => detachOne(name, state));
   const nothingLeft = Object.keys(state.interfaces).length === 0;
+  const liveConnections = nothingLeft ? liveConnectionCount(instance) : 0;
   if (nothingLeft && !options.keepMaps) {
     if (existsSync(instance.pinDir)) removePinDir(instance.pinDir);
     removeState(instance);
-    return { interfaces: outcomes, removedState: true };
+    return { interfaces: outcomes, removedState: true, liveConnections };
   }
   saveState(instance, state);
-  return { interfaces: outcomes, removedState: false };
+  return { interfaces: outcomes, removedState: false, liveConnections };
+}
+
+/** Counted after the filters are gone, so no connection starts in between; 0 without maps. */
+function liveConnectionCount(instance: Instance): number {
+  if (!DatapathMaps.exists(instance)) return 0;
+  const maps = DatapathMaps.open(instance);
+  try {
+    return countLiveConnections(maps);
+  } finally {
+    maps.close();
+  }
 }
 
 function detachOne(name: string, state: InstanceState): DetachOutcome {

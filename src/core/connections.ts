@@ -1,4 +1,4 @@
-import { type CtEntry, type CtKey, decodeCtEntry, decodeCtKey } from '../bpf/records.js';
+import { type CtEntry, type CtKey, decodeCtEntry, decodeCtKey, isOrigCtEntry } from '../bpf/records.js';
 import type { DatapathMaps } from './maps.js';
 import type { ServiceView } from './services.js';
 
@@ -47,14 +47,29 @@ export function listConnections(
   const connections: ConnectionView[] = [];
   let total = 0;
   for (const [keyBuf, valueBuf] of maps.get('conntrack').entries()) {
+    // Half the entries are reply-direction twins: skip them before paying for a full decode.
+    if (!isOrigCtEntry(valueBuf)) continue;
     const entry = decodeCtEntry(valueBuf);
-    if (entry.kind !== 'orig') continue;
     const view = toView(decodeCtKey(keyBuf), entry, names, now);
     if (!matches(view, entry, filter)) continue;
     total++;
     if (connections.length < limit) connections.push(view);
   }
   return { connections, total };
+}
+
+/**
+ * Connections still in use: SYN_SENT, ESTABLISHED or FIN (half-closed). CLOSED ones only wait for their
+ * timer. What `detach` reports before it takes the datapath away from them.
+ */
+export function countLiveConnections(maps: DatapathMaps): number {
+  let live = 0;
+  for (const [, valueBuf] of maps.get('conntrack').entries()) {
+    if (!isOrigCtEntry(valueBuf)) continue;
+    const entry = decodeCtEntry(valueBuf);
+    if (entry.state !== 'closed' && entry.state !== 'none') live++;
+  }
+  return live;
 }
 
 function toView(key: CtKey, e: CtEntry, names: Map<number, string>, now: bigint): ConnectionView {

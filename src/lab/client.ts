@@ -18,6 +18,8 @@ export interface TcpExchangeOptions {
   gapMs?: number;
   /** Half-close (FIN) after the last write; default false (the server is expected to close). */
   endAfterSend?: boolean;
+  /** Abort with a RST (SO_LINGER 0) after the last write, `gapMs` later; reported as `reset`. */
+  resetAfterSend?: boolean;
   /** Give up and report `timeout` after this long; default 5 s. */
   timeoutMs?: number;
 }
@@ -62,6 +64,12 @@ process.stdin.on('end', () => {
       sock.write(chunks[i]);
     }
     if (o.endAfterSend) sock.end();
+    if (o.resetAfterSend) {
+      if (o.gapMs) await new Promise((r) => setTimeout(r, o.gapMs));
+      if (done) return;
+      sock.resetAndDestroy();
+      finish('reset', 'ECONNRESET');
+    }
   });
   sock.on('data', (d) => got.push(d));
   sock.on('end', () => finish('eof'));

@@ -218,11 +218,32 @@ export async function setClientTcpOptions(
   if (opts.sack !== undefined) t.tcpSack = opts.sack;
 }
 
-/** Switch tx checksum offload on all four veth ends (off = the sender computes full checksums). */
-export async function setTxChecksum(t: Topology, on: boolean): Promise<void> {
-  for (const [netns, dev] of vethEnds(t))
+/**
+ * Which veth ends a setting applies to: all four, the balancer's two, or the client's and the backends'
+ * (the ends where traffic starts and ends).
+ */
+export type VethEnds = 'all' | 'balancer' | 'hosts';
+
+/**
+ * Switch tx checksum offload (off = the sender computes full checksums). Off on the balancer's ends
+ * alone makes the kernel complete partial checksums as packets leave the balancer (skb_checksum_help, as a
+ * NIC would), so the receivers see, and verify, what the datapath's incremental updates produced.
+ */
+export async function setTxChecksum(t: Topology, on: boolean, ends: VethEnds = 'all'): Promise<void> {
+  for (const [netns, dev] of vethEnds(t, ends))
     await run('ethtool', ['-K', dev, 'tx', on ? 'on' : 'off'], { netns });
-  t.txChecksum = on;
+  if (ends === 'all') t.txChecksum = on;
+}
+
+/** Switch TCP segmentation offload and GSO (off = every packet the stack sends is one TCP segment). */
+export async function setSegmentationOffload(
+  t: Topology,
+  on: boolean,
+  ends: VethEnds = 'all',
+): Promise<void> {
+  const state = on ? 'on' : 'off';
+  for (const [netns, dev] of vethEnds(t, ends))
+    await run('ethtool', ['-K', dev, 'tso', state, 'gso', state], { netns });
 }
 
 /** Set the MTU on all four veth ends. */
@@ -232,13 +253,18 @@ export async function setMtu(t: Topology, mtu: number): Promise<void> {
   t.mtu = mtu;
 }
 
-function vethEnds(t: Topology): Array<[string, string]> {
-  return [
-    [t.ns.client, t.ifaces.client],
+function vethEnds(t: Topology, ends: VethEnds = 'all'): Array<[string, string]> {
+  const balancer: Array<[string, string]> = [
     [t.ns.lb, t.ifaces.lbClient],
     [t.ns.lb, t.ifaces.lbBackend],
+  ];
+  const hosts: Array<[string, string]> = [
+    [t.ns.client, t.ifaces.client],
     [t.ns.backends, t.ifaces.backends],
   ];
+  if (ends === 'balancer') return balancer;
+  if (ends === 'hosts') return hosts;
+  return [hosts[0] as [string, string], ...balancer, hosts[1] as [string, string]];
 }
 
 /**

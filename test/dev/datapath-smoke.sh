@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Development harness (not part of npm test): drives the datapath without the TypeScript loader, with
 # a small C loader and raw map writes, across three checksum-offload setups. The e2e suite covers the same
-# ground through the real CLI; this stays for debugging the datapath in isolation.
+# ground through the real CLI (checksum setups, loss and re-injection: test/e2e/tcp-loss-checksum.test.ts
+# and test/e2e/tcp-matrix.test.ts); this stays for debugging the datapath in isolation.
 # Datapath smoke test (development harness; the lead ports it to the TypeScript e2e suite with the real loader).
 #
 #   client ns  c0 ── bc0  balancer ns  bs0 ── s0  backend ns (nginx)
@@ -249,29 +250,6 @@ counter() { # name [service id]: summed over CPUs
     node -e 'const s=JSON.parse(require("fs").readFileSync(0,"utf8")); const [n,id]=process.argv.slice(1);
       console.log(((id ? s.services[id] : s.global) ?? {})[n] ?? 0)' "$1" "${2:-}"
 }
-
-# --- re-injection: the backend loses the header-carrying segment, the client retransmits it ---------------
-set_offloads default
-mkdir -p "$PIN/drop"
-clang -O2 -g -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$root/test/fixtures/bpf/drop-once.bpf.c" \
-  -o "$WORK/drop-once.o"
-ins "$WORK/tc-load" "$WORK/drop-once.o" "$PIN/drop" s0
-for target in "4 203.0.113.10" "6 2001:db8:f::11"; do
-  set -- $target
-  before=$(counter ppv2_reinjected)
-  bpftool map update pinned "$PIN/drop/drop_once_state" key 0 0 0 0 value 0 0 0 0
-  port=$((port + 1))
-  client=192.0.2.2
-  [ "$1" = 6 ] && client=2001:db8:c::2
-  out=$(inc curl -sS --max-time 10 --local-port "$port" -o /dev/null -w '%{http_code}' "http://$(url_host "$2"):81/small.txt" 2>&1 || true)
-  sleep 0.2
-  dropped=$(bpftool -j map lookup pinned "$PIN/drop/drop_once_state" key 0 0 0 0 | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).value[0])')
-  seen=$(grep -F "\"GET /small.txt" "$WORK/logs/pp.log" | grep -F "$client:$port " | tail -1 || true)
-  if [ "$out" = 200 ] && [ "$dropped" = 0x01 ] && [ "$(counter ppv2_reinjected)" -gt "$before" ] && [ -n "$seen" ]; then
-    ok "v$1: header segment lost after the balancer, re-injected on retransmit"
-  else bad "v$1 re-injection: http $out, dropped $dropped, reinjected $before -> $(counter ppv2_reinjected), log '$seen'"; fi
-done
-ins tc filter del dev s0 ingress
 
 # --- SNAT port collision: two clients, same source port, same backend --------------------------------------
 ip -n "$NC" addr add 192.0.2.3/24 dev c0

@@ -63,6 +63,28 @@ describe('records: lockstep with the C headers', () => {
     assert.equal(define('LB_CT_MAX_ENTRIES'), LB_LIMITS.conntrackEntries);
   });
 
+  it('encodes the conntrack flags with the bit values of the C header', () => {
+    const bit = (name: string) =>
+      Number(abiHeader.match(new RegExp(`#define LB_CT_F_${name} (0x[0-9a-f]+)`))?.[1]);
+    const names = {
+      ppv2: 'PPV2',
+      headerSent: 'HDR_SENT',
+      finFromClient: 'FIN_ORIG',
+      finFromBackend: 'FIN_REPLY',
+      uniqueIdTlv: 'UNIQUE_ID',
+      crc32cTlv: 'CRC32C',
+      timer: 'TIMER',
+    } as const;
+    const base = Buffer.alloc(RECORD_SIZES.ctEntry);
+    base[16 + 37] = 4; // an IPv4 peer key, all else zero
+    const entry = decodeCtEntry(base);
+    for (const [flag, cName] of Object.entries(names)) {
+      const encoded = encodeCtEntry({ ...entry, flags: { ...entry.flags, [flag]: true } });
+      assert.equal(encoded[59], bit(cName), `${flag} = LB_CT_F_${cName}`);
+      assert.equal(decodeCtEntry(encoded).flags[flag as keyof typeof names], true);
+    }
+  });
+
   it('names the counters in enum lb_counter order', () => {
     const body = statsHeader.slice(
       statsHeader.indexOf('enum lb_counter {'),
@@ -248,7 +270,15 @@ describe('records: conntrack', () => {
       },
       state: 'established',
       mode: 'fullnat',
-      flags: { ppv2: true, headerSent: true, finFromClient: false, finFromBackend: true },
+      flags: {
+        ppv2: true,
+        headerSent: true,
+        finFromClient: false,
+        finFromBackend: true,
+        uniqueIdTlv: true,
+        crc32cTlv: false,
+        timer: true,
+      },
       ppv2Len: 54,
       serviceId: 3,
       backendId: 9,

@@ -8,8 +8,11 @@ export default class ServiceDelete extends DatapathCommand<typeof ServiceDelete>
   static override summary = 'Delete a service. New connections to its VIP stop matching at once.';
 
   static override description =
-    `Connections already established are not cut by lbctl: their conntrack entries keep their NAT state
-until the idle timeouts expire (see the README's limits).`;
+    `Open connections are not cut: conntrack keeps their backend, NAT and PPv2 state, so they continue
+byte-exact until they close, and their entries then expire by the idle timeouts (lbctl config show). New
+connections to the VIP are no longer answered by lbctl: the balancer namespace's routing decides what the
+client sees (with no route to the VIP, ICMP unreachable: connect fails at once). See "Live changes" in the
+README.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80',

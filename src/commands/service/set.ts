@@ -14,9 +14,11 @@ export default class ServiceSet extends DatapathCommand<typeof ServiceSet> {
   static override summary = 'Change a live service: its backends, weights, mode or PPv2 options.';
 
   static override description =
-    `New connections follow the new configuration at once. Established connections are not broken: they
-keep the backend, NAT and PPv2 state conntrack recorded for them. Backends that stay keep their place in the
-Maglev table, so few new connections move.`;
+    `New connections follow the new configuration at once. Open connections are not broken: they keep the
+backend, NAT and PPv2 state conntrack recorded at their SYN, so a removed backend keeps serving the
+connections it has (while it runs), and --no-ppv2 does not take a header away from a stream that was promised
+one. Backends that stay keep their place in the Maglev table, so few new connections move. See "Live changes"
+in the README.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --add-backend 198.51.100.4:80',

@@ -1,0 +1,124 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LbctlError } from '../cli/errors.js';
+import { spawnDaemon } from '../sys/run.js';
+import { assertSocketsFree, listenSpecs } from './net.js';
+
+/**
+ * A TCP sink backend in a namespace: it reads each connection to the end (the client's FIN) and answers
+ * with one JSON line describing every byte it received, PROXY header included (it does not parse one).
+ * That is the byte-exact view the PPv2 tests need: nginx and HAProxy consume the header, the sink keeps
+ * it. Each report is also appended to a log file, for connections whose client gave up.
+ */
+
+export interface TcpSinkOptions {
+  netns?: string;
+  /** Local addresses to listen on (IPv4 or IPv6, no brackets). */
+  addresses: string[];
+  port: number;
+  parentDir?: string;
+  timeoutMs?: number;
+}
+
+export interface SinkReport {
+  /** The TCP peer as the sink saw it (the balancer in fullnat mode). */
+  remoteAddress: string;
+  remotePort: number;
+  /** Bytes received, PROXY header included. */
+  bytes: number;
+  sha256: string;
+  /** The first SINK_HEAD_BYTES bytes received. */
+  head: Buffer;
+}
+
+export interface TcpSink {
+  pid: number;
+  addresses: string[];
+  port: number;
+  dir: string;
+  /** Reports of the connections finished so far, oldest first. */
+  reports(): Promise<SinkReport[]>;
+  stop(): Promise<void>;
+}
+
+/** How much of the start of each stream a report carries: room for the largest PPv2 header and more. */
+export const SINK_HEAD_BYTES = 1024;
+
+// Plain CommonJS for `node -e`; the parameters are argv[1] (JSON).
+const SINK_SCRIPT = `
+const net = require('node:net');
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const o = JSON.parse(process.argv[1]);
+for (const host of o.addresses) {
+  net.createServer((sock) => {
+    const hash = crypto.createHash('sha256');
+    const head = [];
+    let bytes = 0;
+    sock.on('data', (d) => {
+      hash.update(d);
+      if (bytes < o.headBytes) head.push(d.subarray(0, o.headBytes - bytes));
+      bytes += d.length;
+    });
+    sock.on('end', () => {
+      const report = JSON.stringify({
+        remoteAddress: sock.remoteAddress, remotePort: sock.remotePort, bytes,
+        sha256: hash.digest('hex'), head: Buffer.concat(head).toString('base64'),
+      });
+      fs.appendFileSync(o.log, report + '\\n');
+      sock.end(report + '\\n');
+    });
+    sock.on('error', () => sock.destroy());
+  }).listen({ host, port: o.port });
+}
+`;
+
+/** Decode a report line (the sink's answer, or a line of its log). */
+export function parseSinkReport(line: string | Buffer): SinkReport {
+  const text = line.toString().trim();
+  let raw: Omit<SinkReport, 'head'> & { head: string };
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new LbctlError('FAILURE', `not a sink report: ${JSON.stringify(text.slice(0, 80))}`, undefined, {
+      cause: err,
+    });
+  }
+  return { ...raw, head: Buffer.from(raw.head, 'base64') };
+}
+
+export async function startTcpSink(opts: TcpSinkOptions): Promise<TcpSink> {
+  if (opts.addresses.length === 0) throw new LbctlError('USAGE', 'the TCP sink needs at least one address');
+  const sockets = listenSpecs(opts.addresses, [opts.port]);
+  await assertSocketsFree(sockets, opts.netns);
+  const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'lbctl-sink-'));
+  const log = join(dir, 'reports.jsonl');
+  try {
+    const params = { addresses: opts.addresses, port: opts.port, log, headBytes: SINK_HEAD_BYTES };
+    const daemon = await spawnDaemon(process.execPath, ['-e', SINK_SCRIPT, JSON.stringify(params)], {
+      netns: opts.netns,
+      logFile: join(dir, 'sink.out'),
+      logHint: false,
+      timeoutMs: opts.timeoutMs,
+      waitListening: sockets,
+    });
+    return {
+      pid: daemon.pid,
+      addresses: [...opts.addresses],
+      port: opts.port,
+      dir,
+      async reports(): Promise<SinkReport[]> {
+        const text = await readFile(log, 'utf8').catch(() => '');
+        return text.split('\n').filter(Boolean).map(parseSinkReport);
+      },
+      async stop(): Promise<void> {
+        await daemon.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
