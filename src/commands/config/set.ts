@@ -1,0 +1,79 @@
+import { Flags } from '@oclif/core';
+import { renderConfig } from '../../cli/config-render.js';
+import { DatapathCommand } from '../../cli/datapath-command.js';
+import { usageError } from '../../cli/errors.js';
+import {
+  type ConfigView,
+  type TimeoutName,
+  type Timeouts,
+  updateTimeouts,
+  validateTimeout,
+} from '../../core/config.js';
+import { DatapathMaps } from '../../core/maps.js';
+import { withInstanceLock } from '../../core/state-file.js';
+
+const timeoutFlag = (state: string, fallback: number) =>
+  Flags.integer({
+    summary: `Idle timeout in seconds for ${state} connections (default ${fallback}; 0 restores it).`,
+  });
+
+/** Flag name to the lb_config field it sets. */
+const TIMEOUT_FLAGS = {
+  'timeout-syn': 'synSentS',
+  'timeout-established': 'establishedS',
+  'timeout-fin': 'finS',
+  'timeout-closed': 'closedS',
+} as const satisfies Record<string, keyof Timeouts>;
+
+export default class ConfigSet extends DatapathCommand<typeof ConfigSet> {
+  static override summary = 'Change the conntrack idle timeouts per TCP state.';
+
+  static override description =
+    `The datapath reads the timeouts whenever it arms a connection's timer: when the connection is created,
+when it moves to FIN or CLOSED, and each time the timer fires and finds the connection still in use. A new
+value therefore applies to every later arming; a timer already running keeps its deadline (so lowering the
+ESTABLISHED timeout takes effect on idle connections within the old timeout at most). Short timeouts drain
+the table quickly after a load test; the defaults suit production.`;
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --timeout-closed 2 --timeout-fin 5',
+    '<%= config.bin %> <%= command.id %> --timeout-established 3600 --json',
+    '<%= config.bin %> <%= command.id %> --timeout-closed 0   # back to the default (10 s)',
+  ];
+
+  static override flags = {
+    'timeout-syn': timeoutFlag('SYN_SENT (unanswered handshake)', 30),
+    'timeout-established': timeoutFlag('ESTABLISHED', 900),
+    'timeout-fin': timeoutFlag('half-closed (FIN)', 60),
+    'timeout-closed': timeoutFlag('CLOSED (both FINs or a RST seen)', 10),
+  };
+
+  public async run(): Promise<ConfigView> {
+    const changes: Partial<Timeouts> = {};
+    for (const [flag, field] of Object.entries(TIMEOUT_FLAGS)) {
+      const value = this.flags[flag as keyof typeof TIMEOUT_FLAGS];
+      if (value !== undefined) changes[field] = value;
+    }
+    if (Object.keys(changes).length === 0) {
+      throw usageError(
+        'nothing to change',
+        `pass one of ${Object.keys(TIMEOUT_FLAGS)
+          .map((f) => `--${f}`)
+          .join(', ')}`,
+      );
+    }
+    // Checked before the maps are opened, so a bad value is a usage error even on a detached balancer.
+    for (const [name, seconds] of Object.entries(changes) as Array<[TimeoutName, number]>)
+      validateTimeout(name, seconds);
+    const config = await withInstanceLock(this.instance, async () => {
+      const maps = DatapathMaps.open(this.instance);
+      try {
+        return updateTimeouts(maps, changes);
+      } finally {
+        maps.close();
+      }
+    });
+    this.log(renderConfig(config));
+    return config;
+  }
+}

@@ -1,0 +1,92 @@
+import {
+  type ConfigRecord,
+  DEFAULT_TIMEOUTS_S,
+  decodeConfig,
+  encodeArrayIndex,
+  encodeConfig,
+} from '../bpf/records.js';
+import { notFoundError, usageError } from '../cli/errors.js';
+import type { DatapathMaps } from './maps.js';
+
+/**
+ * The balancer-wide settings in `lb_config`: the conntrack idle timeouts per TCP state. The datapath reads
+ * them each time it arms a connection's timer (creation, a move to FIN or CLOSED, and every expiry check),
+ * so a change applies from the next arming on; a timer already running keeps its deadline.
+ */
+
+export type TimeoutName = keyof ConfigRecord['timeouts'];
+export type Timeouts = ConfigRecord['timeouts'];
+
+/** 0 in the map means "the datapath default"; more than a day is never what anyone wants for TCP state. */
+export const MAX_TIMEOUT_S = 86_400;
+
+export interface ConfigView {
+  bootId: string;
+  events: boolean;
+  /** Seconds in force per state (a stored 0 shown as the default it stands for). */
+  timeoutsSeconds: Timeouts;
+  defaultsSeconds: Timeouts;
+}
+
+const KEY = encodeArrayIndex(0);
+
+function readRecord(maps: DatapathMaps): ConfigRecord {
+  const value = maps.get('config').lookup(KEY);
+  if (!value)
+    throw notFoundError('the balancer has no configuration record', 'attach again: lbctl attach IFACE...');
+  return decodeConfig(value);
+}
+
+function view(record: ConfigRecord): ConfigView {
+  const effective = { ...record.timeouts };
+  for (const name of Object.keys(effective) as TimeoutName[]) {
+    if (effective[name] === 0) effective[name] = DEFAULT_TIMEOUTS_S[name];
+  }
+  return {
+    bootId: record.bootId.toString(16).padStart(16, '0'),
+    events: record.events,
+    timeoutsSeconds: effective,
+    defaultsSeconds: { ...DEFAULT_TIMEOUTS_S },
+  };
+}
+
+export function readConfig(maps: DatapathMaps): ConfigView {
+  return view(readRecord(maps));
+}
+
+/** The TCP state each timeout belongs to, as `conn list` and the docs name it. */
+export const TIMEOUT_STATES: Record<TimeoutName, string> = {
+  synSentS: 'SYN_SENT',
+  establishedS: 'ESTABLISHED',
+  finS: 'FIN',
+  closedS: 'CLOSED',
+};
+
+/** Whole seconds, 1..MAX_TIMEOUT_S, or 0 for the default. */
+export function validateTimeout(name: TimeoutName, seconds: number): void {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TIMEOUT_S) {
+    throw usageError(
+      `invalid ${TIMEOUT_STATES[name]} timeout: ${seconds}`,
+      `use whole seconds from 1 to ${MAX_TIMEOUT_S}, or 0 for the default`,
+    );
+  }
+}
+
+/**
+ * Change some timeouts; the others, the boot id (first half of every UNIQUE_ID) and the events switch stay
+ * as they are. One map update, so the datapath never sees half a change.
+ */
+export function updateTimeouts(maps: DatapathMaps, changes: Partial<Timeouts>): ConfigView {
+  for (const [name, seconds] of Object.entries(changes) as Array<[TimeoutName, number | undefined]>) {
+    if (seconds !== undefined) validateTimeout(name, seconds);
+  }
+  const record = readRecord(maps);
+  const timeouts = { ...record.timeouts };
+  for (const name of Object.keys(timeouts) as TimeoutName[]) {
+    const seconds = changes[name];
+    if (seconds !== undefined) timeouts[name] = seconds === 0 ? DEFAULT_TIMEOUTS_S[name] : seconds;
+  }
+  const next = { ...record, timeouts };
+  maps.get('config').update(KEY, encodeConfig(next), 'exist');
+  return view(next);
+}

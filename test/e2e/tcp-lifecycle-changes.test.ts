@@ -1,0 +1,418 @@
+/**
+ * Issue 4, cases 10 and 11: the operator changes things while long transfers run. A changed backend set, a
+ * deleted service, PPv2 switched off, the datapath re-attached in place, detached with --keep-maps and
+ * attached again, or detached for good. Live connections must continue byte-exact or be reset cleanly
+ * (never hang: every transfer is bounded by curl --max-time), and new connections must follow the new
+ * configuration. README "Live changes" documents each outcome asserted here.
+ *
+ * Every scenario runs four 20 MB downloads at once (IPv4 and IPv6, fullnat and dnat), paced by the reader
+ * (curl --limit-rate with a small receive buffer) so packets flow in both directions while the CLI acts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { httpGet, parseHttpResponse, tcpExchange } from '../../src/lab/client.js';
+import type { NginxConnectionView } from '../../src/lab/nginx.js';
+import { sha256File } from '../../src/lab/nginx.js';
+import { missingPrerequisites } from '../helpers/prereq.js';
+import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
+import {
+  assertFailureCounters,
+  type CurlOutcome,
+  cliJsonAsync,
+  curlOutcome,
+  FAMILIES,
+  type Family,
+  paceClientReceives,
+  serviceCounters,
+  stats,
+  url,
+} from './fixtures/lifecycle.js';
+
+const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl'] };
+const missing = missingPrerequisites(needs);
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+/** 20 MB at 2 MB/s: about 10 s, longer than the CLI calls each scenario makes meanwhile. */
+const RATE = '2M';
+const TRANSFER_MAX_S = 30;
+const MODES = ['fullnat', 'dnat'] as const;
+type Mode = (typeof MODES)[number];
+
+/** One service per scenario, family and mode; ports by scenario, fullnat even and dnat odd. */
+const SCENARIO_PORTS = {
+  backends: 80,
+  delete: 82,
+  ppv2off: 84,
+  reattach: 86,
+  keepmaps: 88,
+  detach: 90,
+} as const;
+type Scenario = keyof typeof SCENARIO_PORTS;
+
+interface Target {
+  f: Family;
+  mode: Mode;
+  name: string;
+  port: number;
+}
+
+const targets = (scenario: Scenario): Target[] =>
+  FAMILIES.flatMap((f) =>
+    MODES.map((mode, i) => ({
+      f,
+      mode,
+      name: `${scenario}${f.v6 ? 6 : 4}${mode === 'fullnat' ? 'f' : 'd'}`,
+      port: SCENARIO_PORTS[scenario] + i,
+    })),
+  );
+
+describe('TCP life-cycle: live changes under traffic', { skip }, () => {
+  let lb: Balancer;
+  let scratch: string;
+
+  const backendsOf = (f: Family) => (f.v6 ? lb.topo.backends.ipv6 : lb.topo.backends.ipv4);
+  const endpoint = (f: Family, addr: string | undefined, port: number) =>
+    `${f.v6 ? `[${addr}]` : addr}:${port}`;
+
+  async function addServices(scenario: Scenario, extra: string[] = []): Promise<Target[]> {
+    const list = targets(scenario);
+    await Promise.all(
+      list.map((t) =>
+        cliJsonAsync(lb, [
+          'service',
+          'add',
+          endpoint(t.f, t.f.vip, t.port),
+          '--backend',
+          endpoint(t.f, backendsOf(t.f)[0], 80),
+          '--mode',
+          t.mode,
+          '--ppv2',
+          '--name',
+          t.name,
+          ...extra,
+        ]),
+      ),
+    );
+    return list;
+  }
+
+  interface Running {
+    t: Target;
+    out: string;
+    done: Promise<CurlOutcome>;
+  }
+
+  /** Start one paced 20 MB download per target and return once all of them are moving. */
+  async function startDownloads(list: Target[]): Promise<Running[]> {
+    const download = lb.nginx.download(DOWNLOAD_BYTES);
+    const running = list.map((t) => {
+      const out = join(scratch, `${t.name}.bin`);
+      const done = curlOutcome(lb, url(t.f.vip, t.port, download.path), {
+        out,
+        maxSeconds: TRANSFER_MAX_S,
+        extra: ['--limit-rate', RATE],
+      });
+      return { t, out, done };
+    });
+    await sleep(1_500);
+    return running;
+  }
+
+  async function assertByteExact(r: Running): Promise<void> {
+    const outcome = await r.done;
+    assert.equal(
+      outcome.code,
+      0,
+      `${r.t.name}: curl exit ${outcome.code} after ${outcome.seconds} s: ${outcome.stderr}`,
+    );
+    assert.equal(outcome.bytes, DOWNLOAD_BYTES, r.t.name);
+    assert.equal(
+      await sha256File(r.out),
+      lb.nginx.download(DOWNLOAD_BYTES).sha256,
+      `${r.t.name}: byte-exact`,
+    );
+  }
+
+  /** Continue byte-exact, or a clean reset (curl: recv failure / reset); never a hang (curl exit 28). */
+  async function assertContinuesOrResets(r: Running): Promise<'continued' | 'reset'> {
+    const outcome = await r.done;
+    console.log(
+      `# ${r.t.name}: curl exit ${outcome.code}, ${outcome.bytes} bytes in ${outcome.seconds} s ${outcome.stderr}`,
+    );
+    if (outcome.code === 0) {
+      assert.equal(
+        await sha256File(r.out),
+        lb.nginx.download(DOWNLOAD_BYTES).sha256,
+        `${r.t.name}: byte-exact`,
+      );
+      return 'continued';
+    }
+    assert.equal(
+      outcome.code,
+      56,
+      `${r.t.name}: curl exit ${outcome.code} after ${outcome.seconds} s: ${outcome.stderr}`,
+    );
+    return 'reset';
+  }
+
+  /** `whoami` through the VIP `n` times; each answer parsed. */
+  async function whoami(t: Target, n: number): Promise<NginxConnectionView[]> {
+    const views: NginxConnectionView[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await lb.curl(url(t.f.vip, t.port, '/whoami'));
+      views.push(JSON.parse(res.body) as NginxConnectionView);
+    }
+    return views;
+  }
+
+  before(async () => {
+    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    scratch = await mkdtemp(join(tmpdir(), 'lbctl-lcc-'));
+    lb = await startBalancer('lbctl-lcc');
+    await paceClientReceives(lb);
+  });
+
+  after(async () => {
+    await lb?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  // ---------------------------------------------------------------------------------------------------
+  // Case 10: life-cycle under traffic.
+
+  it('case 10: a changed backend set: live downloads continue byte-exact, new connections use the new set', async () => {
+    const list = await addServices('backends');
+    const running = await startDownloads(list);
+    // fullnat: the set replaced with --backend; dnat: the same change as --add-backend + --remove-backend.
+    await Promise.all(
+      list.map((t) => {
+        const [b1, b2] = backendsOf(t.f);
+        const change =
+          t.mode === 'fullnat'
+            ? ['--backend', endpoint(t.f, b2, 80)]
+            : ['--add-backend', endpoint(t.f, b2, 80), '--remove-backend', endpoint(t.f, b1, 80)];
+        return cliJsonAsync(lb, ['service', 'set', t.name, ...change]);
+      }),
+    );
+    for (const t of list) {
+      const b2 = backendsOf(t.f)[1];
+      const views = await whoami(t, 4);
+      assert.deepEqual(
+        views.map((v) => v.server_addr),
+        [b2, b2, b2, b2],
+        `${t.name}: new connections go to the new backend`,
+      );
+      assert.ok(
+        views.every((v) => v.proxy_protocol_addr !== ''),
+        `${t.name}: and still get the header`,
+      );
+    }
+    for (const r of running) await assertByteExact(r);
+    // The whole set back, through --add-backend: new connections spread over both (Maglev, 50/50).
+    const first = list[0] as Target;
+    await cliJsonAsync(lb, [
+      'service',
+      'set',
+      first.name,
+      '--add-backend',
+      endpoint(first.f, backendsOf(first.f)[0], 80),
+    ]);
+    const spread = new Set((await whoami(first, 16)).map((v) => v.server_addr));
+    assert.deepEqual([...spread].sort(), [backendsOf(first.f)[0], backendsOf(first.f)[1]].sort());
+    const doc = stats(lb);
+    for (const t of list) assertFailureCounters(serviceCounters(lb, t.name, doc), [], t.name);
+  });
+
+  it('case 10: a deleted service: live downloads continue byte-exact, new connections are refused at once', async () => {
+    const list = await addServices('delete');
+    const running = await startDownloads(list);
+    await Promise.all(list.map((t) => cliJsonAsync(lb, ['service', 'delete', t.name])));
+    for (const t of list) {
+      // The VIP is nobody's now: the balancer's stack has no route for it and answers ICMP unreachable.
+      const fresh = await curlOutcome(lb, url(t.f.vip, t.port, '/whoami'), { maxSeconds: 10 });
+      assert.equal(fresh.code, 7, `${t.name}: connect fails (${fresh.stderr})`);
+      assert.ok(fresh.seconds < 3, `${t.name}: and does so at once (${fresh.seconds} s)`);
+    }
+    for (const r of running) await assertByteExact(r);
+    assertFailureCounters(stats(lb).global, [], 'global');
+  });
+
+  it('case 10: PPv2 switched off: live downloads continue byte-exact, new connections get no header', async () => {
+    const list = await addServices('ppv2off');
+    const running = await startDownloads(list);
+    await Promise.all(list.map((t) => cliJsonAsync(lb, ['service', 'set', t.name, '--no-ppv2'])));
+    const before = stats(lb);
+    for (const t of list) {
+      // nginx expects a header on this listener, so a plain request is refused: proof that none came.
+      const fresh = await curlOutcome(lb, url(t.f.vip, t.port, '/whoami'), { maxSeconds: 10 });
+      assert.notEqual(fresh.code, 0, `${t.name}: nginx refuses a connection without header`);
+      assert.ok(fresh.seconds < 3, `${t.name}: at once (${fresh.seconds} s)`);
+    }
+    assert.match(await lb.nginx.errorLog(), /broken header: "GET \/whoami/);
+    for (const r of running) await assertByteExact(r);
+    const after = stats(lb);
+    for (const t of list) {
+      const [b, a] = [serviceCounters(lb, t.name, before), serviceCounters(lb, t.name, after)];
+      assert.equal(a.conn_new - b.conn_new, 1, `${t.name}: one new connection`);
+      assert.equal(a.ppv2_injected - b.ppv2_injected, 0, `${t.name}: without a header`);
+      assertFailureCounters(a, [], t.name);
+    }
+  });
+
+  for (const change of ['service delete', 'service set --no-ppv2'] as const) {
+    // The datapath builds the header from conntrack (what the SYN promised) and takes only the custom TLVs
+    // from the service: a deleted or reconfigured service never strands a connection that has not sent yet.
+    it(`case 10: a connection opened before \`${change}\` that sends its first bytes after it gets the header of its SYN`, async () => {
+      const del = change === 'service delete';
+      const [name, port] = del ? ['middel4', 92] : ['midoff4', 93];
+      const [b1] = lb.topo.backends.ipv4;
+      await cliJsonAsync(lb, [
+        ...['service', 'add', `${lb.topo.vip.ipv4}:${port}`, '--backend', `${b1}:80`, '--name', name],
+        ...['--ppv2', '--ppv2-tlv', 'unique-id', '--ppv2-tlv', 'authority=lbctl-lab.test'],
+      ]);
+      // Connect, then wait 10 s before the request: the change lands in between, even when each CLI call
+      // takes seconds on a loaded machine.
+      const pending = tcpExchange({
+        netns: lb.topo.ns.client,
+        host: lb.topo.vip.ipv4,
+        port,
+        send: [Buffer.alloc(0), httpGet('/whoami')],
+        gapMs: 10_000,
+        timeoutMs: 20_000,
+      });
+      await sleep(1_000);
+      const before = stats(lb).global;
+      await cliJsonAsync(lb, del ? ['service', 'delete', name] : ['service', 'set', name, '--no-ppv2']);
+      const res = await pending;
+      assert.notEqual(res.closed, 'timeout', 'answered, not left hanging');
+      const http = parseHttpResponse(res.data);
+      assert.equal(http?.status, 200, res.data.toString('latin1'));
+      const view = JSON.parse(http?.body.toString() ?? '') as NginxConnectionView;
+      assert.equal(view.proxy_protocol_addr, res.localAddress, 'with the header its SYN promised');
+      const after = stats(lb).global;
+      if (del) assert.equal(after.ppv2_no_service - before.ppv2_no_service, 1, 'ppv2_no_service counts it');
+      assertFailureCounters(after, [], 'global');
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Case 11: detach and re-attach under traffic.
+
+  const attachBoth = () => cliJsonAsync(lb, ['attach', lb.topo.ifaces.lbClient, lb.topo.ifaces.lbBackend]);
+
+  it('case 11: attach again (the program replaced in place): live downloads continue byte-exact', async () => {
+    const list = await addServices('reattach');
+    const running = await startDownloads(list);
+    const res = await attachBoth();
+    assert.deepEqual(
+      (res as { interfaces: Array<{ action: string }> }).interfaces.map((i) => i.action),
+      ['replaced', 'replaced'],
+    );
+    for (const r of running) await assertByteExact(r);
+    for (const t of list)
+      assert.ok((await whoami(t, 1))[0]?.proxy_protocol_addr, `${t.name}: new connections work`);
+  });
+
+  it('case 11: detach --all --keep-maps, then attach: an idle connection resumes with its header', async () => {
+    const [b1] = lb.topo.backends.ipv4;
+    await cliJsonAsync(lb, [
+      'service',
+      'add',
+      `${lb.topo.vip.ipv4}:94`,
+      '--backend',
+      `${b1}:80`,
+      '--ppv2',
+      '--name',
+      'idle4',
+    ]);
+    // The first half of the request goes before the detach, the second after the re-attach.
+    const pending = tcpExchange({
+      netns: lb.topo.ns.client,
+      host: lb.topo.vip.ipv4,
+      port: 94,
+      send: [Buffer.from('GET /whoami HTTP/1.0\r\n'), Buffer.from('Host: lbctl-lab.test\r\n\r\n')],
+      gapMs: 12_000,
+      timeoutMs: 30_000,
+    });
+    await sleep(1_000);
+    const detached = await cliJsonAsync<{ liveConnections: number; removedState: boolean }>(lb, [
+      'detach',
+      '--all',
+      '--keep-maps',
+    ]);
+    assert.equal(detached.removedState, false);
+    assert.ok(detached.liveConnections >= 1, 'the idle connection is reported as live');
+    await attachBoth();
+    const res = await pending;
+    const http = parseHttpResponse(res.data);
+    assert.equal(http?.status, 200, res.data.toString('latin1'));
+    const view = JSON.parse(http?.body.toString() ?? '') as NginxConnectionView;
+    assert.equal(view.proxy_protocol_addr, res.localAddress);
+    assert.equal(view.proxy_protocol_port, String(res.localPort));
+  });
+
+  let keptRunning: Running[] = [];
+  it('case 11: detach --all --keep-maps, then attach, under traffic: maps and services stay', async () => {
+    const list = await addServices('keepmaps');
+    keptRunning = await startDownloads(list);
+    const detached = await cliJsonAsync<{ liveConnections: number; removedState: boolean }>(lb, [
+      'detach',
+      '--all',
+      '--keep-maps',
+    ]);
+    assert.equal(detached.removedState, false);
+    assert.ok(detached.liveConnections >= list.length, 'the downloads are reported as live');
+    await attachBoth();
+    for (const t of list)
+      assert.ok((await whoami(t, 1))[0]?.proxy_protocol_addr, `${t.name}: new connections work`);
+  });
+
+  it('case 11: ... and the downloads running across that window continue or reset, none hangs', {
+    todo:
+      "passes or not by timing, not fixable in the control plane: while detached, the backends' segments " +
+      "reach the balancer namespace's stack (fullnat: its own SNAT address) or the client's (dnat, " +
+      'unrewritten) and the backend is reset; the client hears of it only if it sends something after the ' +
+      're-attach, else it waits until its own timeout (curl exit 28). Needs a datapath "hold" program for the ' +
+      'detached window (see the report of issue 4, case 11).',
+  }, async () => {
+    assert.ok(keptRunning.length > 0, 'the downloads ran');
+    for (const r of keptRunning) await assertContinuesOrResets(r);
+  });
+
+  let cutRunning: Running[] = [];
+  it('case 11: detach --all (maps removed) under traffic: reports the cut connections, refuses new ones', async () => {
+    const list = await addServices('detach');
+    cutRunning = await startDownloads(list);
+    const detached = await cliJsonAsync<{ liveConnections: number; removedState: boolean }>(lb, [
+      'detach',
+      '--all',
+    ]);
+    assert.equal(detached.removedState, true);
+    assert.ok(detached.liveConnections >= list.length, 'the cut connections are reported');
+    for (const t of list) {
+      // The VIPs are nobody's now: the balancer's stack has no route for them and answers ICMP unreachable.
+      // The clients of the cut downloads draw ICMP errors too, so the balancer's per-peer ICMP rate limit may
+      // swallow this one: then the SYN goes unanswered until curl's connect timeout.
+      const fresh = await curlOutcome(lb, url(t.f.vip, t.port, '/whoami'), {
+        maxSeconds: 10,
+        extra: ['--connect-timeout', '3'],
+      });
+      assert.ok([7, 28].includes(fresh.code), `${t.name}: not answered (${fresh.code}: ${fresh.stderr})`);
+      assert.ok(fresh.seconds < 4, `${t.name}: within the connect timeout (${fresh.seconds} s)`);
+    }
+  });
+
+  it('case 11: ... and the cut downloads end with a reset, none hangs', {
+    todo:
+      "not fixable in the control plane: with the datapath gone, the backends are reset by the balancer's " +
+      "or the client's stack on their next segment, but nothing tells the clients, which wait until their " +
+      'own timeout. Needs a datapath reset mode to run before the maps go (see the report of issue 4, case 11).',
+  }, async () => {
+    assert.ok(cutRunning.length > 0, 'the downloads ran');
+    for (const r of cutRunning) assert.equal(await assertContinuesOrResets(r), 'reset');
+  });
+});
