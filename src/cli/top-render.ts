@@ -6,8 +6,6 @@
 import type { ConnectionView } from '../core/connections.js';
 import type { CountersJson } from '../core/counter-snapshot.js';
 import type { InterfaceSample, ProgramSample } from '../core/datapath-snapshot.js';
-import type { TlvDescription } from '../ppv2/describe.js';
-import type { PlainHeader } from '../ppv2/types.js';
 import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
 import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js';
@@ -54,18 +52,7 @@ export interface TopSnapshotJson {
     rows: ConnectionView[];
   } | null;
   /** Headers injected during the interval, newest first (at most `limit`). */
-  headers: Array<{
-    time: string;
-    kind: HeaderLine['kind'];
-    serviceId: number;
-    service: string | null;
-    client: string;
-    vip: string;
-    header: PlainHeader | null;
-    tlvs: TlvDescription[];
-    error: string | null;
-    hex: string;
-  }>;
+  headers: Array<Omit<HeaderLine, 'timeMs'> & { time: string; service: string | null }>;
   /** Events that came faster than top keeps them (since start). */
   eventsSkipped: number;
 }
