@@ -1,0 +1,397 @@
+/**
+ * Report writing: the summary as Markdown (tables a person reads), as JSON (everything, for
+ * regenerating or comparing runs) and as the SVG ratio chart, under bench/results/. A complete full run
+ * without failures also becomes latest.{md,json,svg}, the copy that is committed.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BenchPlan, CONTENDERS, type ContenderId } from './plan.js';
+import { formatNumber, formatSpread, type Spread } from './stats.js';
+import type { BenchSummary, ScenarioSummary } from './summary.js';
+import { ratioChartSvg } from './svg.js';
+
+const label = (id: ContenderId) => CONTENDERS.find((c) => c.id === id)?.label ?? id;
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function pass(p: boolean | undefined): string {
+  if (p === undefined) return 'not measured';
+  return p ? 'met' : '**not met**';
+}
+
+function unitOf(s: ScenarioSummary): string {
+  return s.workUnit === 'MB' ? 'MB' : s.workUnit === 'connection' ? 'conn' : 'req';
+}
+
+function spreadOrDash(s: Spread, digits = 3, suffix = ''): string {
+  return s.n === 0 ? '–' : formatSpread(s, digits, suffix);
+}
+
+export function chartSubtitle(summary: BenchSummary): string {
+  const m = summary.meta;
+  return `${m.quick ? 'quick' : 'full'} run ${m.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.rounds} rounds × ${m.durationS} s, ${m.env.cores} cores, ${m.env.cpuModel}`;
+}
+
+export function renderMarkdown(summary: BenchSummary, chartFile: string): string {
+  const { meta, scenarios } = summary;
+  const out: string[] = [];
+  const env = meta.env;
+  out.push(
+    '# lbctl benchmark',
+    '',
+    `${meta.quick ? 'Quick' : 'Full'} run of \`npm run bench${meta.argv.length ? ` -- ${meta.argv.join(' ')}` : ''}\`, ` +
+      `${meta.startedAt.replace('T', ' ').slice(0, 19)} UTC, ${Math.round(meta.elapsedS)} s. ` +
+      `${meta.rounds} interleaved rounds, ${meta.durationS} s of load per measurement, wrk with ${meta.threads} threads.`,
+    '',
+    `Machine: ${env.cpuModel}, ${env.cores} cores, ${env.memoryGiB} GiB, Linux ${env.kernel}, ` +
+      `load average ${env.loadAverage.toFixed(2)} at start. ` +
+      `Versions: ${Object.entries(env.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}. ` +
+      (env.git
+        ? `Commit ${env.git.commit.slice(0, 12)}${env.git.dirty ? ' (with local changes)' : ''}. `
+        : '') +
+      (env.bpfObjectSha256 ? `Datapath object sha256 ${env.bpfObjectSha256.slice(0, 16)}….` : ''),
+    '',
+    'All contenders run in the balancer namespace in front of the same two nginx backends (one process ' +
+      "each); the client (wrk), the balancer and the backends share the machine's cores, so every number is " +
+      'for a CPU-bound box where the balancer competes with its own load generator and backends. ' +
+      'Values: median (min–max) over the rounds. MB = 10^6 bytes.',
+    '',
+    `The machine may be shared: processes outside the benchmark's namespaces used ` +
+      `${formatSpread(percentSpread(summary.load.foreignShare), 2, '%')} of its CPU time during the runs ` +
+      '(median, min–max over runs); the CPU figures below leave their time out, the throughput figures cannot. ' +
+      (summary.load.bpfStatsOnRuns > 0
+        ? `BPF run-time statistics were switched on by something else during ${summary.load.bpfStatsOnRuns} measured runs.`
+        : 'BPF run-time statistics were off during every measured run.'),
+    '',
+    `![ratios](${chartFile})`,
+    '',
+  );
+
+  out.push('## Throughput', '');
+  out.push(
+    table(
+      ['contender', ...scenarios.map((s) => `${s.title} (${s.unit})`)],
+      summary.contenders.map((c) => [
+        c.label,
+        ...scenarios.map((s) =>
+          spreadOrDash(s.results.find((r) => r.contender === c.id)?.value ?? emptySpread()),
+        ),
+      ]),
+    ),
+    '',
+  );
+  const ka = scenarios.find((s) => s.id === 'keepalive');
+  if (ka) {
+    out.push(
+      '### Latency, p99 (ms)',
+      '',
+      table(
+        ['contender', ...scenarios.map((s) => s.title)],
+        summary.contenders.map((c) => [
+          c.label,
+          ...scenarios.map((s) =>
+            spreadOrDash(s.results.find((r) => r.contender === c.id)?.p99Ms ?? emptySpread()),
+          ),
+        ]),
+      ),
+      '',
+      `wrk keeps ${ka.connections} connections busy (closed loop), so latency here is mostly queueing behind ` +
+        'the saturated CPUs: it tracks throughput rather than an idle-path latency.',
+      '',
+    );
+  }
+
+  out.push(
+    `## Ratios: ${label(summary.subject)} ÷ contender`,
+    '',
+    'Computed pair by pair within each round, then the median (min–max) over rounds. Above 1: lbctl is faster.',
+    '',
+    table(
+      ['÷ contender', ...scenarios.map((s) => s.title)],
+      summary.contenders
+        .filter((c) => c.id !== summary.subject)
+        .map((c) => [
+          c.label,
+          ...scenarios.map((s) =>
+            spreadOrDash(s.ratios.find((r) => r.contender === c.id)?.ratio ?? emptySpread(), 3, '×'),
+          ),
+        ]),
+    ),
+    '',
+  );
+
+  out.push(
+    '## Goals',
+    '',
+    table(
+      ['goal', 'scenario', 'target', 'measured', 'result'],
+      summary.goals.map((g) => [
+        g.goal,
+        scenarios.find((s) => s.id === g.scenario)?.title ?? g.scenario,
+        g.target,
+        g.kind === 'percent' ? spreadOrDash(g.actual, 3, '%') : spreadOrDash(g.actual, 3, '×'),
+        pass(g.pass),
+      ]),
+    ),
+    '',
+  );
+
+  out.push(
+    '## CPU per unit of work',
+    '',
+    'Machine-wide busy CPU time (user + system + irq/softirq from /proc/stat, all cores, while wrk ran), less ' +
+      "the CPU time of processes outside the benchmark's namespaces, divided by the work done: µs per " +
+      'connection, per request, or per MB. It includes the client and ' +
+      'the backends, which do the same work for every contender, so differences between rows are what the ' +
+      'balancer costs. The second table is the CPU time of the processes in the balancer namespace ' +
+      "(HAProxy's threads, nginx's master and workers); lbctl and plain forwarding have no process there: " +
+      'their work is done in softirq, attributed to whichever process the packet arrived with. For lbctl the ' +
+      "datapath's own share is measured separately (BPF run-time statistics, below).",
+    '',
+    table(
+      ['contender', ...scenarios.map((s) => `${s.title} (µs/${unitOf(s)})`)],
+      summary.contenders.map((c) => [
+        c.label,
+        ...scenarios.map((s) =>
+          spreadOrDash(s.results.find((r) => r.contender === c.id)?.cpuPerUnitUs ?? emptySpread()),
+        ),
+      ]),
+    ),
+    '',
+    'Of that, the time the kernel accounted to irq and softirq, where packets are forwarded and where ' +
+      "lbctl's tc program runs (and where the client's and backends' packet reception runs too):",
+    '',
+    table(
+      ['contender', ...scenarios.map((s) => `${s.title} (µs/${unitOf(s)})`)],
+      summary.contenders.map((c) => [
+        c.label,
+        ...scenarios.map((s) =>
+          spreadOrDash(s.results.find((r) => r.contender === c.id)?.softirqPerUnitUs ?? emptySpread()),
+        ),
+      ]),
+    ),
+    '',
+    'CPU time of the processes in the balancer namespace:',
+    '',
+    table(
+      ['balancer processes', ...scenarios.map((s) => `${s.title} (µs/${unitOf(s)})`)],
+      summary.contenders
+        .filter((c) => c.id === 'haproxy' || c.id === 'nginx-stream')
+        .map((c) => [
+          c.label,
+          ...scenarios.map((s) =>
+            spreadOrDash(
+              s.results.find((r) => r.contender === c.id)?.balancerProcessPerUnitUs ?? emptySpread(),
+            ),
+          ),
+        ]),
+    ),
+    '',
+  );
+
+  const profile = summary.profile;
+  if (profile) {
+    out.push(
+      '## Datapath',
+      '',
+      `A separate pass after the measured rounds (${profile.durationS} s per run) with the kernel's BPF ` +
+        'run-time statistics on (`BPF_ENABLE_STATS`; off during the measured rounds because they add two ' +
+        'clock reads per packet). The program, attached at tc ingress on both balancer interfaces: ' +
+        profile.programs
+          .map((p) => `id ${p.id} \`${p.name}\` (${p.verifiedInsns} verified insns)`)
+          .join(', ') +
+        '. ns/packet is run_time_ns ÷ run_cnt, which includes the helpers the program calls; packets are ' +
+        'counted in both directions.',
+      '',
+      table(
+        ['contender', 'scenario', 'ns/packet', 'packets per unit', 'BPF µs per unit', 'runs'],
+        profile.rows.map((r) => {
+          const s = scenarios.find((x) => x.id === r.scenario);
+          return [
+            label(r.contender),
+            s?.title ?? r.scenario,
+            formatNumber(r.nsPerPacket),
+            `${formatNumber(r.packetsPerUnit)} /${s ? unitOf(s) : ''}`,
+            formatNumber(r.bpfUsPerUnit),
+            String(r.runs),
+          ];
+        }),
+      ),
+      '',
+    );
+    const ct = profile.conntrack;
+    out.push(
+      '### Conntrack memory',
+      '',
+      `\`lb_conntrack\` is an LRU hash of ${ct.maxEntries.toLocaleString('en-US')} entries (key ${ct.keyBytes} B, ` +
+        `value ${ct.valueBytes} B), preallocated: the kernel accounts ${formatBytes(ct.memlockBytes)} ` +
+        `(bpftool \`bytes_memlock\`), ${formatNumber(ct.bytesPerEntry)} B per entry. A connection takes ` +
+        `${ct.entriesPerConnection} entries (ORIG and REPLY)` +
+        (ct.timerBytes !== undefined
+          ? ` plus its idle timer, a separate ${ct.timerBytes} B slab object (struct bpf_hrtimer from the kernel's BTF, rounded to its kmalloc cache; not in memlock)`
+          : '') +
+        `: **${formatNumber(ct.bytesPerConnection)} B per connection, ${formatBytes(ct.per100kConnectionsBytes)} per 100,000 connections**. ` +
+        `The table holds ${ct.capacityConnections.toLocaleString('en-US')} connections before the LRU evicts; ` +
+        'its entries are preallocated, so the memlock figure is paid from attach on.',
+      '',
+    );
+    if (profile.perf) {
+      const p = profile.perf;
+      out.push(
+        '### Where the time goes (perf)',
+        '',
+        `\`${p.command}\` during the profiling pass's short-connection run of ${label('lbctl-fullnat-ppv2')}, ` +
+          `counting the benchmark's processes (wrk, nginx, haproxy, by name) and idle/softirq threads: ` +
+          `${p.samples} samples. lbctl's program, with the helpers it calls, accounts for ` +
+          `**${formatNumber(p.datapathPercent)}%** of them, its conntrack timer callbacks (run from the ` +
+          `timer softirq) ${formatNumber(p.timerCallbackPercent)}%; idle ${formatNumber(p.idlePercent)}%. ` +
+          'Inside the datapath:',
+        '',
+        table(
+          ['datapath work', '% of datapath samples'],
+          p.datapathBreakdown.map((d) => [d.name, formatNumber(d.percent)]),
+        ),
+        '',
+        'Busiest functions overall (leaf symbols):',
+        '',
+        table(
+          ['%', 'symbol'],
+          p.top.slice(0, 15).map((t) => [formatNumber(t.percent), `\`${t.name}\``]),
+        ),
+        '',
+      );
+    }
+  }
+
+  const c = summary.correctness;
+  out.push(
+    '## Correctness',
+    '',
+    `${c.checks} checks over ${summary.measurements.length + (profile?.measurements.length ?? 0)} runs; ` +
+      `${c.failures.length === 0 ? '**all passed**' : `**${c.failures.length} failed**`}. Every run: wrk ` +
+      'counted no socket error and no status >= 400; every request the backends logged was 2xx and at least as ' +
+      "many as wrk counted; where a PROXY header is sent, every logged request carries the client's address " +
+      'from it; uploads: the last kept body has the expected size and sha256. lbctl runs: `conn_new` equals ' +
+      "the client namespace's TCP ActiveOpens exactly; no counter outside the routine ones (traffic, " +
+      'connections, headers, MSS clamps, SACK shifts, SNAT port collisions, lost events) moved; and ' +
+      "`ppv2_injected` equals `conn_new` less the connections that never sent a byte: wrk's start-up probe " +
+      'connection and those it left open without a request when it exited (at most one per wrk connection).',
+    '',
+  );
+  if (c.failures.length > 0) {
+    out.push(
+      table(
+        ['round', 'contender', 'scenario', 'check', 'detail'],
+        c.failures.map((f) => [String(f.round), label(f.contender), f.scenario, f.check, f.detail]),
+      ),
+      '',
+    );
+  }
+  const lb = summary.measurements.filter((m) => m.datapath);
+  if (lb.length > 0) {
+    out.push(
+      '<details><summary>lbctl connection accounting per run</summary>',
+      '',
+      table(
+        [
+          'round',
+          'contender',
+          'scenario',
+          'wrk responses',
+          'client ActiveOpens',
+          'conn_new',
+          'ppv2_injected',
+          'reinjected',
+        ],
+        lb.map((m) => [
+          String(m.round),
+          label(m.contender),
+          m.scenario,
+          String(m.wrk.requests),
+          String(m.client.activeOpens),
+          String(m.datapath?.connNew ?? ''),
+          String(m.datapath?.ppv2Injected ?? ''),
+          String(m.datapath?.ppv2Reinjected ?? ''),
+        ]),
+      ),
+      '',
+      '</details>',
+      '',
+    );
+  }
+
+  out.push(
+    '## Method',
+    '',
+    '- Topology: `src/lab/topology.ts` (client, balancer and backend namespaces joined by veth pairs). ' +
+      'Backends: four single-process nginx from `src/lab/nginx.ts` on two addresses, ports 80 (PROXY header ' +
+      'required) and 8080 (none), with files on tmpfs.',
+    '- lbctl: `lbctl --netns <balancer> attach <client-if> <backend-if>` and three services on their own VIPs ' +
+      '(fullnat with `--ppv2`, fullnat without, dnat with `--ppv2`), each over both backends; the fullnat ' +
+      'services use their own source address towards the backends (`--snat`, not the address HAProxy and ' +
+      'nginx connect from, whose TIME_WAIT tuples on the backends would collide). lbctl exists ' +
+      'only while it is measured: set up before its runs, removed (`detach --all`) before any other ' +
+      "contender's and at least once a round, so the others run with no tc program in their path and no " +
+      "conntrack timers of lbctl's connections fire during their runs; each setup starts with an empty table.",
+    `- HAProxy: \`mode tcp\`, \`nbthread ${meta.threads}\`, \`send-proxy-v2\` to both backends, round robin. ` +
+      `nginx: \`stream\` module, \`worker_processes ${meta.threads}\`, \`proxy_protocol on\` (nginx can only send ` +
+      'PROXY v1), round robin. Both listen on their own address in the balancer namespace.',
+    "- Plain forwarding: the client connects to the backends' own addresses (port 8080) and the balancer " +
+      "namespace routes; wrk's threads are split over the two backends so both are used, as with a balancer.",
+    '- Scenarios (wrk, closed loop): short connections = `GET /whoami` with `Connection: close`, one request ' +
+      'per connection; keep-alive = the same without; bulk responses = `GET` of a 1 MiB file; bulk uploads = ' +
+      '`POST /upload` of 1 MiB (nginx keeps the body, sha256-checked). Connections: ' +
+      scenarios.map((s) => `${s.id} ${s.connections}`).join(', ') +
+      '.',
+    meta.quick
+      ? '- Order (quick run): in every round each contender takes its turn (A B C … A B C …) and runs every ' +
+          'scenario.'
+      : '- Order: in every round, scenario by scenario, each contender takes its turn (A B C … A B C …), so ' +
+          'the two sides of a ratio are measured seconds apart and a busy spell on a shared machine tends to ' +
+          'hit both.',
+    '',
+  );
+  return out.join('\n');
+}
+
+function percentSpread(s: Spread): Spread {
+  return { ...s, median: s.median * 100, min: s.min * 100, max: s.max * 100 };
+}
+
+function emptySpread(): Spread {
+  return { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 2) return `${formatNumber(n / 1024 ** 2)} MiB`;
+  if (n >= 1024) return `${formatNumber(n / 1024)} KiB`;
+  return `${formatNumber(n)} B`;
+}
+
+/** Write the run's files; returns their paths. */
+export async function writeReports(summary: BenchSummary, plan: BenchPlan): Promise<string[]> {
+  await mkdir(plan.outDir, { recursive: true });
+  const stamp = `${plan.quick ? 'quick' : 'full'}-${summary.meta.startedAt.replace(/[:.]/g, '-')}`;
+  const svg = ratioChartSvg(summary.scenarios, `lbctl fullnat+PPv2 ÷ each contender`, chartSubtitle(summary));
+  const json = `${JSON.stringify(summary, null, 2)}\n`;
+  const written: string[] = [];
+  const write = async (name: string, text: string) => {
+    const path = join(plan.outDir, name);
+    await writeFile(path, text);
+    written.push(path);
+  };
+  await write(`${stamp}.json`, json);
+  await write(`${stamp}.svg`, svg);
+  await write(`${stamp}.md`, renderMarkdown(summary, `${stamp}.svg`));
+  if (plan.updateLatest && summary.correctness.failures.length === 0) {
+    await write('latest.json', json);
+    await write('latest.svg', svg);
+    await write('latest.md', renderMarkdown(summary, 'latest.svg'));
+  }
+  return written;
+}

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Environment } from '../../bench/env.js';
+import type { Measurement } from '../../bench/measure.js';
+import { makePlan, parseArgs } from '../../bench/plan.js';
+import { renderMarkdown } from '../../bench/report.js';
+import type { Spread } from '../../bench/stats.js';
+import { type BenchSummary, type ScenarioSummary, summarize } from '../../bench/summary.js';
+import { escapeXml, ratioChartSvg } from '../../bench/svg.js';
+
+const s = (median: number, min: number, max: number, n = 3): Spread => ({ median, min, max, n });
+const none: Spread = { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
+
+function scenario(id: ScenarioSummary['id'], title: string): ScenarioSummary {
+  return {
+    id,
+    title,
+    unit: 'conn/s',
+    workUnit: 'connection',
+    connections: 32,
+    results: [],
+    ratios: [
+      { contender: 'haproxy', label: 'HAProxy <send-proxy-v2>', ratio: s(1.6, 1.3, 2.1), perRound: [] },
+      { contender: 'plain', label: 'plain forwarding', ratio: s(0.6, 0.55, 0.77), perRound: [] },
+      { contender: 'nginx-stream', label: 'nginx & stream', ratio: none, perRound: [] },
+    ],
+  };
+}
+
+/** Tags opened and closed in order (self-closing ones skipped): a cheap well-formedness check. */
+function balanced(svg: string): boolean {
+  const stack: string[] = [];
+  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
+    const [, closing, name, selfClosing] = m;
+    if (selfClosing) continue;
+    if (closing) {
+      if (stack.pop() !== name) return false;
+    } else stack.push(name as string);
+  }
+  return stack.length === 0;
+}
+
+describe('ratio chart SVG', () => {
+  const svg = ratioChartSvg(
+    [scenario('short', 'Short connections'), scenario('keepalive', 'Keep-alive')],
+    'Title & more',
+  );
+
+  it('is one well-formed SVG document', () => {
+    assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+    assert.ok(svg.trimEnd().endsWith('</svg>'));
+    assert.ok(balanced(svg), 'every tag is closed in order');
+    assert.match(svg, /viewBox="0 0 900 \d+"/);
+  });
+
+  it('draws one bar per measured ratio and says when a ratio is missing', () => {
+    assert.equal(svg.match(/<rect x="230"/g)?.length, 4);
+    assert.equal(svg.match(/not measured/g)?.length, 2);
+    assert.match(svg, />1\.6×</);
+    assert.match(svg, />0\.6×</);
+  });
+
+  it('escapes text and marks parity and the goals', () => {
+    assert.match(svg, /Title &#38; more/);
+    assert.match(svg, /HAProxy &#60;send-proxy-v2&#62;/);
+    assert.doesNotMatch(svg, /nginx & stream/);
+    assert.match(svg, /class="parity"/);
+    // 0.9× on both plain bars, 3× on the short-connection HAProxy bar only.
+    assert.equal(svg.match(/<title>goal 0\.9×<\/title>/g)?.length, 2);
+    assert.equal(svg.match(/<title>goal 3×<\/title>/g)?.length, 1);
+  });
+
+  it('keeps bar lengths proportional to the ratio', () => {
+    const widths = [...svg.matchAll(/<rect x="230" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    assert.ok(Math.abs((widths[0] as number) / (widths[1] as number) - 1.6 / 0.6) < 0.01);
+  });
+
+  it('escapes all five XML special characters', () => {
+    assert.equal(escapeXml(`<a href="x">'&'</a>`), '&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#39;&#60;/a&#62;');
+  });
+});
+
+describe('markdown report', () => {
+  const env: Environment = {
+    cpuModel: 'Test CPU',
+    cores: 2,
+    memoryGiB: 4,
+    kernel: '6.18.0',
+    loadAverage: 0.5,
+    versions: { wrk: '4.1.0' },
+    git: { commit: '0123456789abcdef', dirty: false },
+    bpfObjectSha256: undefined,
+  };
+  const plan = makePlan(parseArgs(['--quick', '--scenarios', 'short'], '/tmp/out'), 2);
+  const measurements = (['lbctl-fullnat-ppv2', 'haproxy', 'plain'] as const).flatMap((contender, i) =>
+    [1, 2, 3].map(
+      (round) =>
+        ({
+          round,
+          contender,
+          scenario: 'short',
+          value: 1000 * (3 - i) + round,
+          wrk: { requests: 10, latencyUs: { p99: 1500 } },
+          cpu: { perUnitUs: 100, balancerProcessPerUnitUs: 0, foreignShare: 0.1 },
+          client: { activeOpens: 11 },
+          bpfStatsOn: false,
+          checks: [{ name: 'wrk: no socket errors', ok: true, detail: '' }],
+        }) as unknown as Measurement,
+    ),
+  );
+  const summary: BenchSummary = summarize({
+    plan,
+    measurements,
+    profile: undefined,
+    env,
+    startedAt: new Date('2026-01-01T00:00:00Z'),
+    finishedAt: new Date('2026-01-01T00:01:30Z'),
+    argv: ['--quick'],
+  });
+  const md = renderMarkdown(summary, 'chart.svg');
+
+  it('links the chart and shows throughput, ratios, goals and correctness', () => {
+    assert.match(md, /^# lbctl benchmark/);
+    assert.match(md, /!\[ratios\]\(chart\.svg\)/);
+    assert.match(md, /## Throughput/);
+    assert.match(md, /\| lbctl fullnat\+PPv2 \| 3,002 \(3,001–3,003\) \|/);
+    assert.match(md, /## Ratios/);
+    assert.match(md, /## Goals/);
+    assert.match(md, /\*\*not met\*\*/, 'lbctl at 1.5× HAProxy misses the 3× goal');
+    assert.match(md, /\*\*all passed\*\*/);
+    assert.match(md, /Quick run .* 90 s/);
+  });
+
+  it('produces well-formed tables: every row has as many cells as its header', () => {
+    const tables = md.split('\n\n').filter((block) => block.startsWith('| '));
+    assert.ok(tables.length >= 4);
+    for (const t of tables) {
+      const rows = t.split('\n').filter((l) => l.startsWith('|'));
+      const cells = rows.map((r) => r.split(/(?<!\\)\|/).length);
+      assert.ok(
+        cells.every((n) => n === cells[0]),
+        t,
+      );
+    }
+  });
+});
