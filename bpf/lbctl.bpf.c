@@ -171,6 +171,12 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 			/* First payload, or its retransmission: the header goes (again) in front. */
 			if (ppv2_inject(skb, p, e))
 				return TC_ACT_SHOT;
+		} else if ((p->tcp_flags & TCP_FLAG_RST) && !(e->flags & LB_CT_F_HDR_SENT)) {
+			/*
+			 * A reset before any header answers something the backend sent (e.g. a bare ACK from a stale
+			 * TIME_WAIT on a reused port): its seq is the backend's own ack value, so it must stay unshifted
+			 * or the backend ignores it and the port stays blocked for the whole TIME_WAIT.
+			 */
 		} else if (seq_after(seq, base) || (seq == base && (e->flags & LB_CT_F_HDR_SENT))) {
 			seq += e->ppv2_len;
 		}
