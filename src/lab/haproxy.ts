@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LbctlError } from '../cli/errors.js';
 import { spawnDaemon } from '../sys/run.js';
 import { assertSocketsFree, hostPort, listenSpecs } from './net.js';
+import { removeScratchDir, stopAndRemove } from './scratch-dir.js';
 
 /**
  * An HAProxy 2.6 backend in a namespace that reads PROXY headers (`bind ... accept-proxy`) and answers
@@ -164,13 +165,10 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<HaproxyBackend
       async rejectedHeaders(): Promise<string[]> {
         return (await log()).split('\n').filter((l) => /PROXY protocol header/.test(l));
       },
-      async stop(): Promise<void> {
-        await daemon.stop();
-        await rm(dir, { recursive: true, force: true });
-      },
+      stop: () => stopAndRemove(daemon, dir),
     };
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await removeScratchDir(dir);
     throw err;
   }
 }

@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LbctlError } from '../cli/errors.js';
 import { run, spawnDaemon } from '../sys/run.js';
 import { assertSocketsFree, hostPort, listenSpecs } from './net.js';
+import { removeScratchDir, stopAndRemove } from './scratch-dir.js';
 
 /**
  * An nginx backend in a namespace that reports what it saw of each connection: `GET /whoami` answers one
@@ -341,13 +342,10 @@ export async function startNginx(opts: NginxOptions): Promise<NginxBackend> {
           await sleep(25);
         }
       },
-      async stop(): Promise<void> {
-        await daemon.stop();
-        await rm(dir, { recursive: true, force: true });
-      },
+      stop: () => stopAndRemove(daemon, dir),
     };
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await removeScratchDir(dir);
     throw err;
   }
 }

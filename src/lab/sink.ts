@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LbctlError } from '../cli/errors.js';
 import { spawnDaemon } from '../sys/run.js';
 import { assertSocketsFree, listenSpecs } from './net.js';
+import { removeScratchDir, stopAndRemove } from './scratch-dir.js';
 
 /**
  * A TCP sink backend in a namespace: it reads each connection to the end (the client's FIN) and answers
@@ -112,13 +113,10 @@ export async function startTcpSink(opts: TcpSinkOptions): Promise<TcpSink> {
         const text = await readFile(log, 'utf8').catch(() => '');
         return text.split('\n').filter(Boolean).map(parseSinkReport);
       },
-      async stop(): Promise<void> {
-        await daemon.stop();
-        await rm(dir, { recursive: true, force: true });
-      },
+      stop: () => stopAndRemove(daemon, dir),
     };
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await removeScratchDir(dir);
     throw err;
   }
 }
