@@ -2,9 +2,10 @@
  * How the BPF bindings fail: each error path must surface as an LbctlError with the right kind (and so the
  * right exit code) and a message that says what went wrong. Needs root (and drops it for one test).
  */
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -206,10 +207,12 @@ describe('BPF binding error paths', { skip }, () => {
   });
 
   it('reports missing privileges as PERMISSION', () => {
-    // As nobody with every capability dropped. (Root without capabilities may still open a pinned map it
-    // owns: since Linux 6.5 only map and program creation check CAP_BPF.)
+    // Every capability dropped. Since Linux 6.5 opening a pinned map checks only file permissions, so the
+    // pin directory is handed to another user (0700): without CAP_DAC_OVERRIDE the child cannot reach it.
     const obj = loadObject(counterObject, { pinDir });
     obj.close();
+    chownSync(pinDir, 65534, 65534);
+    chmodSync(pinDir, 0o700);
     const script = fileURLToPath(new URL('../fixtures/bpf/unprivileged.ts', import.meta.url));
     const [setpriv, ...dropAll] = UNPRIVILEGED;
     const child = spawnSync(

@@ -1,13 +1,6 @@
 /**
- * Command prefix that runs a child as nobody with every capability dropped (and no way to regain them),
- * the closest thing to "an operator without privileges" a root test can make.
+ * Command prefix that runs a child with every capability dropped (and no way to regain them). It stays
+ * uid 0 on purpose: a checkout may sit in a directory only root can read (CI clones into a temp dir), and
+ * what is being tested is the missing capabilities (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN), not the uid.
  */
-export const UNPRIVILEGED = [
-  'setpriv',
-  '--reuid=65534',
-  '--regid=65534',
-  '--clear-groups',
-  '--inh-caps=-all',
-  '--bounding-set=-all',
-  '--no-new-privs',
-] as const;
+export const UNPRIVILEGED = ['setpriv', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs'] as const;
