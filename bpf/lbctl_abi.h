@@ -27,6 +27,7 @@
 #define LB_SVC_F_PPV2 0x01      /* inject a PROXY protocol v2 header */
 #define LB_SVC_F_UNIQUE_ID 0x02 /* add a PP2_TYPE_UNIQUE_ID TLV (16 bytes) */
 #define LB_SVC_F_CRC32C 0x04    /* add a PP2_TYPE_CRC32C TLV computed in the kernel */
+#define LB_SVC_F_LIVENESS 0x08  /* control plane only: `lbctl agent` probes the backends */
 
 /* Service ids index the stats array: slot 0 is global, slot <id> is per service. */
 #define LB_MAX_SERVICES 256 /* valid service ids: 1..255 */

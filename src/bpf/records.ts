@@ -94,6 +94,7 @@ const MODES: Record<Mode, number> = { fullnat: 1, dnat: 2 };
 const SVC_F_PPV2 = 0x01;
 const SVC_F_UNIQUE_ID = 0x02;
 const SVC_F_CRC32C = 0x04;
+const SVC_F_LIVENESS = 0x08;
 
 // ---------------------------------------------------------------------------------------------------------
 // addresses
@@ -147,6 +148,8 @@ export interface ServiceRecord {
   ppv2: boolean;
   uniqueId: boolean;
   crc32c: boolean;
+  /** `lbctl agent` probes this service's backends; the datapath ignores the bit. */
+  liveness: boolean;
   /** fullnat: the balancer's address facing the backends; null for dnat. */
   snatAddr: string | null;
   tlvs: Buffer;
@@ -178,7 +181,10 @@ export function encodeService(svc: ServiceRecord): Buffer {
   buf.writeUInt32LE(svc.id, 0);
   buf[4] = MODES[svc.mode];
   buf[5] =
-    (svc.ppv2 ? SVC_F_PPV2 : 0) | (svc.uniqueId ? SVC_F_UNIQUE_ID : 0) | (svc.crc32c ? SVC_F_CRC32C : 0);
+    (svc.ppv2 ? SVC_F_PPV2 : 0) |
+    (svc.uniqueId ? SVC_F_UNIQUE_ID : 0) |
+    (svc.crc32c ? SVC_F_CRC32C : 0) |
+    (svc.liveness ? SVC_F_LIVENESS : 0);
   buf.writeUInt16LE(svc.tlvs.length, 6);
   if (svc.snatAddr) encodeAddr(svc.snatAddr, buf, 8);
   svc.tlvs.copy(buf, 24);
@@ -198,6 +204,7 @@ export function decodeService(buf: Buffer, family: Family): ServiceRecord {
     ppv2: (flags & SVC_F_PPV2) !== 0,
     uniqueId: (flags & SVC_F_UNIQUE_ID) !== 0,
     crc32c: (flags & SVC_F_CRC32C) !== 0,
+    liveness: (flags & SVC_F_LIVENESS) !== 0,
     snatAddr: snatSet ? decodeAddr(buf, 8, family) : null,
     tlvs: Buffer.from(buf.subarray(24, 24 + tlvLen)),
   };

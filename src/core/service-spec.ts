@@ -32,6 +32,8 @@ export interface ServiceSpec {
   mode: Mode;
   backends: BackendSpec[];
   ppv2: Ppv2Spec;
+  /** `lbctl agent` health-checks the backends and takes failing ones out of selection. */
+  liveness?: boolean;
 }
 
 export const MAX_WEIGHT = 65535;

@@ -44,6 +44,7 @@ export interface ServiceView {
   protocol: 'tcp';
   mode: Mode;
   snat: string | null;
+  liveness: boolean;
   ppv2: { enabled: boolean; uniqueId: boolean; crc32c: boolean; tlvs: TlvDescription[]; headerBytes: number };
   backends: BackendView[];
 }
@@ -156,6 +157,7 @@ export interface ServiceChanges {
   mode?: Mode;
   ppv2?: ServiceSpec['ppv2'];
   snat?: string | null;
+  liveness?: boolean;
 }
 
 /**
@@ -183,6 +185,7 @@ export function updateService(
         weight: b.weight,
       })),
     ppv2: changes.ppv2 ?? specPpv2(current),
+    liveness: changes.liveness ?? current.liveness,
   };
   validateService(spec);
   const existing = new Map(current.backends.map((b) => [`${b.address}|${b.port}`, b.id]));
@@ -251,6 +254,7 @@ function serviceRecord(id: number, spec: ServiceSpec, snat: string | null): Serv
     ppv2: spec.ppv2.enabled,
     uniqueId: spec.ppv2.uniqueId,
     crc32c: spec.ppv2.crc32c,
+    liveness: spec.liveness ?? false,
     snatAddr: spec.mode === 'fullnat' ? snat : null,
     tlvs: encodeStaticTlvs(spec.ppv2.tlvs),
   };
@@ -311,6 +315,7 @@ function toView(
     protocol: 'tcp',
     mode: record.mode,
     snat: record.snatAddr,
+    liveness: record.liveness,
     ppv2: {
       enabled: record.ppv2,
       uniqueId: record.uniqueId,

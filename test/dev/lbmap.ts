@@ -83,6 +83,7 @@ function batch(pinDir: string, spec: Spec): string {
         mode: s.mode,
         ppv2: s.ppv2 ?? false,
         uniqueId: s.uniqueId ?? false,
+        liveness: false,
         crc32c: s.crc32c ?? false,
         snatAddr: s.snat ?? null,
         tlvs: Buffer.from(s.tlvsHex ?? '', 'hex'),

@@ -158,6 +158,7 @@ describe('records: services and backends', () => {
     ppv2: true,
     uniqueId: true,
     crc32c: false,
+    liveness: true,
     snatAddr: '198.51.100.1',
     tlvs: Buffer.from('e00003616263', 'hex'),
   };
@@ -167,7 +168,7 @@ describe('records: services and backends', () => {
     assert.equal(buf.length, RECORD_SIZES.service);
     assert.equal(buf.readUInt32LE(0), 7);
     assert.equal(buf[4], 1);
-    assert.equal(buf[5], 0x03);
+    assert.equal(buf[5], 0x0b, 'PPv2 | UNIQUE_ID | liveness');
     assert.equal(buf.readUInt16LE(6), 6);
     assert.deepEqual(decodeService(buf, 4), svc);
     const dnat6 = {

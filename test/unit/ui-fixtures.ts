@@ -22,6 +22,7 @@ export function service(id: number, name: string | null, vip: string, backends: 
     vip,
     port: 80,
     family: 4,
+    liveness: false,
     protocol: 'tcp',
     mode: 'fullnat',
     snat: '198.51.100.1',
