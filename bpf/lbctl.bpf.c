@@ -18,6 +18,7 @@
 #include "snat.h"
 #include "ppv2.h"
 #include "tcp_opts.h"
+#include "detaching.h"
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_timer and friends are GPL-only helpers */
 
@@ -244,15 +245,51 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	return fib_forward(skb, p->family, orig.daddr, orig.saddr, svc_id);
 }
 
+/* While detach holds or drains the datapath (see detaching.h). */
+static __always_inline int handle_detaching(struct __sk_buff *skb, struct pkt *p, __u32 mode)
+{
+	struct lb_ct_entry *e = ct_lookup(&p->tuple);
+	struct lb_service *svc;
+	__u32 svc_id;
+
+	if (e) {
+		svc_id = e->svc_id;
+	} else {
+		svc = service_lookup(&p->tuple);
+		if (!svc)
+			return TC_ACT_OK;
+		svc_id = svc->id;
+	}
+	if ((mode & LB_CFG_F_HOLD) || p->payload_len || (!e && (p->tcp_flags & TCP_FLAG_RST))) {
+		stat_inc(svc_id, LB_CNT_DROP_DETACHING);
+		return TC_ACT_SHOT;
+	}
+	if (!(p->tcp_flags & TCP_FLAG_RST)) {
+		if (reset_both_ways(skb, p)) {
+			stat_inc(svc_id, LB_CNT_DROP_DETACHING);
+			return TC_ACT_SHOT;
+		}
+		stat_inc(svc_id, LB_CNT_DRAIN_RESETS);
+		/* A refused or retransmitted SYN: its sender has its answer, and no backend is waiting for it. */
+		if (!e || (p->tcp_flags & TCP_FLAG_SYN && e->kind == LB_CT_KIND_ORIG))
+			return TC_ACT_SHOT;
+	}
+	return e->kind == LB_CT_KIND_REPLY ? handle_reply(skb, p, e) : handle_orig(skb, p, e);
+}
+
 SEC("tc")
 int lbctl_ingress(struct __sk_buff *skb)
 {
 	struct lb_service *svc;
 	struct lb_ct_entry *e;
 	struct pkt p;
+	__u32 detaching;
 
 	if (parse_pkt(skb, &p))
 		return TC_ACT_OK;
+	detaching = detaching_flags();
+	if (detaching)
+		return handle_detaching(skb, &p, detaching);
 
 	e = ct_lookup(&p.tuple);
 	if (e) {

@@ -29,6 +29,9 @@
 #define LB_SVC_F_CRC32C 0x04    /* add a PP2_TYPE_CRC32C TLV computed in the kernel */
 #define LB_SVC_F_LIVENESS 0x08  /* control plane only: `lbctl agent` probes the backends */
 
+/* lb_backend.flags */
+#define LB_BE_F_DOWN 0x01 /* control plane only: failed its liveness probes, left out of lb_maglev */
+
 /* Service ids index the stats array: slot 0 is global, slot <id> is per service. */
 #define LB_MAX_SERVICES 256 /* valid service ids: 1..255 */
 #define LB_MAX_BACKENDS 4096
@@ -64,7 +67,7 @@ struct lb_backend {
 	__u8 addr[16];
 	__be16 port;  /* network order */
 	__u8 family;  /* must equal the service's family */
-	__u8 flags;   /* reserved, 0 */
+	__u8 flags;   /* LB_BE_F_*; the datapath ignores them */
 	__u32 weight; /* informational: weights are applied by the control plane when it fills lb_maglev */
 };
 
@@ -124,6 +127,8 @@ struct lb_ct_entry {
 
 /* lb_config.flags */
 #define LB_CFG_F_EVENTS 0x01 /* emit ring buffer events */
+#define LB_CFG_F_HOLD 0x02   /* detach --keep-maps: drop service and tracked packets (bpf/detaching.h) */
+#define LB_CFG_F_DRAIN 0x04  /* detach: turn tracked packets into resets to both ends (bpf/detaching.h) */
 
 struct lb_config {
 	__u64 boot_id;           /* random per balancer instance; first half of UNIQUE_ID */

@@ -42,6 +42,8 @@ enum lb_counter {
 	LB_CNT_DROP_FIB_FRAG_NEEDED, /* packet larger than the egress MTU */
 	LB_CNT_DROP_FIB_OTHER,       /* any other route lookup failure */
 	LB_CNT_EVENTS_LOST,          /* ring buffer full */
+	LB_CNT_DRAIN_RESETS,         /* packets turned into a reset pair (or SYNs refused) while detach drains */
+	LB_CNT_DROP_DETACHING,       /* packets dropped while held (detach --keep-maps) or draining (payload) */
 	LB_CNT__MAX,
 };
 
@@ -49,7 +51,7 @@ struct lb_stats {
 	__u64 c[LB_CNT__MAX];
 };
 
-_Static_assert(LB_CNT__MAX == 30, "update LB_COUNTER_NAMES in src/bpf/records.ts and bpf/ABI.md");
+_Static_assert(LB_CNT__MAX == 32, "update LB_COUNTER_NAMES in src/bpf/records.ts and bpf/ABI.md");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

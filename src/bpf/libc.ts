@@ -1,6 +1,7 @@
 /**
- * The few libc functions the BPF layer needs and Node does not offer: setns(2), mount(2), flock(2),
- * if_nametoindex(3) and vsnprintf(3) (to format libbpf's log messages). Loaded on first use.
+ * The few libc functions lbctl needs and Node does not offer: setns(2), mount(2), flock(2), raw sockets
+ * (socket(2), sendto(2), close(2)), if_nametoindex(3) and vsnprintf(3) (to format libbpf's log messages).
+ * Loaded on first use.
  *
  * Calls return the C result; on failure read the errno with `koffi.errno()` right after the call.
  */
@@ -13,6 +14,10 @@ export interface Libc {
   setns(fd: number, nstype: number): number;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): number;
   flock(fd: number, operation: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  /** `addr` is an encoded sockaddr_in / sockaddr_in6. */
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  close(fd: number): number;
   /** fmt and args are raw pointers handed to a callback by libbpf. */
   vsnprintf(buf: Buffer, size: number, fmt: bigint, args: bigint): number;
 }
@@ -48,6 +53,9 @@ export function libc(): Libc {
       'const char *',
     ]),
     flock: lib.func('flock', 'int', ['int', 'int']),
+    socket: lib.func('socket', 'int', ['int', 'int', 'int']),
+    sendto: lib.func('sendto', 'long', ['int', 'const void *', 'size_t', 'int', 'const void *', 'uint32']),
+    close: lib.func('close', 'int', ['int']),
     vsnprintf: lib.func('vsnprintf', 'int', ['void *', 'size_t', 'void *', 'void *']),
   } as unknown as Libc;
   return bound;

@@ -69,6 +69,8 @@ export const COUNTER_NAMES = [
   'drop_fib_frag_needed',
   'drop_fib_other',
   'events_lost',
+  'drain_resets',
+  'drop_detaching',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -232,7 +234,11 @@ export interface BackendRecord {
   port: number;
   weight: number;
   family: Family;
+  /** Failed its liveness probes (LB_BE_F_DOWN): left out of the Maglev ring. Control plane only. */
+  down: boolean;
 }
+
+const BE_F_DOWN = 0x01;
 
 export function encodeBackendId(id: number): Buffer {
   const buf = Buffer.alloc(4);
@@ -240,12 +246,12 @@ export function encodeBackendId(id: number): Buffer {
   return buf;
 }
 
-export function encodeBackend(be: { addr: string; port: number; weight: number }): Buffer {
+export function encodeBackend(be: { addr: string; port: number; weight: number; down?: boolean }): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.backend);
   const family = encodeAddr(be.addr, buf, 0);
   buf.writeUInt16BE(be.port, 16);
   buf[18] = family;
-  buf[19] = 0;
+  buf[19] = be.down ? BE_F_DOWN : 0;
   buf.writeUInt32LE(be.weight, 20);
   return buf;
 }
@@ -258,6 +264,7 @@ export function decodeBackend(buf: Buffer): BackendRecord {
     port: buf.readUInt16BE(16),
     weight: buf.readUInt32LE(20),
     family,
+    down: ((buf[19] ?? 0) & BE_F_DOWN) !== 0,
   };
 }
 
@@ -452,6 +459,11 @@ export interface ConfigRecord {
   /** Random per balancer instance: first 8 bytes of every UNIQUE_ID. */
   bootId: bigint;
   events: boolean;
+  /**
+   * Set by detach while it takes the datapath away (bpf/detaching.h): "hold" drops the traffic of services and
+   * tracked connections until attach clears it; "drain" turns tracked packets into resets to both ends.
+   */
+  detaching: DetachingMode | null;
   /** Idle timeouts in seconds per connection state; 0 = datapath default (30, 900, 60, 10). */
   timeouts: { synSentS: number; establishedS: number; finS: number; closedS: number };
 }
@@ -459,6 +471,10 @@ export interface ConfigRecord {
 export const DEFAULT_TIMEOUTS_S = { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 } as const;
 
 const CFG_F_EVENTS = 0x01;
+const CFG_F_HOLD = 0x02;
+const CFG_F_DRAIN = 0x04;
+
+export type DetachingMode = 'hold' | 'drain';
 
 /** lb_config and lb_conn_seq are arrays with one entry: key 0. */
 export const encodeArrayIndex = encodeBackendId;
@@ -466,7 +482,8 @@ export const encodeArrayIndex = encodeBackendId;
 export function encodeConfig(cfg: ConfigRecord): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.config);
   buf.writeBigUInt64LE(cfg.bootId, 0);
-  buf.writeUInt32LE(cfg.events ? CFG_F_EVENTS : 0, 8);
+  const detaching = cfg.detaching === 'hold' ? CFG_F_HOLD : cfg.detaching === 'drain' ? CFG_F_DRAIN : 0;
+  buf.writeUInt32LE((cfg.events ? CFG_F_EVENTS : 0) | detaching, 8);
   buf.writeUInt32LE(cfg.timeouts.synSentS, 12);
   buf.writeUInt32LE(cfg.timeouts.establishedS, 16);
   buf.writeUInt32LE(cfg.timeouts.finS, 20);
@@ -476,9 +493,11 @@ export function encodeConfig(cfg: ConfigRecord): Buffer {
 
 export function decodeConfig(buf: Buffer): ConfigRecord {
   checkSize(buf, RECORD_SIZES.config, 'config');
+  const flags = buf.readUInt32LE(8);
   return {
     bootId: buf.readBigUInt64LE(0),
-    events: (buf.readUInt32LE(8) & CFG_F_EVENTS) !== 0,
+    events: (flags & CFG_F_EVENTS) !== 0,
+    detaching: flags & CFG_F_DRAIN ? 'drain' : flags & CFG_F_HOLD ? 'hold' : null,
     timeouts: {
       synSentS: buf.readUInt32LE(12),
       establishedS: buf.readUInt32LE(16),

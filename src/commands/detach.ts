@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { usageError } from '../cli/errors.js';
 import { renderTable } from '../cli/output.js';
-import { type DetachReport, detachInterfaces } from '../core/attach.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, type DetachReport, detachInterfaces } from '../core/attach.js';
 import { withInstanceLock } from '../core/state-file.js';
 
 export default class Detach extends DatapathCommand<typeof Detach> {
@@ -13,17 +13,21 @@ export default class Detach extends DatapathCommand<typeof Detach> {
 When no interface remains attached, the pinned maps (services, connections, counters) and the state file are
 removed too, unless --keep-maps keeps them for a later re-attach.
 
-Live connections (reported as liveConnections, with a warning): without --keep-maps they are cut. The
-namespace's own stack then answers their packets, so backends are reset on their next segment, while a client
-that is only waiting for data is not told and waits until its own timeout. With --keep-maps they resume on
-re-attach if no packet of theirs arrived meanwhile (idle connections, or a short window); a packet that does
-arrive meets the same stack, with the same result. To replace the datapath under traffic, run attach again
-instead: the filter is swapped in place and every connection continues.`;
+Live connections, when nothing stays attached:
+- without --keep-maps they are drained first: each one is reset at both ends (client and backend see a
+  connection reset, nobody waits for a timeout) and new connections are refused, for at most --drain-timeout
+  seconds; then the maps go. A connection whose client cannot be reached meanwhile is cut without a reset.
+- with --keep-maps the filters stay in place and hold: packets of services and live connections are dropped
+  (nothing else is touched) until the next attach, after which TCP retransmits them and the connections go on.
+  A hold longer than the clients' and backends' retransmission limits ends those connections.
+To replace the datapath under traffic, run attach again instead: the filter is swapped in place and every
+connection continues.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eth0',
     '<%= config.bin %> <%= command.id %> --all',
-    '<%= config.bin %> <%= command.id %> --all --keep-maps   # maintenance: re-attach later, services kept',
+    '<%= config.bin %> <%= command.id %> --all --keep-maps   # maintenance: hold traffic, re-attach later',
+    '<%= config.bin %> <%= command.id %> --all --drain-timeout 10',
   ];
 
   static override strict = false;
@@ -36,7 +40,15 @@ instead: the filter is swapped in place and every connection continues.`;
     all: Flags.boolean({ summary: 'Detach from every interface of this instance.', default: false }),
     'keep-maps': Flags.boolean({
       summary: 'Keep pinned maps (services, connection state) even when nothing stays attached.',
+      description:
+        'The filters then stay and hold the traffic of services and live connections until attach.',
       default: false,
+    }),
+    'drain-timeout': Flags.integer({
+      summary: 'Seconds to spend resetting live connections before the maps go (0: cut them at once).',
+      default: DEFAULT_DRAIN_TIMEOUT_MS / 1000,
+      min: 0,
+      max: 300,
     }),
   };
 
@@ -50,26 +62,41 @@ instead: the filter is swapped in place and every connection continues.`;
       );
     }
     const target = this.flags.all ? ({ all: true } as const) : { interfaces: this.positionals };
-    const report = await withInstanceLock(this.instance, async () =>
-      detachInterfaces(this.instance, target, { keepMaps: this.flags['keep-maps'] }),
+    if (this.flags['keep-maps'] && this.flags['drain-timeout'] !== DEFAULT_DRAIN_TIMEOUT_MS / 1000)
+      throw usageError('--drain-timeout does not apply with --keep-maps', 'held connections are not drained');
+    const report = await withInstanceLock(this.instance, () =>
+      detachInterfaces(this.instance, target, {
+        keepMaps: this.flags['keep-maps'],
+        drainTimeoutMs: this.flags['drain-timeout'] * 1000,
+      }),
     );
     if (report.interfaces.length > 0) {
       this.log(
         renderTable(
           ['interface', 'filter removed', 'qdisc removed'],
-          report.interfaces.map((o) => [o.interface, yesNo(o.removedFilter), yesNo(o.removedQdisc)]),
+          report.interfaces.map((o) => [
+            o.interface,
+            o.held ? 'no (holding)' : yesNo(o.removedFilter),
+            yesNo(o.removedQdisc),
+          ]),
         ),
       );
     } else {
       this.log('nothing was attached');
     }
     if (report.removedState) this.log('pinned maps and state removed');
-    if (report.liveConnections > 0) {
-      this.warn(
-        this.flags['keep-maps']
-          ? `${report.liveConnections} live connections are kept; re-attach soon: packets that arrive while detached reset them`
-          : `${report.liveConnections} live connections were cut: their backends are reset, their clients wait until they time out`,
+    if (report.held) {
+      this.log(
+        `holding: packets of services and ${report.liveConnections} live connections are dropped until lbctl attach`,
       );
+    }
+    if (report.drain) {
+      const { live, reset, remaining } = report.drain;
+      this.log(`${reset} of ${live} live connections reset at both ends`);
+      if (remaining > 0)
+        this.warn(
+          `${remaining} live connections did not answer within --drain-timeout and were cut without a reset`,
+        );
     }
     return report;
   }

@@ -5,7 +5,8 @@ import { type LoadedObject, loadObject } from '../bpf/object.js';
 import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeArrayIndex, encodeConfig, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
 import { notFoundError, usageError } from '../cli/errors.js';
-import { countLiveConnections } from './connections.js';
+import { liveConnectionKeys } from './connections.js';
+import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
 import type { Instance } from './instance.js';
 import { DatapathMaps, datapathObjectPath } from './maps.js';
 import {
@@ -75,16 +76,25 @@ export function attachInterfaces(instance: Instance, ifnames: readonly string[])
   }
 }
 
-/** A random boot id makes UNIQUE_IDs unique across instances and re-creations; kept across re-attaches. */
+/**
+ * A random boot id makes UNIQUE_IDs unique across instances and re-creations; kept across re-attaches. An
+ * attach also ends a hold left by `detach --keep-maps` (or an interrupted drain): the datapath works again.
+ */
 function initialiseConfig(instance: Instance): void {
   const maps = DatapathMaps.open(instance);
   try {
     const config = maps.get('config');
     const key = encodeArrayIndex(0);
     const current = config.lookup(key);
-    if (current && decodeConfig(current).bootId !== 0n) return;
+    if (current && decodeConfig(current).bootId !== 0n) {
+      setDetachingMode(maps, null);
+      return;
+    }
     const bootId = randomBytes(8).readBigUInt64BE(0) || 1n;
-    config.update(key, encodeConfig({ bootId, events: true, timeouts: { ...DEFAULT_TIMEOUTS_S } }));
+    config.update(
+      key,
+      encodeConfig({ bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S } }),
+    );
   } finally {
     maps.close();
   }
@@ -99,6 +109,8 @@ export interface DetachOutcome {
   interface: string;
   removedFilter: boolean;
   removedQdisc: boolean;
+  /** --keep-maps with nothing else attached: the filter stays and holds the service traffic. */
+  held: boolean;
 }
 
 export interface DetachReport {
@@ -107,22 +119,35 @@ export interface DetachReport {
   removedState: boolean;
   /**
    * When no interface is left: connections conntrack still held in use (SYN_SENT, ESTABLISHED or FIN).
-   * With the maps removed they are cut; with --keep-maps they resume on re-attach unless packets reached
-   * them meanwhile (README, "Live changes"). 0 while some interface stays attached.
+   * 0 while some interface stays attached.
    */
   liveConnections: number;
+  /** True when --keep-maps left the filters holding the traffic of services and live connections. */
+  held: boolean;
+  /** When the maps were removed: how the live connections were reset before that (null: none were live). */
+  drain: DrainResult | null;
 }
 
+export interface DetachOptions {
+  keepMaps?: boolean;
+  /** How long the drain may take to reset live connections before the maps go (0: cut them at once). */
+  drainTimeoutMs?: number;
+}
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 3000;
+
 /**
- * Take lbctl off interfaces. Only qdiscs lbctl created are removed. When no interface stays attached, the
- * pinned maps and the state file go too (nothing left behind), unless `keepMaps` keeps services and live
- * connection state for a later re-attach.
+ * Take lbctl off interfaces. Only qdiscs lbctl created are removed. When no interface would stay attached:
+ *  - with `keepMaps`, the filters stay and the datapath holds (drops) the traffic of services and live
+ *    connections until the next attach, so TCP retransmits it afterwards and nothing is reset meanwhile;
+ *  - otherwise live connections are drained (reset at both ends) first, then the filters, the pinned maps
+ *    and the state file go (nothing left behind).
  */
-export function detachInterfaces(
+export async function detachInterfaces(
   instance: Instance,
   target: { all: true } | { interfaces: readonly string[] },
-  options: { keepMaps?: boolean } = {},
-): DetachReport {
+  options: DetachOptions = {},
+): Promise<DetachReport> {
   const state = loadState(instance);
   const names = 'all' in target ? Object.keys(state.interfaces) : [...new Set(target.interfaces)];
   if (!('all' in target)) {
@@ -135,27 +160,39 @@ export function detachInterfaces(
       );
     }
   }
+  const nothingLeft = Object.keys(state.interfaces).every((n) => names.includes(n));
+  const report = { liveConnections: 0, held: false, drain: null as DrainResult | null };
+  if (nothingLeft && DatapathMaps.exists(instance)) {
+    const maps = DatapathMaps.open(instance);
+    try {
+      report.liveConnections = liveConnectionKeys(maps).length;
+      if (options.keepMaps) {
+        setDetachingMode(maps, 'hold');
+        report.held = true;
+      } else if (report.liveConnections > 0) {
+        report.drain = await drainConnections(maps, options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      }
+    } finally {
+      maps.close();
+    }
+  }
+  if (report.held) {
+    const outcomes = names.map((name) => ({
+      interface: name,
+      removedFilter: false,
+      removedQdisc: false,
+      held: true,
+    }));
+    return { interfaces: outcomes, removedState: false, ...report };
+  }
   const outcomes = names.map((name) => detachOne(name, state));
-  const nothingLeft = Object.keys(state.interfaces).length === 0;
-  const liveConnections = nothingLeft ? liveConnectionCount(instance) : 0;
   if (nothingLeft && !options.keepMaps) {
     if (existsSync(instance.pinDir)) removePinDir(instance.pinDir);
     removeState(instance);
-    return { interfaces: outcomes, removedState: true, liveConnections };
+    return { interfaces: outcomes, removedState: true, ...report };
   }
   saveState(instance, state);
-  return { interfaces: outcomes, removedState: false, liveConnections };
-}
-
-/** Counted after the filters are gone, so no connection starts in between; 0 without maps. */
-function liveConnectionCount(instance: Instance): number {
-  if (!DatapathMaps.exists(instance)) return 0;
-  const maps = DatapathMaps.open(instance);
-  try {
-    return countLiveConnections(maps);
-  } finally {
-    maps.close();
-  }
+  return { interfaces: outcomes, removedState: false, ...report };
 }
 
 function detachOne(name: string, state: InstanceState): DetachOutcome {
@@ -166,11 +203,11 @@ function detachOne(name: string, state: InstanceState): DetachOutcome {
   try {
     ifindex = ifindexByName(name);
   } catch {
-    return { interface: name, removedFilter: false, removedQdisc: false };
+    return { interface: name, removedFilter: false, removedQdisc: false, held: false };
   }
   const removedFilter = detachTc({ dev: ifindex, direction: 'ingress' });
   const removedQdisc = record?.createdClsact ? removeClsact(ifindex) : false;
-  return { interface: name, removedFilter, removedQdisc };
+  return { interface: name, removedFilter, removedQdisc, held: false };
 }
 
 /** Attached interfaces as the kernel sees them now (a filter can vanish with its interface). */

@@ -58,16 +58,23 @@ export function listConnections(
   return { connections, total };
 }
 
+/** A live connection's two conntrack keys: client -> VIP, and backend -> balancer (fullnat) or client (dnat). */
+export interface LiveConnectionKeys {
+  client: CtKey;
+  backend: CtKey;
+}
+
 /**
  * Connections still in use: SYN_SENT, ESTABLISHED or FIN (half-closed). CLOSED ones only wait for their
- * timer. What `detach` reports before it takes the datapath away from them.
+ * timer. What `detach` reports, and drains, before it takes the datapath away from them.
  */
-export function countLiveConnections(maps: DatapathMaps): number {
-  let live = 0;
-  for (const [, valueBuf] of maps.get('conntrack').entries()) {
+export function liveConnectionKeys(maps: DatapathMaps): LiveConnectionKeys[] {
+  const live: LiveConnectionKeys[] = [];
+  for (const [keyBuf, valueBuf] of maps.get('conntrack').entries()) {
     if (!isOrigCtEntry(valueBuf)) continue;
     const entry = decodeCtEntry(valueBuf);
-    if (entry.state !== 'closed' && entry.state !== 'none') live++;
+    if (entry.state !== 'closed' && entry.state !== 'none')
+      live.push({ client: decodeCtKey(keyBuf), backend: entry.peer });
   }
   return live;
 }

@@ -52,8 +52,9 @@ process.stdin.on('end', () => {
     if (done) return;
     done = true;
     clearTimeout(timer);
-    process.stdout.write(JSON.stringify({ data: Buffer.concat(got).toString('base64'), closed, error, ...local }));
     sock.destroy();
+    // Exit now: a pending gap timer would otherwise keep the process, and the caller, waiting.
+    process.stdout.write(JSON.stringify({ data: Buffer.concat(got).toString('base64'), closed, error, ...local }), () => process.exit(0));
   };
   const timer = setTimeout(() => finish('timeout'), o.timeoutMs);
   sock.on('connect', async () => {

@@ -250,7 +250,8 @@ async function teardown(lab: LabState): Promise<void> {
   const instance = resolveInstance(lab.topology.ns.lb);
   if (DatapathMaps.exists(instance)) {
     await withNetns(lab.topology.ns.lb, () =>
-      withInstanceLock(instance, async () => detachInterfaces(instance, { all: true })),
+      // Its clients and backends are about to go with their namespaces: nobody is left to reset.
+      withInstanceLock(instance, () => detachInterfaces(instance, { all: true }, { drainTimeoutMs: 0 })),
     );
   }
   await destroyTopology(lab.topology);

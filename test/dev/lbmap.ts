@@ -64,6 +64,7 @@ function batch(pinDir: string, spec: Spec): string {
     encodeConfig({
       bootId: BigInt(spec.bootId ?? '0x1122334455667788'),
       events: spec.events ?? true,
+      detaching: null,
       timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0 },
     }),
   );

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { httpGet, parseHttpResponse, tcpExchange } from '../../src/lab/client.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
+import { run } from '../../src/sys/run.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 import {
@@ -43,6 +44,14 @@ const MODES = ['fullnat', 'dnat'] as const;
 type Mode = (typeof MODES)[number];
 
 /** One service per scenario, family and mode; ports by scenario, fullnat even and dnat odd. */
+interface DetachJson {
+  interfaces: Array<{ interface: string; removedFilter: boolean; held: boolean }>;
+  removedState: boolean;
+  held: boolean;
+  liveConnections: number;
+  drain: { live: number; reset: number; remaining: number } | null;
+}
+
 const SCENARIO_PORTS = {
   backends: 80,
   delete: 82,
@@ -317,7 +326,7 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
       assert.ok((await whoami(t, 1))[0]?.proxy_protocol_addr, `${t.name}: new connections work`);
   });
 
-  it('case 11: detach --all --keep-maps, then attach: an idle connection resumes with its header', async () => {
+  it('case 11: detach --all --keep-maps, then attach: a connection that sends while held resumes with its header', async () => {
     const [b1] = lb.topo.backends.ipv4;
     await cliJsonAsync(lb, [
       'service',
@@ -329,13 +338,14 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
       '--name',
       'idle4',
     ]);
-    // The first half of the request goes before the detach, the second after the re-attach.
+    // The first half of the request goes before the detach; the second is sent while held, dropped, and
+    // retransmitted by the client's TCP after the re-attach.
     const pending = tcpExchange({
       netns: lb.topo.ns.client,
       host: lb.topo.vip.ipv4,
       port: 94,
       send: [Buffer.from('GET /whoami HTTP/1.0\r\n'), Buffer.from('Host: lbctl-lab.test\r\n\r\n')],
-      gapMs: 12_000,
+      gapMs: 3_000,
       timeoutMs: 30_000,
     });
     await sleep(1_000);
@@ -346,6 +356,7 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
     ]);
     assert.equal(detached.removedState, false);
     assert.ok(detached.liveConnections >= 1, 'the idle connection is reported as live');
+    await sleep(4_000);
     await attachBoth();
     const res = await pending;
     const http = parseHttpResponse(res.data);
@@ -356,47 +367,60 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
   });
 
   let keptRunning: Running[] = [];
-  it('case 11: detach --all --keep-maps, then attach, under traffic: maps and services stay', async () => {
+  it('case 11: detach --all --keep-maps under traffic holds it, attach resumes: maps and services stay', async () => {
     const list = await addServices('keepmaps');
     keptRunning = await startDownloads(list);
-    const detached = await cliJsonAsync<{ liveConnections: number; removedState: boolean }>(lb, [
-      'detach',
-      '--all',
-      '--keep-maps',
-    ]);
+    const detached = await cliJsonAsync<DetachJson>(lb, ['detach', '--all', '--keep-maps']);
     assert.equal(detached.removedState, false);
+    assert.equal(detached.held, true);
+    assert.ok(
+      detached.interfaces.every((i) => i.held && !i.removedFilter),
+      'the filters stay and hold',
+    );
     assert.ok(detached.liveConnections >= list.length, 'the downloads are reported as live');
+    const status = await cliJsonAsync<{ config: { detaching: string | null } }>(lb, ['status']);
+    assert.equal(status.config.detaching, 'hold');
+    // A maintenance window of a few seconds: long enough for every download to lose packets to the hold.
+    await sleep(3_000);
     await attachBoth();
-    for (const t of list)
+    const after = await cliJsonAsync<{ config: { detaching: string | null } }>(lb, ['status']);
+    assert.equal(after.config.detaching, null, 'attach ends the hold');
+    for (const t of list) {
+      assert.ok(serviceCounters(lb, t.name).drop_detaching > 0, `${t.name}: packets were held`);
       assert.ok((await whoami(t, 1))[0]?.proxy_protocol_addr, `${t.name}: new connections work`);
+    }
   });
 
-  it('case 11: ... and the downloads running across that window continue or reset, none hangs', {
-    todo:
-      "passes or not by timing, not fixable in the control plane: while detached, the backends' segments " +
-      "reach the balancer namespace's stack (fullnat: its own SNAT address) or the client's (dnat, " +
-      'unrewritten) and the backend is reset; the client hears of it only if it sends something after the ' +
-      're-attach, else it waits until its own timeout (curl exit 28). Needs a datapath "hold" program for the ' +
-      'detached window (see the report of issue 4, case 11).',
-  }, async () => {
+  it('case 11: ... and the downloads held across that window continue byte-exact', async () => {
     assert.ok(keptRunning.length > 0, 'the downloads ran');
-    for (const r of keptRunning) await assertContinuesOrResets(r);
+    for (const r of keptRunning) await assertByteExact(r);
   });
 
   let cutRunning: Running[] = [];
-  it('case 11: detach --all (maps removed) under traffic: reports the cut connections, refuses new ones', async () => {
+  let idleCut: Promise<{ closed: string; error?: string; endedAt: number }> | undefined;
+  let detachedAt = 0;
+  it('case 11: detach --all (maps removed) under traffic: resets every live connection, then refuses new ones', async () => {
     const list = await addServices('detach');
     cutRunning = await startDownloads(list);
-    const detached = await cliJsonAsync<{ liveConnections: number; removedState: boolean }>(lb, [
-      'detach',
-      '--all',
-    ]);
+    // An idle connection too: only the drain's probe makes it send something that can be turned into resets.
+    idleCut = tcpExchange({
+      netns: lb.topo.ns.client,
+      host: lb.topo.vip.ipv4,
+      port: SCENARIO_PORTS.detach,
+      send: [Buffer.from('GET /whoami HTTP/1.0\r\n'), Buffer.from('Host: lbctl-lab.test\r\n\r\n')],
+      gapMs: 25_000,
+      timeoutMs: 40_000,
+    }).then((res) => ({ ...res, endedAt: Date.now() }));
+    await sleep(500);
+    detachedAt = Date.now();
+    const detached = await cliJsonAsync<DetachJson>(lb, ['detach', '--all']);
     assert.equal(detached.removedState, true);
-    assert.ok(detached.liveConnections >= list.length, 'the cut connections are reported');
+    assert.ok(detached.liveConnections >= list.length + 1, 'the downloads and the idle connection are live');
+    assert.equal(detached.drain?.remaining, 0, 'every live connection was reset before the maps went');
+    assert.equal(detached.drain?.reset, detached.liveConnections);
     for (const t of list) {
       // The VIPs are nobody's now: the balancer's stack has no route for them and answers ICMP unreachable.
-      // The clients of the cut downloads draw ICMP errors too, so the balancer's per-peer ICMP rate limit may
-      // swallow this one: then the SYN goes unanswered until curl's connect timeout.
+      // The balancer's per-peer ICMP rate limit may swallow that: then curl's connect timeout ends it.
       const fresh = await curlOutcome(lb, url(t.f.vip, t.port, '/whoami'), {
         maxSeconds: 10,
         extra: ['--connect-timeout', '3'],
@@ -406,13 +430,25 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
     }
   });
 
-  it('case 11: ... and the cut downloads end with a reset, none hangs', {
-    todo:
-      "not fixable in the control plane: with the datapath gone, the backends are reset by the balancer's " +
-      "or the client's stack on their next segment, but nothing tells the clients, which wait until their " +
-      'own timeout. Needs a datapath reset mode to run before the maps go (see the report of issue 4, case 11).',
-  }, async () => {
+  it('case 11: ... and the cut connections end with a reset at once, at both ends, none hangs', async () => {
     assert.ok(cutRunning.length > 0, 'the downloads ran');
-    for (const r of cutRunning) assert.equal(await assertContinuesOrResets(r), 'reset');
+    for (const r of cutRunning) {
+      assert.equal(await assertContinuesOrResets(r), 'reset');
+      const outcome = await r.done;
+      // Each download was due to last ~10 s; a reset ends it well before curl's own deadline.
+      assert.ok(outcome.seconds < TRANSFER_MAX_S - 5, `${r.t.name}: ended after ${outcome.seconds} s`);
+    }
+    const idle = await idleCut;
+    assert.equal(idle?.closed, 'reset', `the idle connection was reset (${idle?.closed} ${idle?.error})`);
+    const idleSeconds = ((idle?.endedAt ?? Date.now()) - detachedAt) / 1000;
+    assert.ok(
+      idleSeconds < 10,
+      `the idle connection ended ${idleSeconds} s after the detach, not at its next send`,
+    );
+    // The backends were told too: none of the balancer's connections is still established there.
+    const ss = await run('ss', ['-Htn', 'state', 'established', '( sport = :80 )'], {
+      netns: lb.topo.ns.backends,
+    });
+    assert.equal(ss.stdout.trim(), '', `established at the backends after the drain:\n${ss.stdout}`);
   });
 });

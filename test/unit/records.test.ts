@@ -204,13 +204,33 @@ describe('records: services and backends', () => {
   it('round-trips a backend', () => {
     const buf = encodeBackend({ addr: '198.51.100.2', port: 8080, weight: 3 });
     assert.equal(buf.length, RECORD_SIZES.backend);
-    assert.deepEqual(decodeBackend(buf), { addr: '198.51.100.2', port: 8080, weight: 3, family: 4 });
-    assert.deepEqual(decodeBackend(encodeBackend({ addr: '2001:db8:b::2', port: 443, weight: 1 })), {
-      addr: '2001:db8:b::2',
-      port: 443,
-      weight: 1,
-      family: 6,
+    assert.equal(buf[19], 0, 'flags: none');
+    assert.deepEqual(decodeBackend(buf), {
+      addr: '198.51.100.2',
+      port: 8080,
+      weight: 3,
+      family: 4,
+      down: false,
     });
+    assert.deepEqual(
+      decodeBackend(encodeBackend({ addr: '2001:db8:b::2', port: 443, weight: 1, down: true })),
+      {
+        addr: '2001:db8:b::2',
+        port: 443,
+        weight: 1,
+        family: 6,
+        down: true,
+      },
+    );
+  });
+
+  it('encodes a down backend with the LB_BE_F_DOWN bit of the C header, and ignores unknown bits', () => {
+    const bit = Number(abiHeader.match(/#define LB_BE_F_DOWN (0x[0-9a-f]+)/)?.[1]);
+    assert.equal(bit, 0x01);
+    const buf = encodeBackend({ addr: '198.51.100.2', port: 80, weight: 1, down: true });
+    assert.equal(buf[19], bit);
+    buf[19] = 0x80;
+    assert.equal(decodeBackend(buf).down, false);
   });
 });
 
@@ -308,12 +328,18 @@ describe('records: config, counters, events', () => {
     const cfg = {
       bootId: 0x0102030405060708n,
       events: true,
+      detaching: null,
       timeouts: { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 },
     };
     const buf = encodeConfig(cfg);
     assert.equal(buf.length, RECORD_SIZES.config);
     assert.deepEqual(decodeConfig(buf), cfg);
     assert.equal(decodeConfig(encodeConfig({ ...cfg, events: false })).events, false);
+    for (const detaching of ['hold', 'drain'] as const) {
+      const flags = encodeConfig({ ...cfg, events: false, detaching }).readUInt32LE(8);
+      assert.equal(flags, detaching === 'hold' ? 0x02 : 0x04, `${detaching}: LB_CFG_F_* bit`);
+      assert.equal(decodeConfig(encodeConfig({ ...cfg, detaching })).detaching, detaching);
+    }
   });
 
   it('decodes counters and sums per-CPU values', () => {
