@@ -23,4 +23,12 @@ export const serviceFlags = {
   snat: Flags.string({
     summary: "fullnat source address towards the backends (default: the route's source).",
   }),
+  liveness: Flags.boolean({
+    summary:
+      'Health-check the backends: `lbctl agent` takes failing ones out of selection (--no-liveness: off).',
+    description:
+      'Backends start up; the agent marks them down after --fall failed probes and up after --rise good ones. ' +
+      'Turning liveness off marks every backend up again.',
+    allowNo: true,
+  }),
 };

@@ -1,3 +1,4 @@
+import type { ServiceHealth } from '../core/backend-health.js';
 import type { ServiceView } from '../core/services.js';
 import { renderKeyValue, renderTable } from './output.js';
 
@@ -13,12 +14,37 @@ export function ppv2Summary(s: ServiceView): string {
   return `${parts.filter(Boolean).join(' ')} (${s.ppv2.headerBytes} B)`;
 }
 
+/**
+ * "2/3 up" for a service with liveness on ("0/2 up, fail-open" when every backend is down and all of them
+ * stay in the table); "-" when nobody probes it.
+ */
+export function healthSummary(h: ServiceHealth): string {
+  if (!h.probed) return '-';
+  return `${h.up}/${h.up + h.down} up${h.failOpen ? ', fail-open' : ''}`;
+}
+
+/** A backend's health cell: up or down when the service is probed, "-" otherwise. */
+export function backendHealthCell(
+  s: Pick<ServiceView, 'health'>,
+  b: ServiceView['backends'][number],
+): string {
+  return s.health.probed ? b.health : '-';
+}
+
 export function renderServiceList(services: readonly ServiceView[]): string {
   if (services.length === 0)
     return 'no services (add one with: lbctl service add VIP:PORT --backend ADDR:PORT)';
   return renderTable(
-    ['id', 'name', 'service', 'mode', 'backends', 'ppv2'],
-    services.map((s) => [s.id, s.name ?? '-', s.key, s.mode, s.backends.length, ppv2Summary(s)]),
+    ['id', 'name', 'service', 'mode', 'backends', 'health', 'ppv2'],
+    services.map((s) => [
+      s.id,
+      s.name ?? '-',
+      s.key,
+      s.mode,
+      s.backends.length,
+      healthSummary(s.health),
+      ppv2Summary(s),
+    ]),
   );
 }
 
@@ -30,13 +56,15 @@ export function renderServiceDetail(s: ServiceView): string {
     ['mode', s.mode],
     ['snat address', s.snat ?? '-'],
     ['ppv2', ppv2Summary(s)],
+    ['liveness', s.liveness ? `on (lbctl agent probes the backends): ${healthSummary(s.health)}` : 'off'],
   ]);
   const backends = renderTable(
-    ['backend id', 'backend', 'weight', 'share of new connections'],
+    ['backend id', 'backend', 'weight', 'health', 'share of new connections'],
     s.backends.map((b) => [
       `0x${b.id.toString(16)}`,
       b.address.includes(':') ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
       b.weight,
+      backendHealthCell(s, b),
       `${(b.share * 100).toFixed(1)}%`,
     ]),
   );

@@ -6,12 +6,14 @@
 import type { ConnectionView } from '../core/connections.js';
 import type { CountersJson } from '../core/counter-snapshot.js';
 import type { InterfaceSample, ProgramSample } from '../core/datapath-snapshot.js';
+import type { ServiceView } from '../core/services.js';
 import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
 import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js';
 import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/model.js';
 import { runTimeStatsText, serviceNames, visibleConnections } from '../ui/view-model.js';
 import { renderKeyValue, renderTable } from './output.js';
+import { healthSummary } from './service-render.js';
 
 export interface TopRenderOptions {
   /** Most connection rows and header lines per snapshot. */
@@ -29,6 +31,11 @@ export interface TopSnapshotJson {
   interfaces: InterfaceSample[];
   programs: ProgramSample[];
   datapath: { nsPerPacket: number | null; cpuPercent: number | null; runTimeStats: string };
+  /**
+   * The services as `lbctl service list --json` shows them: backends with their health and share of new
+   * connections (re-read every few seconds, so a health change shows up within that).
+   */
+  services: ServiceView[];
   /** Totals: the same document `lbctl stats --json` prints. */
   counters: CountersJson;
   /** Per second over the interval. */
@@ -81,6 +88,7 @@ export function topSnapshotJson(state: DashboardState, options: TopRenderOptions
       cpuPercent: state.cost.cpuPercent === null ? null : round(state.cost.cpuPercent),
       runTimeStats: runTimeStatsText(snapshot),
     },
+    services: snapshot.services,
     counters: snapshot.counters,
     rates: {
       focus: roundSummary(state.focus.rateSummary),
@@ -167,7 +175,7 @@ export function renderTopText(state: DashboardState, options: TopRenderOptions):
   if (snapshot.services.length > 0) {
     parts.push(
       renderTable(
-        ['service', 'mode', 'conn/s', 'hdr/s', 'bits/s', 'backends'],
+        ['service', 'mode', 'conn/s', 'hdr/s', 'bits/s', 'health', 'backends'],
         snapshot.services.map((s) => {
           const rates = state.services[s.id]?.rateSummary;
           return [
@@ -176,8 +184,12 @@ export function renderTopText(state: DashboardState, options: TopRenderOptions):
             si(rates?.connections ?? 0),
             si(rates?.headers ?? 0),
             bitsPerSecond(rates?.bytes ?? 0),
+            healthSummary(s.health),
             s.backends
-              .map((b) => `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`)
+              .map(
+                (b) =>
+                  `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}${b.health === 'down' ? ' (down)' : ''}`,
+              )
               .join(' '),
           ];
         }),

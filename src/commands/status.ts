@@ -3,9 +3,13 @@ import { type ProgInfo, progInfoById } from '../bpf/prog-info.js';
 import { decodeConfig, encodeArrayIndex } from '../bpf/records.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
+import { healthSummary } from '../cli/service-render.js';
 import { attachedInterfaces } from '../core/attach.js';
+import type { ServiceHealth } from '../core/backend-health.js';
 import { detectFeatures, type FeatureReport } from '../core/features.js';
 import { DatapathMaps } from '../core/maps.js';
+import { listServices } from '../core/services.js';
+import { loadState } from '../core/state-file.js';
 
 interface InterfaceStatus {
   interface: string;
@@ -15,6 +19,15 @@ interface InterfaceStatus {
   program: { name: string; runCount: number; runTimeNs: number } | null;
   createdQdisc: boolean;
   attachedAt: string;
+}
+
+/** Per service: how many backends there are and, with liveness on, how many are up. */
+interface ServiceStatus {
+  id: number;
+  key: string;
+  name: string | null;
+  backends: number;
+  health: ServiceHealth;
 }
 
 interface MapFill {
@@ -30,13 +43,20 @@ export interface StatusOutput {
   attached: boolean;
   interfaces: InterfaceStatus[];
   maps: MapFill[];
-  config: { bootId: string; events: boolean; timeoutsSeconds: Record<string, number> } | null;
+  config: {
+    bootId: string;
+    events: boolean;
+    /** "hold" after detach --keep-maps (traffic parked until attach), "drain" while detach resets connections. */
+    detaching: 'hold' | 'drain' | null;
+    timeoutsSeconds: Record<string, number>;
+  } | null;
+  services: ServiceStatus[];
   features: FeatureReport;
 }
 
 export default class Status extends DatapathCommand<typeof Status> {
   static override summary =
-    'Show attached interfaces, program ids, map fill levels and the kernel features found.';
+    'Show attached interfaces, program ids, map fill levels, backend health per service and the kernel features found.';
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -53,6 +73,7 @@ export default class Status extends DatapathCommand<typeof Status> {
       interfaces: [],
       maps: [],
       config: null,
+      services: [],
       features,
     };
     if (DatapathMaps.exists(this.instance)) {
@@ -71,12 +92,20 @@ export default class Status extends DatapathCommand<typeof Status> {
         output.maps = (['services', 'backends', 'conntrack'] as const).map((name) =>
           fill(name, maps.get(name)),
         );
+        output.services = listServices(maps, loadState(this.instance)).map((svc) => ({
+          id: svc.id,
+          key: svc.key,
+          name: svc.name,
+          backends: svc.backends.length,
+          health: svc.health,
+        }));
         const config = maps.get('config').lookup(encodeArrayIndex(0));
         if (config) {
           const decoded = decodeConfig(config);
           output.config = {
             bootId: decoded.bootId.toString(16).padStart(16, '0'),
             events: decoded.events,
+            detaching: decoded.detaching,
             timeoutsSeconds: decoded.timeouts,
           };
         }
@@ -105,7 +134,12 @@ function render(s: StatusOutput): string {
     renderKeyValue([
       ['instance', s.netns ? `${s.instance} (network namespace)` : s.instance],
       ['pinned maps', s.pinDir],
-      ['attached', yes(s.attached)],
+      [
+        'attached',
+        s.config?.detaching === 'hold'
+          ? 'yes, holding (detach --keep-maps): run attach to resume'
+          : yes(s.attached),
+      ],
       ['kernel', s.features.kernel],
       [
         'BTF / bpffs / libbpf',
@@ -140,6 +174,18 @@ function render(s: StatusOutput): string {
           m.entries,
           m.maxEntries,
           `${((100 * m.entries) / m.maxEntries).toFixed(1)}%`,
+        ]),
+      ),
+    );
+  }
+  if (s.services.length > 0) {
+    parts.push(
+      renderTable(
+        ['service', 'backends', 'health (lbctl agent)'],
+        s.services.map((svc) => [
+          svc.name ? `${svc.name} (${svc.key})` : svc.key,
+          svc.backends,
+          svc.health.probed ? healthSummary(svc.health) : 'not probed (liveness off)',
         ]),
       ),
     );

@@ -14,9 +14,9 @@ export default class Top extends DatapathCommand<typeof Top> {
   static override description = [
     'On a terminal, a full-screen dashboard that polls the pinned maps: the datapath cost per packet (from the ' +
       "kernel's BPF run-time statistics, enabled while top runs), counters as totals and as rates per interval, " +
-      "the services with each backend's share of live connections, the live connections (sortable, filterable, " +
-      'scrollable), the PPv2 headers the datapath injected (decoded, or raw hex) and sparklines of the main ' +
-      'rates. Press ? for the keys and q to quit.',
+      "the services with each backend's share of live connections and its health (with liveness on), the live " +
+      'connections (sortable, filterable, scrollable), the PPv2 headers the datapath injected (decoded, or raw ' +
+      'hex) and sparklines of the main rates. Press ? for the keys and q to quit.',
     'When stdout is not a terminal, or with --json, --once or --iterations, no dashboard is drawn: top prints N ' +
       "snapshots (tables, or one JSON document per line with --json) and exits. Each snapshot's rates cover the " +
       'interval before it, so the first one comes one interval after start. Its "counters" are the document ' +

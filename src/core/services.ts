@@ -20,6 +20,7 @@ import { conflictError, notFoundError, usageError } from '../cli/errors.js';
 import { describeTlv, type TlvDescription } from '../ppv2/describe.js';
 import { decodeV2 } from '../ppv2/index.js';
 import type { Tlv } from '../ppv2/types.js';
+import { type BackendHealth, ringMembers, type ServiceHealth, summarizeHealth } from './backend-health.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint.js';
 import { buildMaglevRing } from './maglev.js';
 import type { DatapathMaps } from './maps.js';
@@ -45,6 +46,8 @@ export interface ServiceView {
   mode: Mode;
   snat: string | null;
   liveness: boolean;
+  /** Backends up and down; `probed` equals `liveness`. */
+  health: ServiceHealth;
   ppv2: { enabled: boolean; uniqueId: boolean; crc32c: boolean; tlvs: TlvDescription[]; headerBytes: number };
   backends: BackendView[];
 }
@@ -54,6 +57,11 @@ export interface BackendView {
   address: string;
   port: number;
   weight: number;
+  /**
+   * 'down' once `lbctl agent` saw it fail its liveness probes (the LB_BE_F_DOWN bit of its record); then it
+   * has no share, unless every backend is down (ServiceHealth.failOpen). Always 'up' without liveness.
+   */
+  health: BackendHealth;
   /** Fraction of new connections the Maglev table sends to it. */
   share: number;
 }
@@ -126,13 +134,16 @@ export function addService(
   }
   const id = freeServiceId(services);
   const record = serviceRecord(id, spec, snat);
-  const backends = spec.backends.map((b, slot) => ({ id: backendId(id, slot + 1), spec: b }));
+  // Backends start up: the agent takes out the ones that fail their probes.
+  const backends = spec.backends.map((b, slot) => ({ id: backendId(id, slot + 1), spec: b, down: false }));
 
   const undo: Array<() => void> = [];
   try {
     resetStatsSlot(maps, id);
     for (const b of backends) {
-      maps.get('backends').update(encodeBackendId(b.id), encodeBackend(backendRecord(b.spec)), 'noexist');
+      maps
+        .get('backends')
+        .update(encodeBackendId(b.id), encodeBackend(backendRecord(b.spec, b.down)), 'noexist');
       undo.push(() => maps.get('backends').delete(encodeBackendId(b.id)));
     }
     maps.get('maglev').update(encodeServiceId(id), encodeMaglevRing(ring(backends)), 'noexist');
@@ -163,8 +174,10 @@ export interface ServiceChanges {
 /**
  * Change a live service. New connections see the change; established ones keep the backend conntrack
  * pinned them to (their NAT state lives in conntrack). Backends that stay keep their ids, so Maglev moves
- * as few new connections as possible. Order: new backend records, then the table, then the service value,
- * then old backend records are removed; a failure before the table write removes the new records.
+ * as few new connections as possible, and their health (a down backend stays out of the table until the
+ * agent sees it recover); new backends start up. Turning liveness off marks every backend up, since nothing
+ * would ever bring them back. Order: new backend records, then the table, then the service value, then old
+ * backend records are removed; a failure before the table write removes the new records.
  */
 export function updateService(
   maps: DatapathMaps,
@@ -196,10 +209,11 @@ export function updateService(
     usedSlots.add(nextSlot);
     return backendId(current.id, nextSlot);
   };
-  const backends = spec.backends.map((b) => ({
-    id: existing.get(`${b.address}|${b.port}`) ?? allocate(),
-    spec: b,
-  }));
+  const wasDown = new Set(current.backends.filter((b) => b.health === 'down').map((b) => b.id));
+  const backends = spec.backends.map((b) => {
+    const id = existing.get(`${b.address}|${b.port}`) ?? allocate();
+    return { id, spec: b, down: spec.liveness === true && wasDown.has(id) };
+  });
   const keep = new Set(backends.map((b) => b.id));
   const created: number[] = [];
   try {
@@ -207,7 +221,11 @@ export function updateService(
       const isNew = !current.backends.some((c) => c.id === b.id);
       maps
         .get('backends')
-        .update(encodeBackendId(b.id), encodeBackend(backendRecord(b.spec)), isNew ? 'noexist' : 'exist');
+        .update(
+          encodeBackendId(b.id),
+          encodeBackend(backendRecord(b.spec, b.down)),
+          isNew ? 'noexist' : 'exist',
+        );
       if (isNew) created.push(b.id);
     }
     maps.get('maglev').update(encodeServiceId(current.id), encodeMaglevRing(ring(backends)), 'exist');
@@ -230,6 +248,69 @@ export function updateService(
 }
 
 /**
+ * Mark one backend of a service down (out of its Maglev ring) or up again; see `setBackendsHealth`.
+ */
+export function setBackendHealth(
+  maps: DatapathMaps,
+  state: InstanceState,
+  service: ServiceView,
+  backendId: number,
+  down: boolean,
+): ServiceView {
+  return setBackendsHealth(maps, state, service, [{ backendId, down }]);
+}
+
+/**
+ * Mark backends of a service down or up and rebuild its Maglev ring once, without the backends that are
+ * down (all of them while every one is down: see `ringMembers`). Only the records' flag and the ring
+ * change: conntrack keeps each live connection on the backend it started with, so this moves new
+ * connections only. Run it holding the instance lock, with `service` read under that lock. A backend that
+ * is not in the service is NOT_FOUND; marking one down needs liveness on (CONFLICT), so that a service
+ * nobody probes never keeps a backend out for good.
+ */
+export function setBackendsHealth(
+  maps: DatapathMaps,
+  state: InstanceState,
+  service: ServiceView,
+  changes: ReadonlyArray<{ backendId: number; down: boolean }>,
+): ServiceView {
+  const wanted = new Map(changes.map((c) => [c.backendId, c.down]));
+  for (const [id, down] of wanted) {
+    if (!service.backends.some((b) => b.id === id)) {
+      throw notFoundError(
+        `backend 0x${id.toString(16)} is not in service ${service.key}`,
+        `its backends: ${service.backends.map((b) => `0x${b.id.toString(16)}`).join(', ') || 'none'}`,
+      );
+    }
+    if (down && !service.liveness) {
+      throw conflictError(
+        `service ${service.key} has liveness off, so its backends cannot be marked down`,
+        `turn it on with: lbctl service set ${service.name ?? service.key} --liveness`,
+      );
+    }
+  }
+  const next = service.backends.map((b) => ({
+    id: b.id,
+    spec: { family: service.family, address: b.address, port: b.port, weight: b.weight },
+    down: wanted.get(b.id) ?? b.health === 'down',
+    was: b.health === 'down',
+  }));
+  const undo: Array<() => void> = [];
+  try {
+    for (const b of next.filter((x) => x.down !== x.was)) {
+      const key = encodeBackendId(b.id);
+      maps.get('backends').update(key, encodeBackend(backendRecord(b.spec, b.down)), 'exist');
+      undo.push(() => maps.get('backends').update(key, encodeBackend(backendRecord(b.spec, b.was)), 'exist'));
+    }
+    maps.get('maglev').update(encodeServiceId(service.id), encodeMaglevRing(ring(next)), 'exist');
+  } catch (err) {
+    for (const step of undo.reverse()) step();
+    throw err;
+  }
+  return findService(maps, state, service.key);
+}
+
+/**
  * Delete a service: its key first (no new connection can match it), then its table and backends. Existing
  * connections are not cut here; their conntrack entries expire by the idle timeouts.
  */
@@ -238,6 +319,8 @@ export function deleteService(maps: DatapathMaps, state: InstanceState, service:
   maps.get('maglev').delete(encodeServiceId(service.id));
   for (const b of service.backends) maps.get('backends').delete(encodeBackendId(b.id));
   delete state.serviceNames[service.key];
+  // A later service at the same VIP:PORT was not made by apply, so --prune must not inherit it.
+  if (state.appliedServices) delete state.appliedServices[service.key];
 }
 
 function freeServiceId(services: readonly ServiceView[]): number {
@@ -260,14 +343,14 @@ function serviceRecord(id: number, spec: ServiceSpec, snat: string | null): Serv
   };
 }
 
-function backendRecord(b: BackendSpec) {
-  return { addr: b.address, port: b.port, weight: b.weight };
+function backendRecord(b: BackendSpec, down: boolean) {
+  return { addr: b.address, port: b.port, weight: b.weight, down };
 }
 
-function ring(backends: ReadonlyArray<{ id: number; spec: BackendSpec }>): Uint32Array {
-  return buildMaglevRing(
-    backends.map((b) => ({ id: b.id, weight: b.spec.weight, key: formatEndpoint(b.spec) })),
-  );
+/** The service's Maglev table over the backends that are up (see `ringMembers` for all down). */
+function ring(backends: ReadonlyArray<{ id: number; spec: BackendSpec; down: boolean }>): Uint32Array {
+  const { members } = ringMembers(backends.map((b) => ({ ...b, weight: b.spec.weight })));
+  return buildMaglevRing(members.map((b) => ({ id: b.id, weight: b.weight, key: formatEndpoint(b.spec) })));
 }
 
 /** Zero the service's per-CPU counter slot, which a deleted service with the same id may have used. */
@@ -316,6 +399,10 @@ function toView(
     mode: record.mode,
     snat: record.snatAddr,
     liveness: record.liveness,
+    health: summarizeHealth(
+      record.liveness,
+      backends.map((b) => b.record),
+    ),
     ppv2: {
       enabled: record.ppv2,
       uniqueId: record.uniqueId,
@@ -329,6 +416,7 @@ function toView(
         address: b.record.addr,
         port: b.record.port,
         weight: b.record.weight,
+        health: b.record.down ? ('down' as const) : ('up' as const),
         share: (slots.get(b.id) ?? 0) / total,
       }))
       .sort((a, b) => a.id - b.id),

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { ppv2Summary } from '../cli/service-render.js';
+import { healthSummary, ppv2Summary } from '../cli/service-render.js';
 import type { ServiceView } from '../core/services.js';
 import { type LiveCounts, pageRows } from './connection-table.js';
 import { bitsPerSecond, clip, fit, si } from './format.js';
@@ -45,6 +45,19 @@ export function backendShare(backend: ServiceView['backends'][number], stats: Se
   return `~${Math.round(backend.share * 100)}%`;
 }
 
+/**
+ * A backend in the summary line: its share, or "down" once the agent took it out of the table (with the
+ * share it keeps when every backend is down and the table keeps them all).
+ */
+function backendCell(
+  service: ServiceView,
+  b: ServiceView['backends'][number],
+  stats: ServiceStats | null,
+): string {
+  if (b.health !== 'down') return `${endpoint(b.address, b.port)} ${backendShare(b, stats)}`;
+  return `${endpoint(b.address, b.port)} down${service.health.failOpen ? ` ${backendShare(b, stats)}` : ''}`;
+}
+
 const COLUMNS = 'SERVICE           MODE      CONN/S   HDR/S   BITS/S  LIVE  BACKENDS (share)  PPV2';
 
 function summaryLine(
@@ -53,9 +66,7 @@ function summaryLine(
   stats: ServiceStats | null,
 ): string {
   const r = view?.rateSummary;
-  const backends = service.backends
-    .map((b) => `${endpoint(b.address, b.port)} ${backendShare(b, stats)}`)
-    .join(', ');
+  const backends = service.backends.map((b) => backendCell(service, b, stats)).join(', ');
   return [
     fit(service.name ?? service.key, 17),
     fit(service.mode, 7),
@@ -75,13 +86,14 @@ function detailLines(
   const t = view?.totalSummary;
   const r = view?.rateSummary;
   return [
-    `${service.name ?? '-'}  ${service.key}  ${service.mode}${service.snat ? ` snat ${service.snat}` : ''}  ppv2 ${ppv2Summary(service)}`,
+    `${service.name ?? '-'}  ${service.key}  ${service.mode}${service.snat ? ` snat ${service.snat}` : ''}  ppv2 ${ppv2Summary(service)}` +
+      (service.health.probed ? `  liveness ${healthSummary(service.health)}` : ''),
     `   rate conn/s ${si(r?.connections ?? 0)}  hdr/s ${si(r?.headers ?? 0)}  bits/s ${bitsPerSecond(r?.bytes ?? 0).replace('/s', '')}` +
       `   total conns ${si(t?.connections ?? 0)}  headers ${si(t?.headers ?? 0)}  failures ${si(t?.failures ?? 0)}  drops ${si(t?.drops ?? 0)}` +
       `  live ${stats ? si(stats.liveTotal) : '-'}`,
     ...service.backends.map(
       (b) =>
-        `   -> ${endpoint(b.address, b.port)}  weight ${b.weight}  table ${(b.share * 100).toFixed(1)}%` +
+        `   -> ${endpoint(b.address, b.port)}${service.health.probed ? `  ${b.health}` : ''}  weight ${b.weight}  table ${(b.share * 100).toFixed(1)}%` +
         `  live ${stats ? (stats.live.get(endpoint(b.address, b.port)) ?? 0) : '-'} (${backendShare(b, stats)})`,
     ),
   ];

@@ -11,6 +11,7 @@ import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanup, render } from 'ink-testing-library';
 import { createElement as h } from 'react';
+import { renderTopText, topSnapshotJson } from '../../src/cli/top-render.js';
 import type { DatapathSnapshot } from '../../src/core/datapath-snapshot.js';
 import { Dashboard } from '../../src/ui/dashboard.js';
 import { initialUi, type UiState } from '../../src/ui/keys.js';
@@ -19,7 +20,7 @@ import { advance, type DashboardState, initialState } from '../../src/ui/model.j
 import { TopApp } from '../../src/ui/top-app.js';
 import { layoutFor, serviceNames, visibleConnections, visibleHeaders } from '../../src/ui/view-model.js';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { FIRST, headerEvent, SECOND, snapshot, T0 } from './ui-fixtures.js';
+import { FIRST, headerEvent, probed, SECOND, SERVICES, snapshot, T0 } from './ui-fixtures.js';
 
 const TWO: DashboardState = advance(advance(initialState(), FIRST), SECOND);
 
@@ -81,6 +82,43 @@ describe('top dashboard: panels on fixed snapshots', () => {
       /^web +fullnat +6 +6 +750k +2 +198\.51\.100\.2:80 50%, 198\.51\.100\.3:80 50% {2}v2 \(28 B\)/,
     );
     assert.match(api ?? '', /^api +fullnat +2 +2 +250k +1 +198\.51\.100\.4:80 100% {2}v2 unique-id crc32c/);
+  });
+
+  it('marks the backends the liveness agent took out, in the summary and the services pane', () => {
+    const services = [probed(SERVICES[0] as (typeof SERVICES)[number], ['198.51.100.3']), SERVICES[1]];
+    const state = advance(advance(initialState(), { ...FIRST, services } as typeof FIRST), {
+      ...SECOND,
+      services,
+    } as typeof SECOND);
+    const web = frame(state, {}, { columns: 140, rows: 30 })
+      .split('\n')
+      .find((l) => l.startsWith('web '));
+    assert.match(web ?? '', /198\.51\.100\.2:80 50%, 198\.51\.100\.3:80 down {2}v2/);
+    const pane = frame(state, { view: 'services' }, { columns: 140, rows: 40 });
+    assert.match(pane, /web {2}203\.0\.113\.10:80\/tcp .* liveness 1\/2 up/);
+    assert.match(pane, /-> 198\.51\.100\.3:80 {2}down {2}weight 1 {2}table 0\.0%/);
+    assert.match(pane, /-> 198\.51\.100\.4:80 {2}weight 1/, 'no health column without liveness');
+
+    const render = { limit: 5, sort: { key: 'age' as const, reverse: false } };
+    const text = renderTopText(state, render);
+    assert.match(text, /web .*│ 1\/2 up +│ 198\.51\.100\.2:80 198\.51\.100\.3:80 \(down\)/);
+    assert.match(text, /api .*│ - +│ 198\.51\.100\.4:80/);
+    const json = topSnapshotJson(state, render);
+    assert.deepEqual(
+      json.services.map((s) => [
+        s.key,
+        s.health,
+        s.backends.map((b) => `${b.address} ${b.health} ${b.share}`),
+      ]),
+      [
+        [
+          '203.0.113.10:80/tcp',
+          { probed: true, up: 1, down: 1, failOpen: false },
+          ['198.51.100.2 up 1', '198.51.100.3 down 0'],
+        ],
+        ['203.0.113.11:80/tcp', { probed: false, up: 1, down: 0, failOpen: false }, ['198.51.100.4 up 1']],
+      ],
+    );
   });
 
   it('shows decoded headers newest first, with TLVs, and raw hex on request', () => {

@@ -23,6 +23,7 @@ export function service(id: number, name: string | null, vip: string, backends: 
     port: 80,
     family: 4,
     liveness: false,
+    health: { probed: false, up: backends.length, down: 0, failOpen: false },
     protocol: 'tcp',
     mode: 'fullnat',
     snat: '198.51.100.1',
@@ -32,8 +33,24 @@ export function service(id: number, name: string | null, vip: string, backends: 
       address,
       port: 80,
       weight: 1,
+      health: 'up' as const,
       share: 1 / backends.length,
     })),
+  };
+}
+
+/** The service with liveness on and the given backends marked down by the agent (no share left). */
+export function probed(s: ServiceView, down: string[]): ServiceView {
+  const backends = s.backends.map((b) => ({
+    ...b,
+    health: down.includes(b.address) ? ('down' as const) : ('up' as const),
+  }));
+  const up = backends.filter((b) => b.health === 'up');
+  return {
+    ...s,
+    liveness: true,
+    health: { probed: true, up: up.length, down: backends.length - up.length, failOpen: false },
+    backends: backends.map((b) => ({ ...b, share: b.health === 'up' ? 1 / up.length : 0 })),
   };
 }
 

@@ -28,6 +28,7 @@ real address and port. The service goes live only once it is complete; invalid i
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --backend 198.51.100.2:80 --backend 198.51.100.3:80 --ppv2',
     '<%= config.bin %> <%= command.id %> [2001:db8:f::10]:443 --backend [2001:db8:b::2]:443:3 --backend [2001:db8:b::3]:443:1 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c --name web6',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:8080 --backend 198.51.100.4:8080 --mode dnat --ppv2 --ppv2-tlv 0xE0=01020304',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:443 --backend 198.51.100.2:443 --backend 198.51.100.3:443 --ppv2 --liveness --name tls',
   ];
 
   static override args = {
@@ -79,6 +80,7 @@ real address and port. The service goes live only once it is complete; invalid i
       mode: flags.mode ?? 'fullnat',
       backends: (flags.backend ?? []).map(parseBackend),
       ppv2: { enabled: flags.ppv2, ...options },
+      liveness: flags.liveness ?? false,
     };
   }
 }

@@ -5,7 +5,7 @@ import { listServices, type ServiceView } from '../../core/services.js';
 import { loadState } from '../../core/state-file.js';
 
 export default class ServiceList extends DatapathCommand<typeof ServiceList> {
-  static override summary = 'List services with their mode, backend count and PPv2 settings.';
+  static override summary = 'List services with their mode, backend count, backend health and PPv2 settings.';
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',

@@ -11,14 +11,14 @@ import { snatAddressFor } from '../../core/snat.js';
 import { loadState, withInstanceLock } from '../../core/state-file.js';
 
 export default class ServiceSet extends DatapathCommand<typeof ServiceSet> {
-  static override summary = 'Change a live service: its backends, weights, mode or PPv2 options.';
+  static override summary = 'Change a live service: its backends, weights, mode, PPv2 options or liveness.';
 
   static override description =
     `New connections follow the new configuration at once. Open connections are not broken: they keep the
 backend, NAT and PPv2 state conntrack recorded at their SYN, so a removed backend keeps serving the
 connections it has (while it runs), and --no-ppv2 does not take a header away from a stream that was promised
-one. Backends that stay keep their place in the Maglev table, so few new connections move. See "Live changes"
-in the README.`;
+one. Backends that stay keep their place in the Maglev table, so few new connections move, and their health
+(one the agent marked down stays out until it recovers). See "Live changes" in the README.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --add-backend 198.51.100.4:80',
@@ -26,6 +26,7 @@ in the README.`;
     '<%= config.bin %> <%= command.id %> web6 --backend [2001:db8:b::2]:443:1 --backend [2001:db8:b::3]:443:4',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --no-ppv2',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c',
+    '<%= config.bin %> <%= command.id %> web --liveness',
   ];
 
   static override args = {
@@ -61,7 +62,7 @@ in the README.`;
         if (Object.keys(changes).length === 0) {
           throw usageError(
             'nothing to change',
-            'pass --backend, --add-backend, --remove-backend, --mode, --ppv2 or --ppv2-tlv',
+            'pass --backend, --add-backend, --remove-backend, --mode, --ppv2, --ppv2-tlv or --[no-]liveness',
           );
         }
         const mode = changes.mode ?? current.mode;
@@ -89,6 +90,7 @@ in the README.`;
       );
     }
     if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
+    if (flags.liveness !== undefined) changes.liveness = flags.liveness;
     if (flags.snat && !changes.backends && !changes.mode) changes.snat = flags.snat;
     if (flags.ppv2 !== undefined || flags['ppv2-tlv']) {
       const enabled = flags.ppv2 ?? current.ppv2.enabled;

@@ -7,7 +7,7 @@ import { loadState } from '../../core/state-file.js';
 
 export default class ServiceShow extends DatapathCommand<typeof ServiceShow> {
   static override summary =
-    'Show one service: backends with weights and share of new connections, PPv2 settings.';
+    'Show one service: backends with weights, health and share of new connections, PPv2 settings.';
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80',
