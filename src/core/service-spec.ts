@@ -38,7 +38,7 @@ export interface ServiceSpec {
 
 export const MAX_WEIGHT = 65535;
 export const MAX_STATIC_TLV_BYTES = 128; // bytes the datapath reserves per service (LB_TLV_MAX)
-const NAME_RULE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const NAME_RULE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Static TLV types the kernel may copy verbatim; UNIQUE_ID and CRC32C are computed per connection. */
 const STATIC_TLV_TYPES = new Set<number>([TlvType.ALPN, TlvType.AUTHORITY, TlvType.NETNS]);
 

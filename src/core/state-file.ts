@@ -6,9 +6,9 @@ import { writeJsonAtomic } from '../sys/json-file.js';
 import type { Instance } from './instance.js';
 
 /**
- * What the kernel cannot hold for an instance: which qdiscs lbctl created (so detach removes only those)
- * and service names. Everything else (services, backends, counters, connections) is read from the pinned
- * maps, so losing this file loses names, not traffic.
+ * What the kernel cannot hold for an instance: which qdiscs lbctl created (so detach removes only those),
+ * service names, and which services `lbctl apply` created. Everything else (services, backends, counters,
+ * connections) is read from the pinned maps, so losing this file loses names, not traffic.
  */
 export interface AttachedInterface {
   ifindex: number;
@@ -23,6 +23,11 @@ export interface InstanceState {
   interfaces: Record<string, AttachedInterface>;
   /** Service key ("203.0.113.10:80/tcp") to its name. */
   serviceNames: Record<string, string>;
+  /**
+   * Services `lbctl apply` created: service key to the manifest object that describes it ("Service
+   * default/web"). `apply --prune` deletes only these. Absent in state files written before apply existed.
+   */
+  appliedServices?: Record<string, string>;
 }
 
 const emptyState = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });

@@ -1,0 +1,163 @@
+import { toLbctlError } from '../cli/error-report.js';
+import { LbctlError } from '../cli/errors.js';
+import { changesFor, type Plan, type PlanEntry, specOfView } from './apply-plan.js';
+import type { DatapathMaps } from './maps.js';
+import type { ServiceSpec } from './service-spec.js';
+import {
+  addService,
+  deleteService,
+  listServices,
+  type ServiceChanges,
+  type ServiceView,
+  updateService,
+} from './services.js';
+import type { InstanceState } from './state-file.js';
+
+/**
+ * Carry out a plan all or nothing. Steps run deletes first (freeing names and table slots), then changes,
+ * then adds; before each step its undo is journalled. If a step fails, the journal is replayed backwards
+ * (an add is deleted, a change is set back to the previous spec, a delete is added again), the state
+ * object is restored, and the error is rethrown saying what happened. The caller holds the instance lock
+ * and saves the state only on success.
+ */
+export interface ServiceStore {
+  find(key: string): ServiceView | undefined;
+  add(spec: ServiceSpec, snat: string | null): ServiceView;
+  update(current: ServiceView, changes: ServiceChanges): ServiceView;
+  remove(service: ServiceView): void;
+}
+
+/** The store over the instance's pinned maps (the functions `lbctl service ...` uses). */
+export function mapServiceStore(maps: DatapathMaps, state: InstanceState): ServiceStore {
+  return {
+    find: (key) => listServices(maps, state).find((s) => s.key === key),
+    add: (spec, snat) => addService(maps, state, spec, snat),
+    update: (current, changes) => updateService(maps, state, current, changes),
+    remove: (service) => deleteService(maps, state, service),
+  };
+}
+
+const ORDER: Record<PlanEntry['action'], number> = { delete: 0, change: 1, add: 2, unchanged: 3 };
+
+/** Runs the plan; returns its entries with the ids the services have afterwards. */
+export function executePlan(plan: Plan, store: ServiceStore, state: InstanceState): PlanEntry[] {
+  const saved = structuredClone({ names: state.serviceNames, owned: state.appliedServices });
+  const undo: Array<{ what: string; run: () => void }> = [];
+  const results = new Map<PlanEntry, PlanEntry>();
+  const steps = [...plan.entries].sort((a, b) => ORDER[a.action] - ORDER[b.action]);
+  let current: PlanEntry | undefined;
+  try {
+    for (const entry of steps) {
+      current = entry;
+      results.set(entry, runStep(entry, store, state, undo));
+    }
+  } catch (err) {
+    const failures = rollBack(undo);
+    state.serviceNames = saved.names;
+    state.appliedServices = saved.owned;
+    throw stepError(err, current, undo.length, failures);
+  }
+  const owned = { ...state.appliedServices };
+  for (const key of plan.staleOwnership) delete owned[key];
+  for (const entry of plan.entries) {
+    if (entry.action === 'delete') delete owned[entry.key];
+    else if (entry.owner !== null) owned[entry.key] = entry.owner;
+  }
+  state.appliedServices = owned;
+  return plan.entries.map((e) => results.get(e) ?? e);
+}
+
+function runStep(
+  entry: PlanEntry,
+  store: ServiceStore,
+  state: InstanceState,
+  undo: Array<{ what: string; run: () => void }>,
+): PlanEntry {
+  const { key } = entry;
+  switch (entry.action) {
+    case 'unchanged':
+      return entry;
+    case 'delete': {
+      const previous = entry.current as ServiceView;
+      undo.push({
+        what: `re-add ${key}`,
+        run: () => {
+          if (!store.find(key)) store.add(specOfView(previous), previous.snat);
+        },
+      });
+      store.remove(previous);
+      return entry;
+    }
+    case 'add': {
+      const desired = entry.desired as NonNullable<PlanEntry['desired']>;
+      undo.push({
+        what: `delete ${key}`,
+        run: () => {
+          const added = store.find(key);
+          if (added) store.remove(added);
+        },
+      });
+      const added = store.add(desired.spec, desired.snat);
+      return { ...entry, id: added.id };
+    }
+    case 'change': {
+      const previous = entry.current as ServiceView;
+      const spec = specOfView(previous);
+      undo.push({
+        what: `restore ${key}`,
+        run: () => {
+          const now = store.find(key);
+          if (!now) return;
+          const { backends, mode, ppv2, liveness } = spec;
+          store.update(now, { backends, mode, ppv2, liveness, snat: previous.snat });
+        },
+      });
+      const changes = changesFor(entry);
+      // A rename alone is state only: no map write.
+      if (Object.keys(changes).length > 0) store.update(previous, changes);
+      if (entry.changes.some((c) => c.field === 'name')) {
+        if (entry.name === null) delete state.serviceNames[key];
+        else state.serviceNames[key] = entry.name;
+      }
+      return entry;
+    }
+  }
+}
+
+/** Undo newest first; a step whose undo fails is reported, the rest still run. */
+function rollBack(undo: ReadonlyArray<{ what: string; run: () => void }>): string[] {
+  const failures: string[] = [];
+  for (const step of [...undo].reverse()) {
+    try {
+      step.run();
+    } catch (err) {
+      failures.push(`${step.what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return failures;
+}
+
+function stepError(
+  err: unknown,
+  entry: PlanEntry | undefined,
+  journalled: number,
+  failures: string[],
+): LbctlError {
+  const cause = toLbctlError(err);
+  const what = entry ? `${entry.action} ${entry.name ? `${entry.name} (${entry.key})` : entry.key}` : 'apply';
+  const from = entry?.source ? ` from ${entry.source}` : '';
+  // The failed step journalled its own undo first, so the completed steps are one fewer.
+  const completed = Math.max(0, journalled - 1);
+  const outcome =
+    failures.length === 0
+      ? `the ${completed} completed step(s) were undone, nothing was applied`
+      : `undoing failed (${failures.join('; ')}): check lbctl service list`;
+  return new LbctlError(
+    cause.kind,
+    `apply failed at ${what}${from}: ${cause.message}; ${outcome}`,
+    cause.hint,
+    {
+      cause: err,
+    },
+  );
+}

@@ -1,0 +1,124 @@
+import { LbctlError } from '../cli/errors.js';
+import type { Endpoint } from '../core/endpoint.js';
+import { type BackendSpec, type ServiceSpec, validateService } from '../core/service-spec.js';
+import { readServiceSettings, type WeightRule } from './annotations.js';
+import { backendsFor, indexEndpoints } from './backends.js';
+import { fieldError } from './fields.js';
+import { lbctlServiceName } from './naming.js';
+import type { IgnoredObject, ManifestContents, ServiceObject } from './objects.js';
+import { resolveVips } from './vip.js';
+
+/**
+ * Manifest objects to lbctl services: one per (Service port, VIP family) of every Service meant for lbctl.
+ * A Service is meant for lbctl when it is of type LoadBalancer and its loadBalancerClass is absent, loxilb's
+ * or lbctl's own; the others are ignored with a reason. Any error names the document and field.
+ */
+export interface ManifestService {
+  spec: ServiceSpec;
+  /** lbctl.io/snat for this VIP's family, when given; otherwise fullnat uses the route's source. */
+  snat: string | undefined;
+  /** "document 1 (Service default/web) spec.ports[0]". */
+  source: string;
+  /** "Service default/web": ownership is recorded under it. */
+  owner: string;
+}
+
+export interface ManifestReading {
+  services: ManifestService[];
+  ignored: IgnoredObject[];
+  notes: string[];
+}
+
+export const LOXILB_CLASS = 'loxilb.io/loxilb';
+export const LBCTL_CLASS = 'lbctl.io/lbctl';
+const ACCEPTED_CLASSES = new Set([LOXILB_CLASS, LBCTL_CLASS]);
+
+export function servicesFromManifests(contents: ManifestContents): ManifestReading {
+  const index = indexEndpoints(contents);
+  const reading: ManifestReading = { services: [], ignored: [...contents.ignored], notes: [] };
+  for (const service of contents.services) {
+    const reason = notForLbctl(service);
+    if (reason) {
+      reading.ignored.push({
+        doc: service.doc,
+        kind: 'Service',
+        namespace: service.namespace,
+        name: service.name,
+        reason,
+      });
+      continue;
+    }
+    const settings = readServiceSettings(service);
+    reading.notes.push(...settings.notes);
+    if (service.ports.length === 0) throw fieldError({ doc: service.doc, path: 'spec.ports' }, 'is empty');
+    for (const port of service.ports) {
+      if (port.protocol !== 'TCP') {
+        throw fieldError(
+          { doc: service.doc, path: `spec.ports[${port.index}].protocol` },
+          `"${port.protocol}" is not supported: lbctl balances TCP only`,
+          'leave UDP and SCTP ports to another load balancer',
+          'UNSUPPORTED',
+        );
+      }
+    }
+    const vips = resolveVips(service, settings.vips);
+    for (const vip of vips) {
+      for (const port of service.ports) {
+        const where = { doc: service.doc, path: `spec.ports[${port.index}]` };
+        const backends = backendsFor(service, port, vip.family, index).map((b) =>
+          weighted(b, settings.weights),
+        );
+        const name =
+          settings.name === ''
+            ? undefined
+            : lbctlServiceName({
+                namespace: service.namespace,
+                name: service.name,
+                override: settings.name,
+                port,
+                multiPort: service.ports.length > 1,
+                family: vip.family,
+                dualStack: vips.length > 1,
+              });
+        const spec: ServiceSpec = {
+          name,
+          vip: { family: vip.family, address: vip.address, port: port.port },
+          mode: settings.mode,
+          backends,
+          ppv2: settings.ppv2,
+          liveness: settings.liveness,
+        };
+        try {
+          validateService(spec);
+        } catch (err) {
+          if (err instanceof LbctlError) throw fieldError(where, err.message, err.hint);
+          throw err;
+        }
+        reading.services.push({
+          spec,
+          snat: settings.mode === 'fullnat' ? settings.snat.get(vip.family) : undefined,
+          source: `${service.doc} ${where.path}${vips.length > 1 ? ` IPv${vip.family}` : ''}`,
+          owner: `Service ${service.namespace}/${service.name}`,
+        });
+      }
+    }
+  }
+  return reading;
+}
+
+/** Why a Service is not lbctl's to serve, or undefined when it is. */
+function notForLbctl(service: ServiceObject): string | undefined {
+  if (service.type !== 'LoadBalancer') return `type ${service.type}, not LoadBalancer`;
+  const cls = service.loadBalancerClass;
+  if (cls !== undefined && !ACCEPTED_CLASSES.has(cls)) {
+    return `loadBalancerClass ${cls} belongs to another implementation (lbctl serves none, ${LOXILB_CLASS} and ${LBCTL_CLASS})`;
+  }
+  return undefined;
+}
+
+/** An endpoint rule (ADDR:PORT=W) wins over an address rule (ADDR=W); the default weight is 1. */
+function weighted(backend: Endpoint, rules: readonly WeightRule[]): BackendSpec {
+  const exact = rules.find((r) => r.address === backend.address && r.port === backend.port);
+  const byAddress = rules.find((r) => r.address === backend.address && r.port === undefined);
+  return { ...backend, weight: (exact ?? byAddress)?.weight ?? 1 };
+}

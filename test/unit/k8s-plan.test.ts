@@ -1,0 +1,267 @@
+/**
+ * The apply plan (desired services against live ones) and its all-or-nothing execution, on an in-memory
+ * store: idempotence, in-place changes, ownership for --prune, conflicts, and undo when a step fails.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LbctlError } from '../../src/cli/errors.js';
+import { executePlan } from '../../src/core/apply-execute.js';
+import { computePlan, type DesiredService } from '../../src/core/apply-plan.js';
+import type { InstanceState } from '../../src/core/state-file.js';
+import { FakeStore, specFrom, viewOf } from './k8s-fixtures.js';
+
+const SNAT = '198.51.100.1';
+
+const desired = (spec: ReturnType<typeof specFrom>, n = 1): DesiredService => ({
+  spec,
+  snat: spec.mode === 'fullnat' ? SNAT : null,
+  source: `document ${n} (Service default/${spec.name ?? 'x'}) spec.ports[0]`,
+  owner: `Service default/${spec.name ?? 'x'}`,
+});
+
+const web = () =>
+  specFrom('203.0.113.10:80', ['198.51.100.2:80', '198.51.100.3:80'], { name: 'web', ppv2: [] });
+const api = () => specFrom('203.0.113.10:81', ['198.51.100.4:80'], { name: 'api', mode: 'dnat' });
+const manual = () => specFrom('203.0.113.10:90', ['198.51.100.5:80'], { name: 'manual' });
+
+const emptyState = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });
+
+/** Plan and run against the store, as `lbctl apply` does under the lock. */
+function apply(store: FakeStore, state: InstanceState, input: DesiredService[], prune = false) {
+  const plan = computePlan(input, [...store.services.values()], state.appliedServices ?? {}, { prune });
+  return { plan, entries: executePlan(plan, store, state) };
+}
+
+describe('k8s plan: computePlan', () => {
+  it('adds what is missing and records ownership; the same input again is all unchanged, with no writes', () => {
+    const store = new FakeStore([viewOf(manual(), 1, SNAT)]);
+    const state = emptyState();
+    const first = apply(store, state, [desired(web()), desired(api(), 2)]);
+    assert.deepEqual(
+      first.entries.map((e) => [e.action, e.key, e.id]),
+      [
+        ['add', '203.0.113.10:80/tcp', 2],
+        ['add', '203.0.113.10:81/tcp', 3],
+      ],
+    );
+    assert.deepEqual(state.appliedServices, {
+      '203.0.113.10:80/tcp': 'Service default/web',
+      '203.0.113.10:81/tcp': 'Service default/api',
+    });
+    store.calls.length = 0;
+    const again = apply(store, state, [desired(web()), desired(api(), 2)]);
+    assert.deepEqual(
+      again.entries.map((e) => [e.action, e.id, e.changes]),
+      [
+        ['unchanged', 2, []],
+        ['unchanged', 3, []],
+      ],
+    );
+    assert.deepEqual(store.calls, [], 'no writes');
+  });
+
+  it('describes each changed field, and updates in place keeping the id', () => {
+    const store = new FakeStore([viewOf(web(), 7, SNAT)]);
+    const changed = specFrom('203.0.113.10:80', ['198.51.100.3:80:2', '198.51.100.4:80'], {
+      name: 'front',
+      mode: 'dnat',
+      ppv2: ['unique-id', 'authority=example.com'],
+      liveness: true,
+    });
+    const { plan, entries } = apply(store, emptyState(), [desired(changed)]);
+    assert.equal(plan.entries[0]?.action, 'change');
+    assert.deepEqual(plan.entries[0]?.changes, [
+      { field: 'name', from: 'web', to: 'front' },
+      { field: 'mode', from: 'fullnat', to: 'dnat' },
+      {
+        field: 'backends',
+        from: '198.51.100.2:80, 198.51.100.3:80',
+        to: '198.51.100.3:80:2, 198.51.100.4:80',
+      },
+      { field: 'ppv2', from: 'v2', to: 'v2 unique-id 0x02=6578616d706c652e636f6d' },
+      { field: 'liveness', from: 'off', to: 'on' },
+    ]);
+    assert.equal(entries[0]?.id, 7);
+    assert.deepEqual(store.calls, ['update 203.0.113.10:80/tcp']);
+    const live = store.find('203.0.113.10:80/tcp');
+    assert.equal(live?.id, 7);
+    assert.equal(live?.mode, 'dnat');
+    assert.equal(live?.backends.length, 2);
+  });
+
+  it('compares the SNAT address of fullnat services', () => {
+    const store = new FakeStore([viewOf(web(), 1, '198.51.100.9')]);
+    const { plan } = apply(store, emptyState(), [desired(web())]);
+    assert.deepEqual(plan.entries[0]?.changes, [{ field: 'snat', from: '198.51.100.9', to: SNAT }]);
+    assert.equal(store.find('203.0.113.10:80/tcp')?.snat, SNAT);
+  });
+
+  it('renames without a map write', () => {
+    const store = new FakeStore([viewOf(web(), 1, SNAT)]);
+    const state = { ...emptyState(), serviceNames: { '203.0.113.10:80/tcp': 'web' } };
+    apply(store, state, [desired({ ...web(), name: 'front' })]);
+    assert.deepEqual(store.calls, []);
+    assert.deepEqual(state.serviceNames, { '203.0.113.10:80/tcp': 'front' });
+  });
+
+  it('prunes only with --prune and only what an apply created; a manual service is left alone', () => {
+    const store = new FakeStore([viewOf(manual(), 1, SNAT)]);
+    const state = emptyState();
+    apply(store, state, [desired(web()), desired(api(), 2)]);
+    const kept = apply(store, state, [desired(web())]);
+    assert.deepEqual(
+      kept.entries.map((e) => e.action),
+      ['unchanged'],
+    );
+    assert.match(
+      kept.plan.notes[0] ?? '',
+      /^1 service\(s\) created by an earlier apply are not in this input \(api \(203.0.113.10:81\/tcp\)\); --prune/,
+    );
+    const pruned = apply(store, state, [desired(web())], true);
+    assert.deepEqual(
+      pruned.entries.map((e) => [e.action, e.key]),
+      [
+        ['unchanged', '203.0.113.10:80/tcp'],
+        ['delete', '203.0.113.10:81/tcp'],
+      ],
+    );
+    assert.deepEqual([...store.services.keys()].sort(), ['203.0.113.10:80/tcp', '203.0.113.10:90/tcp']);
+    assert.deepEqual(state.appliedServices, { '203.0.113.10:80/tcp': 'Service default/web' });
+    const nothing = apply(store, state, [], true);
+    assert.deepEqual(
+      nothing.entries.map((e) => [e.action, e.key]),
+      [['delete', '203.0.113.10:80/tcp']],
+    );
+    assert.deepEqual([...store.services.keys()], ['203.0.113.10:90/tcp'], 'the manual service stays');
+  });
+
+  it('updates a service it did not create without taking ownership of it', () => {
+    const store = new FakeStore([viewOf(manual(), 1, SNAT)]);
+    const state = emptyState();
+    const changed = specFrom('203.0.113.10:90', ['198.51.100.6:80'], { name: 'manual' });
+    const { entries } = apply(store, state, [desired(changed)]);
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.owner]),
+      [['change', null]],
+    );
+    assert.deepEqual(state.appliedServices, {});
+  });
+
+  it('drops ownership records of services that were deleted by hand', () => {
+    const store = new FakeStore();
+    const state = { ...emptyState(), appliedServices: { '203.0.113.10:99/tcp': 'Service default/gone' } };
+    const { plan } = apply(store, state, [], true);
+    assert.deepEqual(plan.staleOwnership, ['203.0.113.10:99/tcp']);
+    assert.deepEqual(plan.entries, []);
+    assert.deepEqual(state.appliedServices, {});
+  });
+
+  it('refuses two parts of the input with one VIP:PORT or one name', () => {
+    assert.throws(
+      () => computePlan([desired(web()), desired({ ...api(), vip: web().vip }, 3)], [], {}, { prune: false }),
+      (err: unknown) =>
+        err instanceof LbctlError &&
+        err.kind === 'INVALID_DATA' &&
+        err.message ===
+          'document 3 (Service default/api) spec.ports[0] describes service 203.0.113.10:80/tcp again (already described by document 1 (Service default/web) spec.ports[0])',
+    );
+    assert.throws(
+      () => computePlan([desired(web()), desired({ ...api(), name: 'web' }, 2)], [], {}, { prune: false }),
+      /gets the lbctl name "web", like document 1/,
+    );
+  });
+
+  it('refuses a name held by a live service the input does not describe', () => {
+    assert.throws(
+      () =>
+        computePlan(
+          [desired({ ...web(), name: 'manual' })],
+          [viewOf(manual(), 1, SNAT)],
+          {},
+          { prune: false },
+        ),
+      (err: unknown) =>
+        err instanceof LbctlError &&
+        err.kind === 'CONFLICT' &&
+        /the lbctl name "manual" is taken by service 203.0.113.10:90\/tcp/.test(err.message),
+    );
+  });
+
+  it('refuses an input that would not fit the service table', () => {
+    const many = Array.from({ length: 256 }, (_, i) =>
+      desired(specFrom(`203.0.113.${1 + (i % 200)}:${1000 + i}`, ['198.51.100.2:80']), i + 1),
+    );
+    assert.throws(
+      () => computePlan(many, [], {}, { prune: false }),
+      /the apply would leave 256 services, more than the 255 a balancer holds/,
+    );
+  });
+});
+
+describe('k8s plan: executePlan is all or nothing', () => {
+  for (const failing of ['update', 'add 203.0.113.10:82', 'remove']) {
+    it(`undoes every completed step when "${failing}" fails, and restores the state`, () => {
+      const store = new FakeStore();
+      const state = emptyState();
+      // Live: web (to change), api (to prune), both created by apply, and a manual service.
+      apply(store, state, [desired(web()), desired(api(), 2)]);
+      store.add(manual(), SNAT);
+      const before = store.snapshot();
+      const stateBefore = structuredClone(state);
+      const changedWeb = specFrom('203.0.113.10:80', ['198.51.100.9:80'], { name: 'web', ppv2: ['crc32c'] });
+      const added = [
+        desired(specFrom('203.0.113.10:82', ['198.51.100.7:80'], { name: 'new1' }), 3),
+        desired(specFrom('203.0.113.10:83', ['198.51.100.8:80'], { name: 'new2' }), 4),
+      ];
+      store.failWhen = (call) => call.startsWith(failing);
+      store.calls.length = 0;
+      assert.throws(
+        () => apply(store, state, [desired(changedWeb), ...added], true),
+        (err: unknown) =>
+          err instanceof LbctlError &&
+          /^apply failed at \w+ .*: injected failure at .*; the \d completed step\(s\) were undone, nothing was applied$/.test(
+            err.message,
+          ),
+      );
+      store.failWhen = undefined;
+      assert.deepEqual(store.snapshot(), before);
+      assert.deepEqual(state, stateBefore);
+    });
+  }
+
+  it('says so when an undo fails too', () => {
+    const store = new FakeStore();
+    store.remove = () => {
+      throw new Error('map gone');
+    };
+    store.failWhen = (call) => call === 'add 203.0.113.10:83/tcp';
+    const input = [
+      desired(specFrom('203.0.113.10:82', ['198.51.100.7:80'], { name: 'new1' }), 1),
+      desired(specFrom('203.0.113.10:83', ['198.51.100.8:80'], { name: 'new2' }), 2),
+    ];
+    assert.throws(
+      () => apply(store, emptyState(), input),
+      (err: unknown) =>
+        err instanceof LbctlError &&
+        err.message.endsWith(
+          'undoing failed (delete 203.0.113.10:82/tcp: map gone): check lbctl service list',
+        ),
+    );
+  });
+
+  it('runs deletes first, then changes, then adds', () => {
+    const store = new FakeStore();
+    const state = emptyState();
+    apply(store, state, [desired(web()), desired(api(), 2)]);
+    store.calls.length = 0;
+    const changedWeb = specFrom('203.0.113.10:80', ['198.51.100.9:80'], { name: 'web' });
+    // The new service takes the pruned one's name: fine, since the delete runs first.
+    const takesName = specFrom('203.0.113.10:84', ['198.51.100.7:80'], { name: 'api' });
+    apply(store, state, [desired(takesName, 1), desired(changedWeb, 2)], true);
+    assert.deepEqual(store.calls, [
+      'remove 203.0.113.10:81/tcp',
+      'update 203.0.113.10:80/tcp',
+      'add 203.0.113.10:84/tcp',
+    ]);
+  });
+});
