@@ -209,7 +209,7 @@ static __always_inline struct lb_ct_entry *ct_insert_orig(const struct lb_ct_key
  * to set. The timer is re-armed only when the state moves towards closing, so
  * the common path costs one store.
  */
-static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client)
+static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client, __u64 now)
 {
 	__u8 old = e->state, next = old;
 
@@ -229,7 +229,7 @@ static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p,
 				       : LB_CT_FIN;
 		}
 	}
-	e->last_seen_ns = bpf_ktime_get_ns();
+	e->last_seen_ns = now;
 	if (next != old) {
 		e->state = next;
 		if (next >= LB_CT_FIN) {

@@ -12,14 +12,80 @@
 
 #include "stats.h"
 
+/*
+ * Route cache. bpf_fib_lookup is the most expensive call on the per-packet path (about a third of the
+ * program's time on established connections), and its answer rarely changes: every packet of every
+ * connection towards the same backend (and every reply towards the same client) asks the same question.
+ * So each CPU keeps a small direct-mapped cache of answers, keyed by everything the lookup is given
+ * (ingress device, family, source, destination), each answer trusted for LB_FIB_CACHE_TTL_NS. The cache
+ * holds the egress device, the next hop and the device MTU, not MAC addresses: bpf_redirect_neigh still
+ * resolves the neighbour for every packet, so a neighbour change (new MAC, failover) applies at once, and a
+ * route change applies within the TTL. The MTU check the lookup does (is_skb_forwardable: length against
+ * MTU + Ethernet + VLAN header unless GSO) is repeated on a hit, and a packet that fails it takes the full
+ * lookup, which counts the drop. Only successful lookups are cached. Per CPU: no locking, and a tc program
+ * never runs nested on one CPU.
+ */
+#define LB_FIB_CACHE_SLOTS 256 /* power of two */
+#define LB_FIB_CACHE_TTL_NS (100 * 1000000ULL)
+
+struct fib_cache_entry {
+	__u8 src[16];
+	__u8 dst[16];
+	__u8 nh[16];
+	__u64 stamp_ns; /* 0: empty */
+	__u32 in_ifindex;
+	__u32 out_ifindex;
+	__u16 mtu;
+	__u8 family;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_FIB_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fib_cache_entry);
+} lb_fib_cache SEC(".maps");
+
+static __always_inline __u32 fib_cache_slot(__u32 ifindex, const __u8 *saddr, const __u8 *daddr)
+{
+	const __u32 *s = (const __u32 *)saddr, *d = (const __u32 *)daddr;
+
+	return hash_mix32(ifindex ^ s[0] ^ s[3] ^ d[0] ^ (d[3] * 0x9e3779b9)) & (LB_FIB_CACHE_SLOTS - 1);
+}
+
+static __always_inline long fib_redirect(__u32 ifindex, __u8 family, const __u8 *nh_addr)
+{
+	struct bpf_redir_neigh nh = {};
+
+	if (family == LB_FAMILY_V4) {
+		nh.nh_family = AF_INET;
+		__builtin_memcpy(&nh.ipv4_nh, nh_addr, 4);
+	} else {
+		nh.nh_family = AF_INET6;
+		__builtin_memcpy(nh.ipv6_nh, nh_addr, 16);
+	}
+	return bpf_redirect_neigh(ifindex, &nh, sizeof(nh), 0);
+}
+
+/* `now`: CLOCK_MONOTONIC(_COARSE) ns, for the cache's TTL. */
 static __always_inline int fib_forward(struct __sk_buff *skb, __u8 family, const __u8 *saddr, const __u8 *daddr,
-				       __u32 svc_id)
+				       __u32 svc_id, __u64 now)
 {
 	struct bpf_fib_lookup fib = {};
-	struct bpf_redir_neigh nh = {};
+	struct fib_cache_entry *c;
+	__u32 in_ifindex = skb->ingress_ifindex;
+	__u32 slot = fib_cache_slot(in_ifindex, saddr, daddr);
+	__u8 nh[16] = {};
 	long rc;
 
-	fib.ifindex = skb->ingress_ifindex;
+	c = bpf_map_lookup_elem(&lb_fib_cache, &slot);
+	if (c && c->stamp_ns && now - c->stamp_ns < LB_FIB_CACHE_TTL_NS && c->in_ifindex == in_ifindex &&
+	    c->family == family && addr_eq(c->dst, daddr) && addr_eq(c->src, saddr) &&
+	    (skb->len <= (__u32)c->mtu + ETH_HLEN + 4 || skb->gso_size))
+		return fib_redirect(c->out_ifindex, family, c->nh);
+
+	fib.ifindex = in_ifindex;
 	fib.l4_protocol = IPPROTO_TCP;
 	if (family == LB_FAMILY_V4) {
 		fib.family = AF_INET;
@@ -35,14 +101,23 @@ static __always_inline int fib_forward(struct __sk_buff *skb, __u8 family, const
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
-		if (fib.family == AF_INET) {
-			nh.nh_family = AF_INET;
-			nh.ipv4_nh = fib.ipv4_dst; /* the gateway when there is one */
-		} else {
-			nh.nh_family = AF_INET6;
-			__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
+		/* ipv4_dst / ipv6_dst now hold the next hop: the gateway when there is one */
+		if (family == LB_FAMILY_V4)
+			__builtin_memcpy(nh, &fib.ipv4_dst, 4);
+		else
+			__builtin_memcpy(nh, fib.ipv6_dst, 16);
+		/* mtu_result is only set on success (then it is the egress device's MTU) */
+		if (rc == BPF_FIB_LKUP_RET_SUCCESS && c) {
+			addr_copy(c->src, saddr);
+			addr_copy(c->dst, daddr);
+			addr_copy(c->nh, nh);
+			c->in_ifindex = in_ifindex;
+			c->out_ifindex = fib.ifindex;
+			c->mtu = fib.mtu_result;
+			c->family = family;
+			c->stamp_ns = now ? now : 1;
 		}
-		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+		return fib_redirect(fib.ifindex, family, nh);
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:

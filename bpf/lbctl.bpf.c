@@ -155,7 +155,7 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *e)
 {
 	__u32 svc_id = e->svc_id, seq = p->seq;
-	__u64 bytes = skb->len;
+	__u64 bytes = skb->len, now;
 	struct lb_ct_key peer;
 
 	if (e->flags & LB_CT_F_PPV2) {
@@ -181,7 +181,8 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 			seq += e->ppv2_len;
 		}
 	}
-	ct_track(e, p, 1);
+	now = bpf_ktime_get_ns();
+	ct_track(e, p, 1, now);
 	e->packets_orig++;
 	e->bytes_orig += bytes;
 	__builtin_memcpy(&peer, &e->peer, sizeof(peer));
@@ -191,7 +192,7 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 	}
 	stat_inc(svc_id, LB_CNT_FWD_PACKETS);
 	stat_add(svc_id, LB_CNT_FWD_BYTES, bytes);
-	return fib_forward(skb, p->family, peer.daddr, peer.saddr, svc_id);
+	return fib_forward(skb, p->family, peer.daddr, peer.saddr, svc_id, now);
 }
 
 /* Backend -> client. `alias` is the REPLY entry the packet matched. */
@@ -200,7 +201,7 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	struct lb_ct_key orig;
 	struct lb_ct_entry *e;
 	__u32 svc_id, ack = p->ack;
-	__u64 bytes = skb->len;
+	__u64 bytes = skb->len, now;
 
 	__builtin_memcpy(&orig, &alias->peer, sizeof(orig));
 	e = ct_lookup(&orig);
@@ -232,7 +233,8 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 				stat_inc(svc_id, LB_CNT_SACK_SHIFTED);
 		}
 	}
-	ct_track(e, p, 0);
+	now = bpf_ktime_get_ns();
+	ct_track(e, p, 0, now);
 	e->packets_reply++;
 	e->bytes_reply += bytes;
 	if (nat_rewrite(skb, p, &orig, p->seq, ack)) {
@@ -241,7 +243,7 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	}
 	stat_inc(svc_id, LB_CNT_REV_PACKETS);
 	stat_add(svc_id, LB_CNT_REV_BYTES, bytes);
-	return fib_forward(skb, p->family, orig.daddr, orig.saddr, svc_id);
+	return fib_forward(skb, p->family, orig.daddr, orig.saddr, svc_id, now);
 }
 
 SEC("tc")
