@@ -54,36 +54,42 @@ static __always_inline __u32 fib_cache_slot(__u32 ifindex, const __u8 *saddr, co
 	return hash_mix32(ifindex ^ s[0] ^ s[3] ^ d[0] ^ (d[3] * 0x9e3779b9)) & (LB_FIB_CACHE_SLOTS - 1);
 }
 
-static __always_inline long fib_redirect(__u32 ifindex, __u8 family, const __u8 *nh_addr)
+static __always_inline void fib_nh_set(struct bpf_redir_neigh *nh, __u8 family, const __u8 *addr)
 {
-	struct bpf_redir_neigh nh = {};
-
 	if (family == LB_FAMILY_V4) {
-		nh.nh_family = AF_INET;
-		__builtin_memcpy(&nh.ipv4_nh, nh_addr, 4);
+		nh->nh_family = AF_INET;
+		__builtin_memcpy(&nh->ipv4_nh, addr, 4);
 	} else {
-		nh.nh_family = AF_INET6;
-		__builtin_memcpy(nh.ipv6_nh, nh_addr, 16);
+		nh->nh_family = AF_INET6;
+		__builtin_memcpy(nh->ipv6_nh, addr, 16);
 	}
-	return bpf_redirect_neigh(ifindex, &nh, sizeof(nh), 0);
 }
 
-/* `now`: CLOCK_MONOTONIC(_COARSE) ns, for the cache's TTL. */
-static __always_inline int fib_forward(struct __sk_buff *skb, __u8 family, const __u8 *saddr, const __u8 *daddr,
-				       __u32 svc_id, __u64 now)
+/*
+ * Forward a rewritten packet: its addresses are now the reverse of `peer` (source = peer's destination).
+ * `now`: CLOCK_MONOTONIC(_COARSE) ns, for the cache's TTL. Not inlined: the lookup's 64-byte argument and
+ * the rest of this path stay out of the main program's stack frame (the main program and the deepest global
+ * function it calls share 512 bytes).
+ */
+static __attribute__((noinline)) int fib_forward(struct __sk_buff *skb, const struct lb_ct_key *peer, __u32 svc_id,
+						 __u64 now)
 {
+	const __u8 *saddr = peer->daddr, *daddr = peer->saddr;
+	__u8 family = peer->family;
 	struct bpf_fib_lookup fib = {};
+	struct bpf_redir_neigh nh = {};
 	struct fib_cache_entry *c;
 	__u32 in_ifindex = skb->ingress_ifindex;
 	__u32 slot = fib_cache_slot(in_ifindex, saddr, daddr);
-	__u8 nh[16] = {};
 	long rc;
 
 	c = bpf_map_lookup_elem(&lb_fib_cache, &slot);
 	if (c && c->stamp_ns && now - c->stamp_ns < LB_FIB_CACHE_TTL_NS && c->in_ifindex == in_ifindex &&
 	    c->family == family && addr_eq(c->dst, daddr) && addr_eq(c->src, saddr) &&
-	    (skb->len <= (__u32)c->mtu + ETH_HLEN + 4 || skb->gso_size))
-		return fib_redirect(c->out_ifindex, family, c->nh);
+	    (skb->len <= (__u32)c->mtu + ETH_HLEN + 4 || skb->gso_size)) {
+		fib_nh_set(&nh, family, c->nh);
+		return bpf_redirect_neigh(c->out_ifindex, &nh, sizeof(nh), 0);
+	}
 
 	fib.ifindex = in_ifindex;
 	fib.l4_protocol = IPPROTO_TCP;
@@ -102,22 +108,23 @@ static __always_inline int fib_forward(struct __sk_buff *skb, __u8 family, const
 	case BPF_FIB_LKUP_RET_SUCCESS:
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		/* ipv4_dst / ipv6_dst now hold the next hop: the gateway when there is one */
-		if (family == LB_FAMILY_V4)
-			__builtin_memcpy(nh, &fib.ipv4_dst, 4);
-		else
-			__builtin_memcpy(nh, fib.ipv6_dst, 16);
+		fib_nh_set(&nh, family, family == LB_FAMILY_V4 ? (__u8 *)&fib.ipv4_dst : (__u8 *)fib.ipv6_dst);
 		/* mtu_result is only set on success (then it is the egress device's MTU) */
 		if (rc == BPF_FIB_LKUP_RET_SUCCESS && c) {
 			addr_copy(c->src, saddr);
 			addr_copy(c->dst, daddr);
-			addr_copy(c->nh, nh);
+			__builtin_memset(c->nh, 0, sizeof(c->nh));
+			if (family == LB_FAMILY_V4)
+				__builtin_memcpy(c->nh, &fib.ipv4_dst, 4);
+			else
+				__builtin_memcpy(c->nh, fib.ipv6_dst, 16);
 			c->in_ifindex = in_ifindex;
 			c->out_ifindex = fib.ifindex;
 			c->mtu = fib.mtu_result;
 			c->family = family;
 			c->stamp_ns = now ? now : 1;
 		}
-		return fib_redirect(fib.ifindex, family, nh);
+		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:

@@ -192,7 +192,7 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 	}
 	stat_inc(svc_id, LB_CNT_FWD_PACKETS);
 	stat_add(svc_id, LB_CNT_FWD_BYTES, bytes);
-	return fib_forward(skb, p->family, peer.daddr, peer.saddr, svc_id, now);
+	return fib_forward(skb, &peer, svc_id, now);
 }
 
 /* Backend -> client. `alias` is the REPLY entry the packet matched. */
@@ -243,7 +243,7 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	}
 	stat_inc(svc_id, LB_CNT_REV_PACKETS);
 	stat_add(svc_id, LB_CNT_REV_BYTES, bytes);
-	return fib_forward(skb, p->family, orig.daddr, orig.saddr, svc_id, now);
+	return fib_forward(skb, &orig, svc_id, now);
 }
 
 SEC("tc")
