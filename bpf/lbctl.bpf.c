@@ -220,7 +220,8 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 
 		if (p->tcp_flags & TCP_FLAG_ACK)
 			ack = ack_to_client(ack, isn, shift);
-		if (p->thl > sizeof(struct tcphdr) && (shift || mss_reduce)) {
+		/* Option walk only where there can be something to fix: an MSS to clamp, SACK blocks to shift. */
+		if (p->thl > sizeof(struct tcphdr) && (mss_reduce || (shift && !tcp_opts_ts_only(p)))) {
 			int r = tcp_opts_fix(skb, (p->l4_off << 8) | p->thl, isn, shift, mss_reduce);
 
 			if (r < 0) {

@@ -22,7 +22,7 @@ struct pkt {
 	__u32 seq;              /* host order */
 	__u32 ack;              /* host order */
 	__u8 thl;               /* TCP header length */
-	__u8 pad;
+	__u8 ts_only;           /* the options are exactly NOP, NOP, timestamps (see tcp_opts_ts_only) */
 	__u8 tcp_flags;
 	__u8 family;
 };
@@ -56,6 +56,8 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct pkt *p, const
 	p->seq = bpf_ntohl(th->seq);
 	p->ack = bpf_ntohl(th->ack_seq);
 	p->tcp_flags = ((__u8 *)th)[13];
+	if (p->thl == sizeof(struct tcphdr) + 12 && (void *)(th + 1) + 4 <= end)
+		p->ts_only = *(__u32 *)(th + 1) == bpf_htonl(0x0101080a);
 	return 0;
 }
 
@@ -103,6 +105,12 @@ static __always_inline int parse_pkt(struct __sk_buff *skb, struct pkt *p)
 		return parse_tcp(skb, p, L3_OFF + sizeof(struct ipv6hdr));
 	}
 	return -1;
+}
+
+/* The options are exactly NOP, NOP, timestamps: the usual layout on established connections (no SACK, no MSS). */
+static __always_inline int tcp_opts_ts_only(const struct pkt *p)
+{
+	return p->ts_only;
 }
 
 static __always_inline int is_syn_only(const struct pkt *p)
