@@ -29,15 +29,15 @@
 #define LB_FIB_CACHE_TTL_NS (100 * 1000000ULL)
 
 struct fib_cache_entry {
-	__u8 src[16];
-	__u8 dst[16];
-	__u8 nh[16];
-	__u64 stamp_ns; /* 0: empty */
+	struct bpf_redir_neigh nh; /* handed to bpf_redirect_neigh as is (20 bytes) */
 	__u32 in_ifindex;
 	__u32 out_ifindex;
 	__u16 mtu;
 	__u8 family;
-	__u8 pad[5];
+	__u8 pad;
+	__u8 src[16];
+	__u8 dst[16];
+	__u64 stamp_ns; /* 0: empty */
 };
 
 struct {
@@ -65,33 +65,17 @@ static __always_inline void fib_nh_set(struct bpf_redir_neigh *nh, __u8 family, 
 	}
 }
 
-/*
- * Forward a rewritten packet: its addresses are now the reverse of `peer` (source = peer's destination).
- * `now`: CLOCK_MONOTONIC(_COARSE) ns, for the cache's TTL. Not inlined: the lookup's 64-byte argument and
- * the rest of this path stay out of the main program's stack frame (the main program and the deepest global
- * function it calls share 512 bytes).
- */
-static __attribute__((noinline)) int fib_forward(struct __sk_buff *skb, const struct lb_ct_key *peer, __u32 svc_id,
-						 __u64 now)
+/* The full lookup, on a cache miss; fills the cache slot `c` (may be NULL) on success. */
+static __attribute__((noinline)) int fib_forward_slow(struct __sk_buff *skb, const struct lb_ct_key *peer,
+						      __u32 svc_id, __u64 now, struct fib_cache_entry *c)
 {
 	const __u8 *saddr = peer->daddr, *daddr = peer->saddr;
-	__u8 family = peer->family;
 	struct bpf_fib_lookup fib = {};
 	struct bpf_redir_neigh nh = {};
-	struct fib_cache_entry *c;
-	__u32 in_ifindex = skb->ingress_ifindex;
-	__u32 slot = fib_cache_slot(in_ifindex, saddr, daddr);
+	__u8 family = peer->family;
 	long rc;
 
-	c = bpf_map_lookup_elem(&lb_fib_cache, &slot);
-	if (c && c->stamp_ns && now - c->stamp_ns < LB_FIB_CACHE_TTL_NS && c->in_ifindex == in_ifindex &&
-	    c->family == family && addr_eq(c->dst, daddr) && addr_eq(c->src, saddr) &&
-	    (skb->len <= (__u32)c->mtu + ETH_HLEN + 4 || skb->gso_size)) {
-		fib_nh_set(&nh, family, c->nh);
-		return bpf_redirect_neigh(c->out_ifindex, &nh, sizeof(nh), 0);
-	}
-
-	fib.ifindex = in_ifindex;
+	fib.ifindex = skb->ingress_ifindex;
 	fib.l4_protocol = IPPROTO_TCP;
 	if (family == LB_FAMILY_V4) {
 		fib.family = AF_INET;
@@ -113,12 +97,8 @@ static __attribute__((noinline)) int fib_forward(struct __sk_buff *skb, const st
 		if (rc == BPF_FIB_LKUP_RET_SUCCESS && c) {
 			addr_copy(c->src, saddr);
 			addr_copy(c->dst, daddr);
-			__builtin_memset(c->nh, 0, sizeof(c->nh));
-			if (family == LB_FAMILY_V4)
-				__builtin_memcpy(c->nh, &fib.ipv4_dst, 4);
-			else
-				__builtin_memcpy(c->nh, fib.ipv6_dst, 16);
-			c->in_ifindex = in_ifindex;
+			__builtin_memcpy(&c->nh, &nh, sizeof(nh));
+			c->in_ifindex = skb->ingress_ifindex;
 			c->out_ifindex = fib.ifindex;
 			c->mtu = fib.mtu_result;
 			c->family = family;
@@ -140,6 +120,28 @@ static __attribute__((noinline)) int fib_forward(struct __sk_buff *skb, const st
 		stat_inc(svc_id, LB_CNT_DROP_FIB_OTHER);
 		return TC_ACT_SHOT;
 	}
+}
+
+/*
+ * Forward a rewritten packet: its addresses are now the reverse of `peer` (source = peer's destination).
+ * `now`: CLOCK_MONOTONIC(_COARSE) ns, for the cache's TTL. Not inlined: the lookup's 64-byte argument and
+ * the rest of this path stay out of the main program's stack frame (the main program and the deepest global
+ * function it calls share 512 bytes).
+ */
+static __attribute__((noinline)) int fib_forward(struct __sk_buff *skb, const struct lb_ct_key *peer, __u32 svc_id,
+						 __u64 now)
+{
+	const __u8 *saddr = peer->daddr, *daddr = peer->saddr;
+	__u32 in_ifindex = skb->ingress_ifindex;
+	__u32 slot = fib_cache_slot(in_ifindex, saddr, daddr);
+	struct fib_cache_entry *c = bpf_map_lookup_elem(&lb_fib_cache, &slot);
+	__u8 family = peer->family;
+
+	if (c && c->stamp_ns && now - c->stamp_ns < LB_FIB_CACHE_TTL_NS && c->in_ifindex == in_ifindex &&
+	    c->family == family && addr_eq(c->dst, daddr) && addr_eq(c->src, saddr) &&
+	    (skb->len <= (__u32)c->mtu + ETH_HLEN + 4 || skb->gso_size))
+		return bpf_redirect_neigh(c->out_ifindex, &c->nh, sizeof(c->nh), 0);
+	return fib_forward_slow(skb, peer, svc_id, now, c);
 }
 
 #endif /* LBCTL_FIB_H */
