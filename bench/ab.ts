@@ -1,14 +1,15 @@
 /**
- * A/B comparison of two datapath objects under the same load, for datapath performance work:
+ * Side-by-side comparison of datapath objects under the same load, for datapath performance work:
  *
- *   sudo node --import tsx bench/ab.ts A.o B.o [--rounds N] [--duration S] [--scenarios short,keepalive]
- *                                               [--contenders lbctl-fullnat-ppv2,lbctl-fullnat]
+ *   sudo node --import tsx bench/ab.ts A.o B.o [C.o …] [--rounds N] [--duration S] [--scenarios short,keepalive]
+ *                                                     [--contenders lbctl-fullnat-ppv2,lbctl-fullnat]
  *
- * One bench topology; each round attaches A, measures every scenario, detaches, then the same for B, with
- * the order flipped every other round (A B B A A B …) so slow drift of the shared machine's load does not
- * favour one side. The kernel's BPF run-time statistics are on throughout: ns per packet and µs of datapath
- * per unit of work are the reliable signal on a noisy machine (wrk's throughput is printed too, but other
- * people's load moves it). Every measurement runs the bench's correctness checks; a failed check is shown.
+ * One bench topology; each round attaches one object, measures every scenario, detaches, then the next
+ * object, the order rotating and reversing from round to round (A B, B A, … or A B C, C B A, B C A, …) so slow
+ * drift of the shared machine's load favours none of them. The kernel's BPF run-time statistics are on
+ * throughout: ns per packet and µs of datapath per unit of work are the reliable signal on a noisy machine
+ * (wrk's throughput is printed too, but other people's load moves it). Every measurement runs the bench's
+ * correctness checks; a failed check is shown and fails the run.
  */
 import { enableRunTimeStats } from '../src/bpf/prog-info.js';
 import { Cleanup } from './cleanup.js';
@@ -26,7 +27,7 @@ import {
 } from './plan.js';
 
 interface Sample {
-  variant: 'A' | 'B';
+  variant: number;
   round: number;
   contender: ContenderId;
   scenario: ScenarioId;
@@ -37,28 +38,41 @@ interface Sample {
   failed: string[];
 }
 
+const USAGE =
+  'usage: bench/ab.ts A.o B.o [C.o …] [--rounds N] [--duration S] [--scenarios a,b] [--contenders a,b]';
+
 function parse(argv: string[]) {
-  const [a, b, ...rest] = argv;
-  if (!a || !b || a.startsWith('--') || b.startsWith('--'))
-    throw new Error(
-      'usage: bench/ab.ts A.o B.o [--rounds N] [--duration S] [--scenarios a,b] [--contenders a,b]',
-    );
+  const objects: string[] = [];
   let rounds = 4;
   let durationS = 3;
   let scenarios: ScenarioId[] = ['short', 'keepalive', 'download'];
   let contenders: ContenderId[] = [SUBJECT];
+  const rest = [...argv];
   while (rest.length > 0) {
-    const flag = rest.shift();
+    const arg = rest.shift() as string;
+    if (!arg.startsWith('--')) {
+      objects.push(arg);
+      continue;
+    }
     const v = rest.shift() ?? '';
-    if (flag === '--rounds') rounds = Number(v);
-    else if (flag === '--duration') durationS = Number(v);
-    else if (flag === '--scenarios') scenarios = v.split(',') as ScenarioId[];
-    else if (flag === '--contenders') contenders = v.split(',') as ContenderId[];
-    else throw new Error(`unknown flag ${flag}`);
+    if (arg === '--rounds') rounds = Number(v);
+    else if (arg === '--duration') durationS = Number(v);
+    else if (arg === '--scenarios') scenarios = v.split(',') as ScenarioId[];
+    else if (arg === '--contenders') contenders = v.split(',') as ContenderId[];
+    else throw new Error(`unknown flag ${arg}\n${USAGE}`);
   }
+  if (objects.length < 2) throw new Error(USAGE);
   for (const s of scenarios) scenarioSpec(s);
   for (const c of contenders) contenderSpec(c);
-  return { a, b, rounds, durationS, scenarios, contenders };
+  return { objects, rounds, durationS, scenarios, contenders };
+}
+
+const label = (i: number) => String.fromCharCode(65 + i);
+
+/** Round r's order: rotated by r/2, reversed every other round. */
+export function roundOrder(n: number, round: number): number[] {
+  const base = Array.from({ length: n }, (_, i) => (i + Math.floor((round - 1) / 2)) % n);
+  return round % 2 === 0 ? base.reverse() : base;
 }
 
 const median = (xs: number[]): number => {
@@ -80,17 +94,15 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   try {
     const lab = await startBenchLab(cleanup, log);
-    const balancers = {
-      A: await LbctlBalancer.create(lab, cleanup, opts.a, 'a.bpf.o'),
-      B: await LbctlBalancer.create(lab, cleanup, opts.b, 'b.bpf.o'),
-    };
+    const balancers: LbctlBalancer[] = [];
+    for (const [i, path] of opts.objects.entries())
+      balancers.push(await LbctlBalancer.create(lab, cleanup, path, `${label(i)}.bpf.o`));
     const balancerPids = await namespaceProcesses(lab.topo.ns.lb);
     const disable = enableRunTimeStats();
     cleanup.add('disable BPF run-time statistics', disable);
     for (let round = 1; round <= opts.rounds; round++) {
-      const order: Array<'A' | 'B'> = round % 4 === 1 || round % 4 === 0 ? ['A', 'B'] : ['B', 'A'];
-      for (const variant of order) {
-        const lb = balancers[variant];
+      for (const variant of roundOrder(balancers.length, round)) {
+        const lb = balancers[variant] as LbctlBalancer;
         await lb.setUp();
         const programIds = await lb.programIds();
         const ctx = { lab, lbctl: lb, threads: 2, durationS: opts.durationS, balancerPids, programIds };
@@ -113,7 +125,7 @@ async function main(): Promise<void> {
             };
             samples.push(s);
             log(
-              `round ${round} ${variant} ${contenderId.padEnd(18)} ${scenarioId.padEnd(9)} ` +
+              `round ${round} ${label(variant)} ${contenderId.padEnd(18)} ${scenarioId.padEnd(9)} ` +
                 `${s.nsPerPacket.toFixed(0).padStart(5)} ns/pkt ${s.usPerUnit.toFixed(2).padStart(7)} µs/${scenario.workUnit} ` +
                 `${s.packetsPerUnit.toFixed(1)} pkt/${scenario.workUnit} ${s.value.toFixed(0).padStart(7)} ${scenario.unit}` +
                 (s.failed.length ? `  FAILED ${s.failed.join('; ')}` : ''),
@@ -127,25 +139,34 @@ async function main(): Promise<void> {
     await cleanup.run();
     removeSignalHandlers();
   }
-  console.log(`A = ${opts.a}\nB = ${opts.b}\nmedians over ${opts.rounds} rounds of ${opts.durationS} s:`);
+  const n = opts.objects.length;
+  for (const [i, path] of opts.objects.entries()) console.log(`${label(i)} = ${path}`);
+  console.log(`medians over ${opts.rounds} rounds of ${opts.durationS} s; ratios against A`);
+  const cols = Array.from({ length: n }, (_, i) => label(i));
   console.log(
-    '| contender | scenario | A ns/pkt | B ns/pkt | B/A | A µs/unit | B µs/unit | A value | B value | B/A |',
+    `| contender | scenario | ${cols.map((c) => `${c} ns/pkt`).join(' | ')} | ${cols.map((c) => `${c} µs/unit`).join(' | ')} | ${cols.map((c) => `${c} throughput`).join(' | ')} |`,
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(`|${' --- |'.repeat(2 + 3 * n)}`);
   for (const contender of opts.contenders) {
     for (const scenario of SCENARIOS.filter((s) => opts.scenarios.includes(s.id))) {
-      const pick = (v: 'A' | 'B', f: (s: Sample) => number) =>
+      const pick = (v: number, f: (s: Sample) => number) =>
         median(
           samples
             .filter((s) => s.variant === v && s.scenario === scenario.id && s.contender === contender)
             .map(f),
         );
-      const [an, bn] = [pick('A', (s) => s.nsPerPacket), pick('B', (s) => s.nsPerPacket)];
-      const [au, bu] = [pick('A', (s) => s.usPerUnit), pick('B', (s) => s.usPerUnit)];
-      const [av, bv] = [pick('A', (s) => s.value), pick('B', (s) => s.value)];
+      const cells = (f: (s: Sample) => number, digits: number) => {
+        const base = pick(0, f);
+        return cols
+          .map((_, v) => {
+            const x = pick(v, f);
+            return v === 0 ? x.toFixed(digits) : `${x.toFixed(digits)} (${(x / base).toFixed(3)})`;
+          })
+          .join(' | ');
+      };
       console.log(
-        `| ${contender} | ${scenario.id} | ${an.toFixed(0)} | ${bn.toFixed(0)} | ${(bn / an).toFixed(3)} | ` +
-          `${au.toFixed(2)} | ${bu.toFixed(2)} | ${av.toFixed(0)} | ${bv.toFixed(0)} | ${(bv / av).toFixed(3)} |`,
+        `| ${contender} | ${scenario.id} (${scenario.unit}) | ${cells((s) => s.nsPerPacket, 0)} | ` +
+          `${cells((s) => s.usPerUnit, 2)} | ${cells((s) => s.value, 0)} |`,
       );
     }
   }
