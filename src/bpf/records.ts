@@ -314,6 +314,11 @@ export interface CtEntry {
     crc32cTlv?: boolean;
     /** Its expiry timer runs; without it the datapath's janitor sweep expires the entry. Default false. */
     timer?: boolean;
+    /**
+     * reply entries: mirrors the PPv2 fields and holds the backend -> client counters and last-seen time
+     * itself (see bpf/ABI.md); the connection's figures are the sum of both entries. Default false.
+     */
+    mirror?: boolean;
   };
   /** PPv2 header length = sequence shift (0 without PPv2). */
   ppv2Len: number;
@@ -339,6 +344,7 @@ const CT_F_FIN_REPLY = 0x08;
 const CT_F_UNIQUE_ID = 0x10;
 const CT_F_CRC32C = 0x20;
 const CT_F_TIMER = 0x40;
+const CT_F_MIRROR = 0x80;
 
 function writeCtKey(key: Omit<CtKey, 'family' | 'protocol'>, buf: Buffer, offset: number): void {
   const family = encodeAddr(key.saddr, buf, offset);
@@ -392,7 +398,8 @@ export function encodeCtEntry(e: CtEntry): Buffer {
     (e.flags.finFromBackend ? CT_F_FIN_REPLY : 0) |
     (e.flags.uniqueIdTlv ? CT_F_UNIQUE_ID : 0) |
     (e.flags.crc32cTlv ? CT_F_CRC32C : 0) |
-    (e.flags.timer ? CT_F_TIMER : 0);
+    (e.flags.timer ? CT_F_TIMER : 0) |
+    (e.flags.mirror ? CT_F_MIRROR : 0);
   buf.writeUInt16LE(e.ppv2Len, 60);
   buf.writeUInt32LE(e.serviceId, 64);
   buf.writeUInt32LE(e.backendId, 68);
@@ -413,6 +420,22 @@ export function isOrigCtEntry(buf: Buffer): boolean {
   return buf[CT_KIND_OFFSET] === CT_KIND_ORIG;
 }
 
+/** The peer key of a conntrack value, as hex: for a reply entry, the key (`toString('hex')`) of its orig entry. */
+export function ctEntryPeerId(buf: Buffer): string {
+  checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
+  return buf.toString('hex', 16, 16 + RECORD_SIZES.ctKey);
+}
+
+/** A reply entry's backend -> client packets, bytes and last-seen time, without decoding the rest. */
+export function replyShare(buf: Buffer): { packets: bigint; bytes: bigint; lastSeenNs: bigint } {
+  checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
+  return {
+    packets: buf.readBigUInt64LE(112),
+    bytes: buf.readBigUInt64LE(120),
+    lastSeenNs: buf.readBigUInt64LE(88),
+  };
+}
+
 export function decodeCtEntry(buf: Buffer): CtEntry {
   checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
   const flags = buf[59] ?? 0;
@@ -429,6 +452,7 @@ export function decodeCtEntry(buf: Buffer): CtEntry {
       uniqueIdTlv: (flags & CT_F_UNIQUE_ID) !== 0,
       crc32cTlv: (flags & CT_F_CRC32C) !== 0,
       timer: (flags & CT_F_TIMER) !== 0,
+      mirror: (flags & CT_F_MIRROR) !== 0,
     },
     ppv2Len: buf.readUInt16LE(60),
     serviceId: buf.readUInt32LE(64),

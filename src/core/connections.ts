@@ -1,4 +1,12 @@
-import { type CtEntry, type CtKey, decodeCtEntry, decodeCtKey, isOrigCtEntry } from '../bpf/records.js';
+import {
+  type CtEntry,
+  type CtKey,
+  ctEntryPeerId,
+  decodeCtEntry,
+  decodeCtKey,
+  isOrigCtEntry,
+  replyShare,
+} from '../bpf/records.js';
 import type { DatapathMaps } from './maps.js';
 import type { ServiceView } from './services.js';
 
@@ -32,9 +40,18 @@ export interface ConnectionFilter {
 const hostPort = (addr: string, port: number) =>
   addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
+/** What a connection's reply-direction entry adds to it: that direction's counters and last packet. */
+interface ReplyShare {
+  packets: bigint;
+  bytes: bigint;
+  lastSeenNs: bigint;
+}
+
 /**
- * Live connections. Each connection has two conntrack entries (one per direction); only the original one is
- * listed. Times use CLOCK_MONOTONIC like the kernel (process.hrtime is the same clock on Linux).
+ * Live connections. Each connection has two conntrack entries (one per direction); each is listed once, from
+ * its original-direction entry, with the backend -> client counters and last-seen time of its reply entry
+ * added (the datapath counts that direction there, so backend segments need one lookup, not two). Times use
+ * CLOCK_MONOTONIC like the kernel (process.hrtime is the same clock on Linux).
  */
 export function listConnections(
   maps: DatapathMaps,
@@ -44,13 +61,20 @@ export function listConnections(
 ): { connections: ConnectionView[]; total: number } {
   const names = new Map(services.map((s) => [s.id, s.name ?? s.key]));
   const now = process.hrtime.bigint();
+  const origs: Array<[CtKey, CtEntry, string]> = [];
+  const replies = new Map<string, ReplyShare>();
+  for (const [keyBuf, valueBuf] of maps.get('conntrack').entries()) {
+    // Reply entries: only the few fields they add, read in place (no full decode).
+    if (!isOrigCtEntry(valueBuf)) {
+      replies.set(ctEntryPeerId(valueBuf), replyShare(valueBuf));
+      continue;
+    }
+    origs.push([decodeCtKey(keyBuf), decodeCtEntry(valueBuf), keyBuf.toString('hex')]);
+  }
   const connections: ConnectionView[] = [];
   let total = 0;
-  for (const [keyBuf, valueBuf] of maps.get('conntrack').entries()) {
-    // Half the entries are reply-direction twins: skip them before paying for a full decode.
-    if (!isOrigCtEntry(valueBuf)) continue;
-    const entry = decodeCtEntry(valueBuf);
-    const view = toView(decodeCtKey(keyBuf), entry, names, now);
+  for (const [key, entry, id] of origs) {
+    const view = toView(key, entry, replies.get(id), names, now);
     if (!matches(view, entry, filter)) continue;
     total++;
     if (connections.length < limit) connections.push(view);
@@ -72,7 +96,14 @@ export function countLiveConnections(maps: DatapathMaps): number {
   return live;
 }
 
-function toView(key: CtKey, e: CtEntry, names: Map<number, string>, now: bigint): ConnectionView {
+function toView(
+  key: CtKey,
+  e: CtEntry,
+  reply: ReplyShare | undefined,
+  names: Map<number, string>,
+  now: bigint,
+): ConnectionView {
+  const lastSeenNs = reply && reply.lastSeenNs > e.lastSeenNs ? reply.lastSeenNs : e.lastSeenNs;
   return {
     client: hostPort(key.saddr, key.sport),
     vip: hostPort(key.daddr, key.dport),
@@ -91,10 +122,10 @@ function toView(key: CtKey, e: CtEntry, names: Map<number, string>, now: bigint)
     },
     packetsFromClient: Number(e.packetsFromClient),
     bytesFromClient: Number(e.bytesFromClient),
-    packetsFromBackend: Number(e.packetsFromBackend),
-    bytesFromBackend: Number(e.bytesFromBackend),
+    packetsFromBackend: Number(e.packetsFromBackend + (reply?.packets ?? 0n)),
+    bytesFromBackend: Number(e.bytesFromBackend + (reply?.bytes ?? 0n)),
     ageSeconds: seconds(now - e.createdNs),
-    idleSeconds: seconds(now - e.lastSeenNs),
+    idleSeconds: seconds(now - lastSeenNs),
   };
 }
 

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import {
   COUNTER_NAMES,
   type CtEntry,
+  ctEntryPeerId,
   decodeAddr,
   decodeBackend,
   decodeConfig,
@@ -28,6 +29,7 @@ import {
   type LbEvent,
   ppv2HeaderLength,
   RECORD_SIZES,
+  replyShare,
   type ServiceRecord,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
@@ -74,6 +76,7 @@ describe('records: lockstep with the C headers', () => {
       uniqueIdTlv: 'UNIQUE_ID',
       crc32cTlv: 'CRC32C',
       timer: 'TIMER',
+      mirror: 'MIRROR',
     } as const;
     const base = Buffer.alloc(RECORD_SIZES.ctEntry);
     base[16 + 37] = 4; // an IPv4 peer key, all else zero
@@ -279,6 +282,7 @@ describe('records: conntrack', () => {
         uniqueIdTlv: true,
         crc32cTlv: false,
         timer: true,
+        mirror: false,
       },
       ppv2Len: 54,
       serviceId: 3,
@@ -300,6 +304,32 @@ describe('records: conntrack', () => {
     const reply = decodeCtEntry(encodeCtEntry({ ...entry, kind: 'reply', state: 'none', mode: 'dnat' }));
     assert.equal(reply.kind, 'reply');
     assert.equal(reply.mode, 'dnat');
+  });
+
+  it("reads a reply entry's share and the key of its orig entry in place", () => {
+    const peer = { saddr: '192.0.2.10', daddr: '203.0.113.10', sport: 40001, dport: 80 };
+    const buf = encodeCtEntry({
+      kind: 'reply',
+      peer: { ...peer, protocol: 'tcp', family: 4 },
+      state: 'none',
+      mode: 'fullnat',
+      flags: { ppv2: true, headerSent: true, finFromClient: false, finFromBackend: false, mirror: true },
+      ppv2Len: 28,
+      serviceId: 1,
+      backendId: 2,
+      clientIsn: 7,
+      reinjections: 0,
+      createdNs: 1n,
+      lastSeenNs: 99n,
+      packetsFromClient: 0n,
+      bytesFromClient: 0n,
+      packetsFromBackend: 5n,
+      bytesFromBackend: 6000n,
+      uniqueId: Buffer.alloc(16),
+    });
+    assert.equal(ctEntryPeerId(buf), encodeCtKey(peer).toString('hex'));
+    assert.deepEqual(replyShare(buf), { packets: 5n, bytes: 6000n, lastSeenNs: 99n });
+    assert.equal(decodeCtEntry(buf).flags.mirror, true);
   });
 });
 
