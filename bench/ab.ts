@@ -2,14 +2,15 @@
  * Side-by-side comparison of datapath objects under the same load, for datapath performance work:
  *
  *   sudo node --import tsx bench/ab.ts A.o B.o [C.o …] [--rounds N] [--duration S] [--scenarios short,keepalive]
- *                                                     [--contenders lbctl-fullnat-ppv2,lbctl-fullnat]
+ *                                                     [--contenders lbctl-fullnat-ppv2,lbctl-fullnat] [--plain]
  *
  * One bench topology; each round attaches one object, measures every scenario, detaches, then the next
  * object, the order rotating and reversing from round to round (A B, B A, … or A B C, C B A, B C A, …) so slow
  * drift of the shared machine's load favours none of them. The kernel's BPF run-time statistics are on
  * throughout: ns per packet and µs of datapath per unit of work are the reliable signal on a noisy machine
  * (wrk's throughput is printed too, but other people's load moves it). Every measurement runs the bench's
- * correctness checks; a failed check is shown and fails the run.
+ * correctness checks; a failed check is shown and fails the run. --plain adds plain forwarding (nothing
+ * attached) to the rotation, and each object's throughput ratio to it, paired within the round.
  */
 import { enableRunTimeStats } from '../src/bpf/prog-info.js';
 import { Cleanup } from './cleanup.js';
@@ -35,6 +36,8 @@ interface Sample {
   usPerUnit: number;
   packetsPerUnit: number;
   value: number;
+  /** Machine CPU per unit of work (less other people's processes), µs. */
+  cpuPerUnitUs: number;
   failed: string[];
 }
 
@@ -47,11 +50,16 @@ function parse(argv: string[]) {
   let durationS = 3;
   let scenarios: ScenarioId[] = ['short', 'keepalive', 'download'];
   let contenders: ContenderId[] = [SUBJECT];
+  let plain = false;
   const rest = [...argv];
   while (rest.length > 0) {
     const arg = rest.shift() as string;
     if (!arg.startsWith('--')) {
       objects.push(arg);
+      continue;
+    }
+    if (arg === '--plain') {
+      plain = true;
       continue;
     }
     const v = rest.shift() ?? '';
@@ -64,10 +72,12 @@ function parse(argv: string[]) {
   if (objects.length < 2) throw new Error(USAGE);
   for (const s of scenarios) scenarioSpec(s);
   for (const c of contenders) contenderSpec(c);
-  return { objects, rounds, durationS, scenarios, contenders };
+  return { objects, rounds, durationS, scenarios, contenders, plain };
 }
 
-const label = (i: number) => String.fromCharCode(65 + i);
+/** Variant index PLAIN is plain forwarding (no object attached). */
+const PLAIN = -1;
+const label = (i: number) => (i === PLAIN ? 'plain' : String.fromCharCode(65 + i));
 
 /** Round r's order: rotated by r/2, reversed every other round. */
 export function roundOrder(n: number, round: number): number[] {
@@ -101,13 +111,16 @@ async function main(): Promise<void> {
     const disable = enableRunTimeStats();
     cleanup.add('disable BPF run-time statistics', disable);
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const variant of roundOrder(balancers.length, round)) {
-        const lb = balancers[variant] as LbctlBalancer;
-        await lb.setUp();
-        const programIds = await lb.programIds();
+      const order = roundOrder(balancers.length + (opts.plain ? 1 : 0), round).map((v) =>
+        v === balancers.length ? PLAIN : v,
+      );
+      for (const variant of order) {
+        const lb = variant === PLAIN ? undefined : (balancers[variant] as LbctlBalancer);
+        await lb?.setUp();
+        const programIds = lb ? await lb.programIds() : undefined;
         const ctx = { lab, lbctl: lb, threads: 2, durationS: opts.durationS, balancerPids, programIds };
         for (const scenarioId of opts.scenarios) {
-          for (const contenderId of opts.contenders) {
+          for (const contenderId of variant === PLAIN ? (['plain'] as const) : opts.contenders) {
             if (cleanup.interrupted) throw new Error('interrupted');
             const scenario = scenarioSpec(scenarioId);
             const m: Measurement = await measure(ctx, round, contenderSpec(contenderId), scenario);
@@ -121,18 +134,20 @@ async function main(): Promise<void> {
               usPerUnit: p && m.work > 0 ? p.runTimeNs / 1e3 / m.work : Number.NaN,
               packetsPerUnit: p && m.work > 0 ? p.runs / m.work : Number.NaN,
               value: m.value,
+              cpuPerUnitUs: m.cpu.perUnitUs,
               failed: m.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
             };
             samples.push(s);
             log(
               `round ${round} ${label(variant)} ${contenderId.padEnd(18)} ${scenarioId.padEnd(9)} ` +
                 `${s.nsPerPacket.toFixed(0).padStart(5)} ns/pkt ${s.usPerUnit.toFixed(2).padStart(7)} µs/${scenario.workUnit} ` +
-                `${s.packetsPerUnit.toFixed(1)} pkt/${scenario.workUnit} ${s.value.toFixed(0).padStart(7)} ${scenario.unit}` +
+                `${s.packetsPerUnit.toFixed(1)} pkt/${scenario.workUnit} ${s.value.toFixed(0).padStart(7)} ${scenario.unit} ` +
+                `cpu ${s.cpuPerUnitUs.toFixed(1)} µs/${scenario.workUnit}` +
                 (s.failed.length ? `  FAILED ${s.failed.join('; ')}` : ''),
             );
           }
         }
-        await lb.remove();
+        await lb?.remove();
       }
     }
   } finally {
@@ -168,6 +183,28 @@ async function main(): Promise<void> {
         `| ${contender} | ${scenario.id} (${scenario.unit}) | ${cells((s) => s.nsPerPacket, 0)} | ` +
           `${cells((s) => s.usPerUnit, 2)} | ${cells((s) => s.value, 0)} |`,
       );
+    }
+  }
+  if (opts.plain) {
+    console.log('\nthroughput and machine CPU per unit against plain forwarding, paired per round (median):');
+    for (const contender of opts.contenders) {
+      for (const scenario of SCENARIOS.filter((s) => opts.scenarios.includes(s.id))) {
+        const plainOf = (round: number) =>
+          samples.find((s) => s.variant === PLAIN && s.round === round && s.scenario === scenario.id);
+        const ratios = cols.map((_, v) => {
+          const mine = samples.filter(
+            (s) => s.variant === v && s.scenario === scenario.id && s.contender === contender,
+          );
+          const pairs = mine.flatMap((s) => {
+            const p = plainOf(s.round);
+            return p ? [[s.value / p.value, s.cpuPerUnitUs / p.cpuPerUnitUs]] : [];
+          });
+          return `${median(pairs.map((x) => x[0] as number)).toFixed(3)}× (cpu ${median(pairs.map((x) => x[1] as number)).toFixed(3)}×)`;
+        });
+        console.log(
+          `| ${contender} | ${scenario.id} | ${ratios.map((r, v) => `${label(v)} ${r}`).join(' | ')} |`,
+        );
+      }
     }
   }
   const failures = samples.filter((s) => s.failed.length > 0);
