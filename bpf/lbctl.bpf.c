@@ -201,8 +201,7 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &p->tuple);
 		return TC_ACT_SHOT;
 	}
-	stat_inc(svc_id, LB_CNT_FWD_PACKETS);
-	stat_add(svc_id, LB_CNT_FWD_BYTES, bytes);
+	stat_packet(svc_id, LB_CNT_FWD_PACKETS, bytes);
 	return fib_forward(skb, &peer, svc_id, now);
 }
 
@@ -265,8 +264,7 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &orig);
 		return TC_ACT_SHOT;
 	}
-	stat_inc(svc_id, LB_CNT_REV_PACKETS);
-	stat_add(svc_id, LB_CNT_REV_BYTES, bytes);
+	stat_packet(svc_id, LB_CNT_REV_PACKETS, bytes);
 	return fib_forward(skb, &orig, svc_id, now);
 }
 
