@@ -420,20 +420,30 @@ export function isOrigCtEntry(buf: Buffer): boolean {
   return buf[CT_KIND_OFFSET] === CT_KIND_ORIG;
 }
 
-/** The peer key of a conntrack value, as hex: for a reply entry, the key (`toString('hex')`) of its orig entry. */
-export function ctEntryPeerId(buf: Buffer): string {
-  checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
-  return buf.toString('hex', 16, 16 + RECORD_SIZES.ctKey);
+/** Where a conntrack value holds its peer key: for a reply entry, its orig entry's key. */
+export const CT_ENTRY_PEER_OFFSET = 16;
+
+/** A 31-bit hash of the conntrack key at `offset` (a key, or a value's peer), for joining the two entries. */
+export function ctKeyHash(buf: Buffer, offset: number): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < RECORD_SIZES.ctKey; i += 4) {
+    h = Math.imul(h ^ buf.readUInt32LE(offset + i), 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  return h & 0x7fffffff;
 }
 
-/** A reply entry's backend -> client packets, bytes and last-seen time, without decoding the rest. */
-export function replyShare(buf: Buffer): { packets: bigint; bytes: bigint; lastSeenNs: bigint } {
+/** A u64 as a number (exact below 2^53, which counters and CLOCK_MONOTONIC ns stay under for years). */
+const u64Number = (buf: Buffer, offset: number) =>
+  buf.readUInt32LE(offset) + buf.readUInt32LE(offset + 4) * 0x1_0000_0000;
+
+/**
+ * A reply entry's backend -> client packets, bytes and last-seen time (ns), without decoding the rest: as
+ * numbers, since listing tens of thousands of connections reads one per connection.
+ */
+export function replyShare(buf: Buffer): { packets: number; bytes: number; lastSeenNs: number } {
   checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
-  return {
-    packets: buf.readBigUInt64LE(112),
-    bytes: buf.readBigUInt64LE(120),
-    lastSeenNs: buf.readBigUInt64LE(88),
-  };
+  return { packets: u64Number(buf, 112), bytes: u64Number(buf, 120), lastSeenNs: u64Number(buf, 88) };
 }
 
 export function decodeCtEntry(buf: Buffer): CtEntry {

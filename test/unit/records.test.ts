@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   COUNTER_NAMES,
+  CT_ENTRY_PEER_OFFSET,
   type CtEntry,
-  ctEntryPeerId,
+  ctKeyHash,
   decodeAddr,
   decodeBackend,
   decodeConfig,
@@ -327,8 +328,13 @@ describe('records: conntrack', () => {
       bytesFromBackend: 6000n,
       uniqueId: Buffer.alloc(16),
     });
-    assert.equal(ctEntryPeerId(buf), encodeCtKey(peer).toString('hex'));
-    assert.deepEqual(replyShare(buf), { packets: 5n, bytes: 6000n, lastSeenNs: 99n });
+    assert.ok(buf.subarray(CT_ENTRY_PEER_OFFSET, CT_ENTRY_PEER_OFFSET + 40).equals(encodeCtKey(peer)));
+    assert.equal(ctKeyHash(buf, CT_ENTRY_PEER_OFFSET), ctKeyHash(encodeCtKey(peer), 0));
+    assert.notEqual(
+      ctKeyHash(buf, CT_ENTRY_PEER_OFFSET),
+      ctKeyHash(encodeCtKey({ ...peer, sport: 40002 }), 0),
+    );
+    assert.deepEqual(replyShare(buf), { packets: 5, bytes: 6000, lastSeenNs: 99 });
     assert.equal(decodeCtEntry(buf).flags.mirror, true);
   });
 });
