@@ -81,10 +81,14 @@ export class LbctlBalancer {
     readonly objectPath: string,
   ) {}
 
-  static async create(lab: BenchLab, cleanup: Cleanup): Promise<LbctlBalancer> {
-    const source = process.env.LBCTL_BPF_OBJECT ?? join(REPO_ROOT, 'bpf/build/lbctl.bpf.o');
+  static async create(
+    lab: BenchLab,
+    cleanup: Cleanup,
+    source = process.env.LBCTL_BPF_OBJECT ?? join(REPO_ROOT, 'bpf/build/lbctl.bpf.o'),
+    copyName = 'lbctl.bpf.o',
+  ): Promise<LbctlBalancer> {
     await mkdir(lab.workDir, { recursive: true });
-    const objectPath = join(lab.workDir, 'lbctl.bpf.o');
+    const objectPath = join(lab.workDir, copyName);
     await copyFile(source, objectPath);
     const lb = new LbctlBalancer(lab, objectPath);
     // Registered before the first attach: even a half-done attach is undone.

@@ -3,13 +3,15 @@
  * Connection tracking. Each connection has two entries in one LRU hash:
  *  - ORIG, keyed by what the client sends (client -> VIP), holds all state;
  *  - REPLY, keyed by what the backend sends (backend -> SNAT address or client),
- *    holds only `peer` = the ORIG key.
+ *    holds `peer` = the ORIG key, copies of the fields translating a backend
+ *    segment needs, and that direction's counters and last_seen_ns.
  * The translation for a direction is "rewrite the tuple to the reverse of the
  * peer key", so no address is stored twice.
  *
  * Expiry: the ORIG entry carries a bpf_timer armed with the state's idle
- * timeout. The hot path only writes last_seen_ns; when the timer fires it
- * re-arms for the remaining idle time, or deletes both entries. State changes
+ * timeout. The hot path only writes last_seen_ns (each direction in the entry
+ * it matched); when the timer fires it re-arms for the remaining idle time
+ * from the later of the two, or deletes both entries. State changes
  * towards FIN/CLOSED re-arm it with the shorter timeout. The table therefore
  * drains to zero without a user-space sweeper.
  *
@@ -74,12 +76,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME); /* a timer needs its map held by user space or pinned */
 } lb_janitor SEC(".maps");
 
-/* Whether an ORIG entry has been idle for its state's timeout. Signed: another CPU may have stamped it after `now`. */
+/*
+ * Whether an ORIG entry has been idle for its state's timeout; else *left = the time still to go. Idle is
+ * counted from the later of its own last_seen_ns (client -> backend) and its REPLY entry's (backend -> client,
+ * LB_CT_F_MIRROR), and the REPLY entry is only looked up when the ORIG stamp alone says expired. Signed:
+ * another CPU may have stamped an entry after `now`.
+ */
 static __always_inline int ct_idle_expired(const struct lb_ct_entry *e, __u64 now, __u64 *left)
 {
-	__s64 idle = (__s64)(now - e->last_seen_ns);
 	__s64 timeout = (__s64)ct_timeout_ns(e->state);
+	__s64 idle = (__s64)(now - e->last_seen_ns);
+	const struct lb_ct_entry *r;
 
+	if (idle >= timeout) {
+		r = bpf_map_lookup_elem(&lb_conntrack, &e->peer);
+		if (r && r->kind == LB_CT_KIND_REPLY && (__s64)(now - r->last_seen_ns) < idle)
+			idle = (__s64)(now - r->last_seen_ns);
+	}
 	if (idle < timeout) {
 		*left = idle < 0 ? (__u64)timeout : (__u64)(timeout - idle);
 		return 0;
@@ -209,7 +222,7 @@ static __always_inline struct lb_ct_entry *ct_insert_orig(const struct lb_ct_key
  * to set. The timer is re-armed only when the state moves towards closing, so
  * the common path costs one store.
  */
-static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client)
+static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client, __u64 now)
 {
 	__u8 old = e->state, next = old;
 
@@ -229,7 +242,7 @@ static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p,
 				       : LB_CT_FIN;
 		}
 	}
-	e->last_seen_ns = bpf_ktime_get_ns();
+	e->last_seen_ns = now;
 	if (next != old) {
 		e->state = next;
 		if (next >= LB_CT_FIN) {

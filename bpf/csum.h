@@ -9,7 +9,8 @@
  *    CHECKSUM_PARTIAL the helper leaves th->check alone (the device or
  *    skb_checksum_help sums the final bytes from csum_start), otherwise it
  *    folds the difference into the full sum.
- * The IPv4 header checksum is always a full sum (bpf_l3_csum_replace).
+ * The IPv4 header checksum is always a full sum: updated in the program for
+ * the NAT rewrite (nat.h), with bpf_l3_csum_replace elsewhere.
  */
 #ifndef LBCTL_CSUM_H
 #define LBCTL_CSUM_H
@@ -33,58 +34,31 @@ static __always_inline int l4_pseudo_replace(struct __sk_buff *skb, const struct
 }
 
 /*
- * Replace source and destination addresses. IPv4 addresses sit at L3+12
- * (8 bytes), IPv6 at L3+8 (32 bytes); both are contiguous.
+ * Ones'-complement sums computed in the program, for rewrites done by direct packet access: a 64-bit
+ * accumulator of 32-bit words (memory order, as bpf_csum_diff sums them), `~old + new` per changed word.
  */
-static __always_inline int rewrite_addrs(struct __sk_buff *skb, const struct pkt *p, const __u8 *new_saddr,
-					 const __u8 *new_daddr)
+static __always_inline __u64 csum_acc(__u64 acc, __u32 old_word, __u32 new_word)
 {
-	__u32 old[8] = {}, new[8] = {};
-	__s64 diff;
-
-	if (p->family == LB_FAMILY_V4) {
-		__builtin_memcpy(&old[0], p->tuple.saddr, 4);
-		__builtin_memcpy(&old[1], p->tuple.daddr, 4);
-		__builtin_memcpy(&new[0], new_saddr, 4);
-		__builtin_memcpy(&new[1], new_daddr, 4);
-		diff = bpf_csum_diff(old, 8, new, 8, 0);
-		if (bpf_skb_store_bytes(skb, L3_OFF + 12, new, 8, 0))
-			return -1;
-		if (bpf_l3_csum_replace(skb, IPV4_CSUM_OFF, 0, diff, 0))
-			return -1;
-	} else {
-		__builtin_memcpy(&old[0], p->tuple.saddr, 16);
-		__builtin_memcpy(&old[4], p->tuple.daddr, 16);
-		__builtin_memcpy(&new[0], new_saddr, 16);
-		__builtin_memcpy(&new[4], new_daddr, 16);
-		diff = bpf_csum_diff(old, 32, new, 32, 0);
-		if (bpf_skb_store_bytes(skb, L3_OFF + 8, new, 32, 0))
-			return -1;
-	}
-	return l4_pseudo_replace(skb, p, 0, diff, 0);
+	return acc + (__u32)~old_word + new_word;
 }
 
-/*
- * Replace the first 12 bytes of the TCP header: ports, sequence and
- * acknowledgment number (seq/ack in host order). Not covered by the pseudo-header.
- */
-static __always_inline int rewrite_tcp_prefix(struct __sk_buff *skb, const struct pkt *p, __be16 sport,
-					      __be16 dport, __u32 seq, __u32 ack)
+/* The accumulator as a 32-bit partial sum (__wsum), as bpf_l4_csum_replace takes a difference. */
+static __always_inline __u32 csum_acc_wsum(__u64 acc)
 {
-	__u32 old[3], new[3];
-	__s64 diff;
+	acc = (acc & 0xffffffff) + (acc >> 32);
+	acc = (acc & 0xffffffff) + (acc >> 32);
+	return (__u32)acc;
+}
 
-	if (bpf_skb_load_bytes(skb, p->l4_off, old, sizeof(old)))
-		return -1;
-	new[0] = ((__u32)dport << 16) | sport; /* both already in network order: bytes sport, dport */
-	new[1] = bpf_htonl(seq);
-	new[2] = bpf_htonl(ack);
-	if (old[0] == new[0] && old[1] == new[1] && old[2] == new[2])
-		return 0;
-	diff = bpf_csum_diff(old, sizeof(old), new, sizeof(new), 0);
-	if (bpf_skb_store_bytes(skb, p->l4_off, new, sizeof(new), 0))
-		return -1;
-	return bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), 0, diff, 0);
+/* Apply a difference to a 16-bit checksum field held in full (IPv4 header): csum_replace_by_diff. */
+static __always_inline __u16 csum_apply(__u16 check, __u32 diff)
+{
+	__u64 s = (__u64)diff + (__u16)~check;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
 }
 
 /* Set the TCP length (header + payload) in the IP header and in the pseudo-header sum. */

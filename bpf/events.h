@@ -23,6 +23,14 @@ static __always_inline struct lb_event *event_reserve(__u16 type, __u32 svc_id, 
 
 	if (!events_enabled())
 		return 0;
+	/*
+	 * Nobody reading (e.g. events on, `lbctl top` not running): the ring stays full. Checking the unread
+	 * bytes is lock-free; a reserve that is bound to fail takes the ring's spinlock with interrupts off.
+	 */
+	if (bpf_ringbuf_query(&lb_events, BPF_RB_AVAIL_DATA) > LB_EVENTS_BYTES - (sizeof(*ev) + BPF_RINGBUF_HDR_SZ)) {
+		stat_inc(svc_id, LB_CNT_EVENTS_LOST);
+		return 0;
+	}
 	ev = bpf_ringbuf_reserve(&lb_events, sizeof(*ev), 0);
 	if (!ev) {
 		stat_inc(svc_id, LB_CNT_EVENTS_LOST);

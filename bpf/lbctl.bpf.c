@@ -51,6 +51,13 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->mode = svc->mode;
 	tmpl->created_ns = now;
 	tmpl->last_seen_ns = now;
+	/* The fields a backend -> client segment needs, mirrored so it can do without the ORIG entry. */
+	tmpl->client_isn = p->seq;
+	if (svc->flags & LB_SVC_F_PPV2) {
+		tmpl->flags = ppv2_ct_flags(svc);
+		tmpl->ppv2_len = ppv2_len_for(svc, p->family);
+	}
+	tmpl->flags |= LB_CT_F_MIRROR;
 	err = snat_claim(&reply, &p->tuple, svc, be, hash, tmpl);
 	if (err) {
 		fail_event(svc->id, err, &p->tuple);
@@ -60,13 +67,9 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->kind = LB_CT_KIND_ORIG;
 	__builtin_memcpy(&tmpl->peer, &reply, sizeof(tmpl->peer));
 	tmpl->state = LB_CT_SYN_SENT;
-	tmpl->client_isn = p->seq;
-	if (svc->flags & LB_SVC_F_PPV2) {
-		tmpl->flags = ppv2_ct_flags(svc);
-		tmpl->ppv2_len = ppv2_len_for(svc, p->family);
-		if (svc->flags & LB_SVC_F_UNIQUE_ID)
-			unique_id_next(tmpl->unique_id);
-	}
+	tmpl->flags &= ~LB_CT_F_MIRROR;
+	if (svc->flags & LB_SVC_F_UNIQUE_ID)
+		unique_id_next(tmpl->unique_id);
 	e = ct_insert_orig(&p->tuple, tmpl);
 	if (!e) {
 		bpf_map_delete_elem(&lb_conntrack, &reply);
@@ -128,6 +131,7 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 	__u32 zero = 0, svc_id = e->svc_id, n;
 	int reinject = e->flags & LB_CT_F_HDR_SENT;
 	struct ppv2_scratch *s;
+	struct lb_ct_entry *r;
 	int err;
 
 	n = ppv2_prepare(&p->tuple);
@@ -140,6 +144,13 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 		return -1;
 	}
 	e->flags |= LB_CT_F_HDR_SENT;
+	/*
+	 * The REPLY entry's copy, before this segment is forwarded: the backend cannot acknowledge the header
+	 * before it has it, so no backend segment needing the shift can be translated without it.
+	 */
+	r = ct_lookup(&e->peer);
+	if (r && r->kind == LB_CT_KIND_REPLY)
+		r->flags |= LB_CT_F_HDR_SENT;
 	if (reinject) {
 		e->reinjections++;
 		stat_inc(svc_id, LB_CNT_PPV2_REINJECTED);
@@ -156,7 +167,7 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *e)
 {
 	__u32 svc_id = e->svc_id, seq = p->seq;
-	__u64 bytes = skb->len;
+	__u64 bytes = skb->len, now;
 	struct lb_ct_key peer;
 
 	if (e->flags & LB_CT_F_PPV2) {
@@ -182,7 +193,8 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 			seq += e->ppv2_len;
 		}
 	}
-	ct_track(e, p, 1);
+	now = bpf_ktime_get_ns();
+	ct_track(e, p, 1, now);
 	e->packets_orig++;
 	e->bytes_orig += bytes;
 	__builtin_memcpy(&peer, &e->peer, sizeof(peer));
@@ -190,59 +202,71 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &p->tuple);
 		return TC_ACT_SHOT;
 	}
-	stat_inc(svc_id, LB_CNT_FWD_PACKETS);
-	stat_add(svc_id, LB_CNT_FWD_BYTES, bytes);
-	return fib_forward(skb, p->family, peer.daddr, peer.saddr, svc_id);
+	stat_packet(svc_id, LB_CNT_FWD_PACKETS, bytes);
+	return fib_forward(skb, &peer, svc_id, now);
 }
 
-/* Backend -> client. `alias` is the REPLY entry the packet matched. */
-static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *alias)
+/*
+ * Backend -> client. `r` is the REPLY entry the packet matched. It mirrors what translating a segment needs
+ * (LB_CT_F_MIRROR: PPv2 flags, header length, client ISN) and counts this direction itself, so an ordinary
+ * segment costs no second lookup. Only segments that can change the connection's state (SYN, FIN, RST), and
+ * those of entries made before the mirror existed, also look up the ORIG entry.
+ */
+static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *r)
 {
 	struct lb_ct_key orig;
-	struct lb_ct_entry *e;
-	__u32 svc_id, ack = p->ack;
-	__u64 bytes = skb->len;
+	struct lb_ct_entry *e = 0;
+	__u32 svc_id = r->svc_id, ack = p->ack, flags = r->flags, isn = r->client_isn, len = r->ppv2_len;
+	__u64 bytes = skb->len, now;
 
-	__builtin_memcpy(&orig, &alias->peer, sizeof(orig));
-	e = ct_lookup(&orig);
-	if (!e || e->kind != LB_CT_KIND_ORIG) {
-		stat_inc(alias->svc_id, LB_CNT_DROP_CT_ORPHAN);
-		return TC_ACT_SHOT;
+	__builtin_memcpy(&orig, &r->peer, sizeof(orig));
+	if (!(flags & LB_CT_F_MIRROR) || (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST))) {
+		e = ct_lookup(&orig);
+		if (!e || e->kind != LB_CT_KIND_ORIG) {
+			stat_inc(svc_id, LB_CNT_DROP_CT_ORPHAN);
+			return TC_ACT_SHOT;
+		}
+		svc_id = e->svc_id;
+		flags = e->flags;
+		isn = e->client_isn;
+		len = e->ppv2_len;
 	}
-	svc_id = e->svc_id;
-	if (e->flags & LB_CT_F_PPV2) {
+	if (flags & LB_CT_F_PPV2) {
 		/*
 		 * Until the header is in the stream the two byte spaces are the same: a connection that
 		 * closes without data has its FIN acknowledged at ISN+2 in both, and must not lose that byte.
 		 */
-		__u32 shift = (e->flags & LB_CT_F_HDR_SENT) ? e->ppv2_len : 0, isn = e->client_isn;
-		__u32 mss_reduce = (p->tcp_flags & TCP_FLAG_SYN) ? e->ppv2_len : 0;
+		__u32 shift = (flags & LB_CT_F_HDR_SENT) ? len : 0;
+		__u32 mss_reduce = (p->tcp_flags & TCP_FLAG_SYN) ? len : 0;
 
 		if (p->tcp_flags & TCP_FLAG_ACK)
 			ack = ack_to_client(ack, isn, shift);
-		if (p->thl > sizeof(struct tcphdr) && (shift || mss_reduce)) {
-			int r = tcp_opts_fix(skb, (p->l4_off << 8) | p->thl, isn, shift, mss_reduce);
+		/* Option walk only where there can be something to fix: an MSS to clamp, SACK blocks to shift. */
+		if (p->thl > sizeof(struct tcphdr) && (mss_reduce || (shift && !tcp_opts_ts_only(p)))) {
+			int rc = tcp_opts_fix(skb, (p->l4_off << 8) | p->thl, isn, shift, mss_reduce);
 
-			if (r < 0) {
+			if (rc < 0) {
 				fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &orig);
 				return TC_ACT_SHOT;
 			}
-			if (r & OPTS_MSS_CLAMPED)
+			if (rc & OPTS_MSS_CLAMPED)
 				stat_inc(svc_id, LB_CNT_MSS_CLAMPED);
-			if (r & OPTS_SACK_SHIFTED)
+			if (rc & OPTS_SACK_SHIFTED)
 				stat_inc(svc_id, LB_CNT_SACK_SHIFTED);
 		}
 	}
-	ct_track(e, p, 0);
-	e->packets_reply++;
-	e->bytes_reply += bytes;
+	now = bpf_ktime_get_ns();
+	if (e)
+		ct_track(e, p, 0, now);
+	r->last_seen_ns = now;
+	r->packets_reply++;
+	r->bytes_reply += bytes;
 	if (nat_rewrite(skb, p, &orig, p->seq, ack)) {
 		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &orig);
 		return TC_ACT_SHOT;
 	}
-	stat_inc(svc_id, LB_CNT_REV_PACKETS);
-	stat_add(svc_id, LB_CNT_REV_BYTES, bytes);
-	return fib_forward(skb, p->family, orig.daddr, orig.saddr, svc_id);
+	stat_packet(svc_id, LB_CNT_REV_PACKETS, bytes);
+	return fib_forward(skb, &orig, svc_id, now);
 }
 
 /* While detach holds or drains the datapath (see detaching.h). */

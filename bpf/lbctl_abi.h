@@ -102,6 +102,7 @@ struct lb_ct_key {
 #define LB_CT_F_UNIQUE_ID 0x10 /* the header carries a UNIQUE_ID TLV (the service's choice at SYN time) */
 #define LB_CT_F_CRC32C 0x20    /* the header carries a CRC32C TLV (the service's choice at SYN time) */
 #define LB_CT_F_TIMER 0x40     /* ORIG: its expiry timer runs (else the janitor expires it) */
+#define LB_CT_F_MIRROR 0x80    /* REPLY: mirrors the PPv2 fields and counts backend -> client itself (ABI.md) */
 
 struct lb_ct_entry {
 	struct bpf_timer timer; /* opaque, reads as zeros from user space */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Packet parsing: Ethernet + IPv4 (no options, not fragmented) or IPv6 (TCP as
- * the first next header) + TCP. Everything else is left to the kernel. Headers
- * are copied with bpf_skb_load_bytes so the parsed view stays valid across the
- * helpers that resize the packet.
+ * the first next header) + TCP. Everything else is left to the kernel. The
+ * headers are read in place (direct packet access: no helper call per field),
+ * after pulling them into the linear part when a driver left them in fragments;
+ * the parsed values are copied into struct pkt, which stays valid across the
+ * helpers that resize the packet (pointers into the packet do not).
  */
 #ifndef LBCTL_PARSE_H
 #define LBCTL_PARSE_H
@@ -19,65 +21,96 @@ struct pkt {
 	__u32 payload_len;
 	__u32 seq;              /* host order */
 	__u32 ack;              /* host order */
-	__u16 thl;              /* TCP header length */
+	__u8 thl;               /* TCP header length */
+	__u8 ts_only;           /* the options are exactly NOP, NOP, timestamps (see tcp_opts_ts_only) */
 	__u8 tcp_flags;
 	__u8 family;
 };
 
-static __always_inline int parse_pkt(struct __sk_buff *skb, struct pkt *p)
+/* Make the first `len` bytes directly readable; 0 or -1. */
+static __always_inline int pkt_pull(struct __sk_buff *skb, __u32 len)
 {
-	struct tcphdr th;
-
-	__builtin_memset(p, 0, sizeof(*p));
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, L3_OFF, &ip, sizeof(ip)))
-			return -1;
-		/* IPv4 options would move the TCP header: bpf_skb_adjust_room and our offsets assume 20 bytes. */
-		if (ip.version != 4 || ip.ihl != 5 || ip.protocol != IPPROTO_TCP)
-			return -1;
-		if (ip.frag_off & bpf_htons(0x3fff)) /* MF or fragment offset */
-			return -1;
-		p->family = LB_FAMILY_V4;
-		p->l4_off = L3_OFF + sizeof(struct iphdr);
-		p->tcp_len = bpf_ntohs(ip.tot_len);
-		if (p->tcp_len < sizeof(struct iphdr) + sizeof(struct tcphdr))
-			return -1;
-		p->tcp_len -= sizeof(struct iphdr);
-		__builtin_memcpy(p->tuple.saddr, &ip.saddr, 4);
-		__builtin_memcpy(p->tuple.daddr, &ip.daddr, 4);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, L3_OFF, &ip6, sizeof(ip6)))
-			return -1;
-		/* Extension headers are not followed: only TCP right after the fixed header. */
-		if (ip6.version != 6 || ip6.nexthdr != IPPROTO_TCP)
-			return -1;
-		p->family = LB_FAMILY_V6;
-		p->l4_off = L3_OFF + sizeof(struct ipv6hdr);
-		p->tcp_len = bpf_ntohs(ip6.payload_len);
-		__builtin_memcpy(p->tuple.saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p->tuple.daddr, &ip6.daddr, 16);
-	} else {
+	if ((void *)(long)skb->data + len <= (void *)(long)skb->data_end)
+		return 0;
+	if (skb->len < len || bpf_skb_pull_data(skb, len))
 		return -1;
-	}
+	return (void *)(long)skb->data + len <= (void *)(long)skb->data_end ? 0 : -1;
+}
 
-	if (bpf_skb_load_bytes(skb, p->l4_off, &th, sizeof(th)))
+/* The TCP header at the constant offset l4_off (a constant keeps the verifier's bounds simple). */
+static __always_inline int parse_tcp(struct __sk_buff *skb, struct pkt *p, const __u32 l4_off)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct tcphdr *th = data + l4_off;
+
+	if ((void *)(th + 1) > end)
 		return -1;
-	p->thl = th.doff * 4;
+	p->thl = th->doff * 4;
 	if (p->thl < sizeof(struct tcphdr) || p->thl > p->tcp_len)
 		return -1;
 	p->payload_len = p->tcp_len - p->thl;
-	p->tuple.sport = th.source;
-	p->tuple.dport = th.dest;
+	p->tuple.sport = th->source;
+	p->tuple.dport = th->dest;
 	p->tuple.proto = LB_PROTO_TCP;
 	p->tuple.family = p->family;
-	p->seq = bpf_ntohl(th.seq);
-	p->ack = bpf_ntohl(th.ack_seq);
-	p->tcp_flags = ((__u8 *)&th)[13];
+	p->seq = bpf_ntohl(th->seq);
+	p->ack = bpf_ntohl(th->ack_seq);
+	p->tcp_flags = ((__u8 *)th)[13];
+	if (p->thl == sizeof(struct tcphdr) + 12 && (void *)(th + 1) + 4 <= end)
+		p->ts_only = *(__u32 *)(th + 1) == bpf_htonl(0x0101080a);
 	return 0;
+}
+
+static __always_inline int parse_pkt(struct __sk_buff *skb, struct pkt *p)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip;
+
+		if (pkt_pull(skb, L3_OFF + sizeof(struct iphdr) + sizeof(struct tcphdr)))
+			return -1;
+		ip = (void *)(long)skb->data + L3_OFF;
+		if ((void *)(ip + 1) > (void *)(long)skb->data_end)
+			return -1;
+		/* IPv4 options would move the TCP header: bpf_skb_adjust_room and our offsets assume 20 bytes. */
+		if (ip->version != 4 || ip->ihl != 5 || ip->protocol != IPPROTO_TCP)
+			return -1;
+		if (ip->frag_off & bpf_htons(0x3fff)) /* MF or fragment offset */
+			return -1;
+		p->family = LB_FAMILY_V4;
+		p->l4_off = L3_OFF + sizeof(struct iphdr);
+		p->tcp_len = bpf_ntohs(ip->tot_len);
+		if (p->tcp_len < sizeof(struct iphdr) + sizeof(struct tcphdr))
+			return -1;
+		p->tcp_len -= sizeof(struct iphdr);
+		__builtin_memcpy(p->tuple.saddr, &ip->saddr, 4);
+		__builtin_memcpy(p->tuple.daddr, &ip->daddr, 4);
+		return parse_tcp(skb, p, L3_OFF + sizeof(struct iphdr));
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6;
+
+		if (pkt_pull(skb, L3_OFF + sizeof(struct ipv6hdr) + sizeof(struct tcphdr)))
+			return -1;
+		ip6 = (void *)(long)skb->data + L3_OFF;
+		if ((void *)(ip6 + 1) > (void *)(long)skb->data_end)
+			return -1;
+		/* Extension headers are not followed: only TCP right after the fixed header. */
+		if (ip6->version != 6 || ip6->nexthdr != IPPROTO_TCP)
+			return -1;
+		p->family = LB_FAMILY_V6;
+		p->l4_off = L3_OFF + sizeof(struct ipv6hdr);
+		p->tcp_len = bpf_ntohs(ip6->payload_len);
+		__builtin_memcpy(p->tuple.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->tuple.daddr, &ip6->daddr, 16);
+		return parse_tcp(skb, p, L3_OFF + sizeof(struct ipv6hdr));
+	}
+	return -1;
+}
+
+/* The options are exactly NOP, NOP, timestamps: the usual layout on established connections (no SACK, no MSS). */
+static __always_inline int tcp_opts_ts_only(const struct pkt *p)
+{
+	return p->ts_only;
 }
 
 static __always_inline int is_syn_only(const struct pkt *p)

@@ -321,6 +321,11 @@ export interface CtEntry {
     crc32cTlv?: boolean;
     /** Its expiry timer runs; without it the datapath's janitor sweep expires the entry. Default false. */
     timer?: boolean;
+    /**
+     * reply entries: mirrors the PPv2 fields and holds the backend -> client counters and last-seen time
+     * itself (see bpf/ABI.md); the connection's figures are the sum of both entries. Default false.
+     */
+    mirror?: boolean;
   };
   /** PPv2 header length = sequence shift (0 without PPv2). */
   ppv2Len: number;
@@ -346,6 +351,7 @@ const CT_F_FIN_REPLY = 0x08;
 const CT_F_UNIQUE_ID = 0x10;
 const CT_F_CRC32C = 0x20;
 const CT_F_TIMER = 0x40;
+const CT_F_MIRROR = 0x80;
 
 function writeCtKey(key: Omit<CtKey, 'family' | 'protocol'>, buf: Buffer, offset: number): void {
   const family = encodeAddr(key.saddr, buf, offset);
@@ -399,7 +405,8 @@ export function encodeCtEntry(e: CtEntry): Buffer {
     (e.flags.finFromBackend ? CT_F_FIN_REPLY : 0) |
     (e.flags.uniqueIdTlv ? CT_F_UNIQUE_ID : 0) |
     (e.flags.crc32cTlv ? CT_F_CRC32C : 0) |
-    (e.flags.timer ? CT_F_TIMER : 0);
+    (e.flags.timer ? CT_F_TIMER : 0) |
+    (e.flags.mirror ? CT_F_MIRROR : 0);
   buf.writeUInt16LE(e.ppv2Len, 60);
   buf.writeUInt32LE(e.serviceId, 64);
   buf.writeUInt32LE(e.backendId, 68);
@@ -420,6 +427,32 @@ export function isOrigCtEntry(buf: Buffer): boolean {
   return buf[CT_KIND_OFFSET] === CT_KIND_ORIG;
 }
 
+/** Where a conntrack value holds its peer key: for a reply entry, its orig entry's key. */
+export const CT_ENTRY_PEER_OFFSET = 16;
+
+/** A 31-bit hash of the conntrack key at `offset` (a key, or a value's peer), for joining the two entries. */
+export function ctKeyHash(buf: Buffer, offset: number): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < RECORD_SIZES.ctKey; i += 4) {
+    h = Math.imul(h ^ buf.readUInt32LE(offset + i), 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  return h & 0x7fffffff;
+}
+
+/** A u64 as a number (exact below 2^53, which counters and CLOCK_MONOTONIC ns stay under for years). */
+const u64Number = (buf: Buffer, offset: number) =>
+  buf.readUInt32LE(offset) + buf.readUInt32LE(offset + 4) * 0x1_0000_0000;
+
+/**
+ * A reply entry's backend -> client packets, bytes and last-seen time (ns), without decoding the rest: as
+ * numbers, since listing tens of thousands of connections reads one per connection.
+ */
+export function replyShare(buf: Buffer): { packets: number; bytes: number; lastSeenNs: number } {
+  checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
+  return { packets: u64Number(buf, 112), bytes: u64Number(buf, 120), lastSeenNs: u64Number(buf, 88) };
+}
+
 export function decodeCtEntry(buf: Buffer): CtEntry {
   checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
   const flags = buf[59] ?? 0;
@@ -436,6 +469,7 @@ export function decodeCtEntry(buf: Buffer): CtEntry {
       uniqueIdTlv: (flags & CT_F_UNIQUE_ID) !== 0,
       crc32cTlv: (flags & CT_F_CRC32C) !== 0,
       timer: (flags & CT_F_TIMER) !== 0,
+      mirror: (flags & CT_F_MIRROR) !== 0,
     },
     ppv2Len: buf.readUInt16LE(60),
     serviceId: buf.readUInt32LE(64),

@@ -1,4 +1,14 @@
-import { type CtEntry, type CtKey, decodeCtEntry, decodeCtKey, isOrigCtEntry } from '../bpf/records.js';
+import {
+  CT_ENTRY_PEER_OFFSET,
+  type CtEntry,
+  type CtKey,
+  ctKeyHash,
+  decodeCtEntry,
+  decodeCtKey,
+  isOrigCtEntry,
+  RECORD_SIZES,
+  replyShare,
+} from '../bpf/records.js';
 import type { DatapathMaps } from './maps.js';
 import type { ServiceView } from './services.js';
 
@@ -32,9 +42,15 @@ export interface ConnectionFilter {
 const hostPort = (addr: string, port: number) =>
   addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
+/** What a connection's reply-direction entry adds to it: that direction's counters and last packet. */
+type ReplyShare = ReturnType<typeof replyShare>;
+
 /**
- * Live connections. Each connection has two conntrack entries (one per direction); only the original one is
- * listed. Times use CLOCK_MONOTONIC like the kernel (process.hrtime is the same clock on Linux).
+ * Live connections. Each connection has two conntrack entries (one per direction); each is listed once, from
+ * its original-direction entry, with the backend -> client counters and last-seen time of its reply entry
+ * added (the datapath counts that direction there, so backend segments need one lookup, not two). The two
+ * entries come in any order: a reply entry's share is applied to its connection's view when that exists, or
+ * kept until it does. Times use CLOCK_MONOTONIC like the kernel (process.hrtime is the same clock on Linux).
  */
 export function listConnections(
   maps: DatapathMaps,
@@ -44,18 +60,103 @@ export function listConnections(
 ): { connections: ConnectionView[]; total: number } {
   const names = new Map(services.map((s) => [s.id, s.name ?? s.key]));
   const now = process.hrtime.bigint();
+  const nowNs = Number(now);
   const connections: ConnectionView[] = [];
+  const pairs = new PairTable();
   let total = 0;
   for (const [keyBuf, valueBuf] of maps.get('conntrack').entries()) {
-    // Half the entries are reply-direction twins: skip them before paying for a full decode.
-    if (!isOrigCtEntry(valueBuf)) continue;
+    if (!isOrigCtEntry(valueBuf)) {
+      // Reply entries: only the few fields they add, read in place (no full decode).
+      const n = pairs.slot(valueBuf, CT_ENTRY_PEER_OFFSET);
+      const view = pairs.views[n];
+      if (view) addReplyShare(view, replyShare(valueBuf), nowNs);
+      else pairs.shares[n] = replyShare(valueBuf);
+      continue;
+    }
     const entry = decodeCtEntry(valueBuf);
     const view = toView(decodeCtKey(keyBuf), entry, names, now);
     if (!matches(view, entry, filter)) continue;
     total++;
-    if (connections.length < limit) connections.push(view);
+    if (connections.length >= limit) continue;
+    connections.push(view);
+    const n = pairs.slot(keyBuf, 0);
+    const share = pairs.shares[n];
+    if (share) addReplyShare(view, share, nowNs);
+    else pairs.views[n] = view;
   }
   return { connections, total };
+}
+
+const KEY_WORDS = RECORD_SIZES.ctKey / 4;
+
+/**
+ * Orig entries and reply entries met so far, by orig key (a reply entry names it as its peer): open
+ * addressing over typed arrays, the key's words kept for the exact comparison. Per-entry strings, Buffer views
+ * or Map entries cost more than the decoding they serve (and views would keep every batch of map values alive
+ * until the listing ends).
+ */
+class PairTable {
+  private index = new Int32Array(1 << 12); // slot number + 1; 0 = free
+  private words = new Uint32Array(KEY_WORDS << 11);
+  readonly views: Array<ConnectionView | undefined> = [];
+  readonly shares: Array<ReplyShare | undefined> = [];
+
+  /** The slot number of the key at `offset` in `buf`, added if new. */
+  slot(buf: Buffer, offset: number): number {
+    if ((this.views.length + 1) * 2 > this.index.length) this.grow();
+    const mask = this.index.length - 1;
+    for (let i = ctKeyHash(buf, offset) & mask; ; i = (i + 1) & mask) {
+      const n = this.index[i] as number;
+      if (n === 0) return this.add(i, buf, offset);
+      if (this.matches(n - 1, buf, offset)) return n - 1;
+    }
+  }
+
+  private add(at: number, buf: Buffer, offset: number): number {
+    const n = this.views.length;
+    if ((n + 1) * KEY_WORDS > this.words.length) {
+      const words = new Uint32Array(this.words.length * 2);
+      words.set(this.words);
+      this.words = words;
+    }
+    for (let w = 0; w < KEY_WORDS; w++) this.words[n * KEY_WORDS + w] = buf.readUInt32LE(offset + w * 4);
+    this.views.push(undefined);
+    this.shares.push(undefined);
+    this.index[at] = n + 1;
+    return n;
+  }
+
+  private matches(n: number, buf: Buffer, offset: number): boolean {
+    for (let w = 0; w < KEY_WORDS; w++) {
+      if (this.words[n * KEY_WORDS + w] !== buf.readUInt32LE(offset + w * 4)) return false;
+    }
+    return true;
+  }
+
+  private grow(): void {
+    const old = this.index;
+    this.index = new Int32Array(old.length * 2);
+    const mask = this.index.length - 1;
+    for (const v of old) {
+      if (v === 0) continue;
+      let i = wordsHash(this.words, (v - 1) * KEY_WORDS) & mask;
+      while (this.index[i] !== 0) i = (i + 1) & mask;
+      this.index[i] = v;
+    }
+  }
+}
+
+/** ctKeyHash of a key held as words. */
+function wordsHash(words: Uint32Array, at: number): number {
+  const buf = Buffer.from(words.buffer, words.byteOffset + at * 4, RECORD_SIZES.ctKey);
+  return ctKeyHash(buf, 0);
+}
+
+function addReplyShare(view: ConnectionView, share: ReplyShare, nowNs: number): void {
+  view.packetsFromBackend += share.packets;
+  view.bytesFromBackend += share.bytes;
+  const idleNs = nowNs - share.lastSeenNs;
+  view.idleSeconds = Math.min(view.idleSeconds, idleNs > 0 ? Math.floor(idleNs / 1e6) / 1000 : 0);
 }
 
 /** A live connection's two conntrack keys: client -> VIP, and backend -> balancer (fullnat) or client (dnat). */

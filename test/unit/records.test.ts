@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   COUNTER_NAMES,
+  CT_ENTRY_PEER_OFFSET,
   type CtEntry,
+  ctKeyHash,
   decodeAddr,
   decodeBackend,
   decodeConfig,
@@ -28,6 +30,7 @@ import {
   type LbEvent,
   ppv2HeaderLength,
   RECORD_SIZES,
+  replyShare,
   type ServiceRecord,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
@@ -74,6 +77,7 @@ describe('records: lockstep with the C headers', () => {
       uniqueIdTlv: 'UNIQUE_ID',
       crc32cTlv: 'CRC32C',
       timer: 'TIMER',
+      mirror: 'MIRROR',
     } as const;
     const base = Buffer.alloc(RECORD_SIZES.ctEntry);
     base[16 + 37] = 4; // an IPv4 peer key, all else zero
@@ -299,6 +303,7 @@ describe('records: conntrack', () => {
         uniqueIdTlv: true,
         crc32cTlv: false,
         timer: true,
+        mirror: false,
       },
       ppv2Len: 54,
       serviceId: 3,
@@ -320,6 +325,37 @@ describe('records: conntrack', () => {
     const reply = decodeCtEntry(encodeCtEntry({ ...entry, kind: 'reply', state: 'none', mode: 'dnat' }));
     assert.equal(reply.kind, 'reply');
     assert.equal(reply.mode, 'dnat');
+  });
+
+  it("reads a reply entry's share and the key of its orig entry in place", () => {
+    const peer = { saddr: '192.0.2.10', daddr: '203.0.113.10', sport: 40001, dport: 80 };
+    const buf = encodeCtEntry({
+      kind: 'reply',
+      peer: { ...peer, protocol: 'tcp', family: 4 },
+      state: 'none',
+      mode: 'fullnat',
+      flags: { ppv2: true, headerSent: true, finFromClient: false, finFromBackend: false, mirror: true },
+      ppv2Len: 28,
+      serviceId: 1,
+      backendId: 2,
+      clientIsn: 7,
+      reinjections: 0,
+      createdNs: 1n,
+      lastSeenNs: 99n,
+      packetsFromClient: 0n,
+      bytesFromClient: 0n,
+      packetsFromBackend: 5n,
+      bytesFromBackend: 6000n,
+      uniqueId: Buffer.alloc(16),
+    });
+    assert.ok(buf.subarray(CT_ENTRY_PEER_OFFSET, CT_ENTRY_PEER_OFFSET + 40).equals(encodeCtKey(peer)));
+    assert.equal(ctKeyHash(buf, CT_ENTRY_PEER_OFFSET), ctKeyHash(encodeCtKey(peer), 0));
+    assert.notEqual(
+      ctKeyHash(buf, CT_ENTRY_PEER_OFFSET),
+      ctKeyHash(encodeCtKey({ ...peer, sport: 40002 }), 0),
+    );
+    assert.deepEqual(replyShare(buf), { packets: 5, bytes: 6000, lastSeenNs: 99 });
+    assert.equal(decodeCtEntry(buf).flags.mirror, true);
   });
 });
 
