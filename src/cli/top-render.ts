@@ -5,13 +5,13 @@
  */
 import type { ConnectionView } from '../core/connections.js';
 import type { CountersJson } from '../core/counter-snapshot.js';
-import type { InterfaceSample, ProgramSample } from '../core/datapath-snapshot.js';
+import type { DatapathSnapshot, InterfaceSample, ProgramSample } from '../core/datapath-snapshot.js';
 import type { ServiceView } from '../core/services.js';
 import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
 import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js';
 import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/model.js';
-import { runTimeStatsText, serviceNames, visibleConnections } from '../ui/view-model.js';
+import { DETACHING_TEXT, runTimeStatsText, serviceNames, visibleConnections } from '../ui/view-model.js';
 import { renderKeyValue, renderTable } from './output.js';
 import { healthSummary } from './service-render.js';
 
@@ -62,6 +62,8 @@ export interface TopSnapshotJson {
   headers: Array<Omit<HeaderLine, 'timeMs'> & { time: string; service: string | null }>;
   /** Events that came faster than top keeps them (since start). */
   eventsSkipped: number;
+  /** "hold" after detach --keep-maps, "drain" while detach resets connections; null in normal service. */
+  detaching: DatapathSnapshot['detaching'];
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
@@ -123,6 +125,7 @@ export function topSnapshotJson(state: DashboardState, options: TopRenderOptions
       hex: line.hex,
     })),
     eventsSkipped: state.headersSkipped,
+    detaching: snapshot.detaching,
   };
   if (state.perCpu) {
     json.perCpu = state.perCpu.map((cpu, i) => ({
@@ -154,7 +157,12 @@ export function renderTopText(state: DashboardState, options: TopRenderOptions):
   const parts: string[] = [
     renderKeyValue([
       ['time', new Date(snapshot.takenAtMs).toISOString()],
-      ['instance', snapshot.instance.name],
+      [
+        'instance',
+        snapshot.detaching
+          ? `${snapshot.instance.name}  ${DETACHING_TEXT[snapshot.detaching]}`
+          : snapshot.instance.name,
+      ],
       ['interfaces', snapshot.interfaces.map((i) => i.interface).join(', ') || 'none'],
       ['programs', progIds.join(', ') || '-'],
       ['interval', `${state.seconds.toFixed(2)}s`],

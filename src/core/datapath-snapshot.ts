@@ -12,7 +12,13 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { enableRunTimeStats, progInfoById } from '../bpf/prog-info.js';
-import { decodeConfig, decodeEvent, type EventType, encodeArrayIndex } from '../bpf/records.js';
+import {
+  type DetachingMode,
+  decodeConfig,
+  decodeEvent,
+  type EventType,
+  encodeArrayIndex,
+} from '../bpf/records.js';
 import { RingBufferReader } from '../bpf/ringbuf.js';
 import { LbctlError } from '../cli/errors.js';
 import { attachedInterfaces } from './attach.js';
@@ -103,6 +109,8 @@ export interface DatapathSnapshot {
   eventsSkipped: number;
   /** Why there are no events to read (no ring buffer pinned, events off); null when there are. */
   eventsError: string | null;
+  /** "hold" after detach --keep-maps (service traffic parked until attach), "drain" while detach resets. */
+  detaching: DetachingMode | null;
 }
 
 export interface CollectorOptions {
@@ -146,6 +154,7 @@ export class DatapathCollector {
   private readonly perCpuEnabled: boolean;
   /** lb_config's events switch is off: the datapath reports no headers at all. */
   private eventsOff = false;
+  private detaching: DetachingMode | null = null;
   private services: ServiceView[] = [];
   private interfaces: InterfaceSample[] = [];
   private lastRefreshAt = Number.NEGATIVE_INFINITY;
@@ -230,6 +239,7 @@ export class DatapathCollector {
       eventsError:
         this.eventsError ??
         (this.eventsOff ? 'the datapath emits no events (the events flag in lb_config is off)' : null),
+      detaching: this.detaching,
     };
   }
 
@@ -254,7 +264,9 @@ export class DatapathCollector {
       attachedAt: i.attachedAt,
     }));
     const config = this.maps.get('config').lookup(encodeArrayIndex(0));
-    this.eventsOff = config !== undefined && !decodeConfig(config).events;
+    const decoded = config ? decodeConfig(config) : undefined;
+    this.eventsOff = decoded !== undefined && !decoded.events;
+    this.detaching = decoded?.detaching ?? null;
   }
 
   private scanConnections(): void {

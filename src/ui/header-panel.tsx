@@ -2,7 +2,7 @@ import { Box, Text } from 'ink';
 import type { DatapathSnapshot } from '../core/datapath-snapshot.js';
 import { clip, clock, duration, fit } from './format.js';
 import type { DatapathCost } from './model.js';
-import { runTimeStatsText } from './view-model.js';
+import { DETACHING_TEXT, runTimeStatsText } from './view-model.js';
 
 export interface HeaderPanelProps {
   snapshot: DatapathSnapshot | null;
@@ -26,6 +26,7 @@ export function HeaderPanel(props: HeaderPanelProps) {
   const progIds = [...new Set(interfaces.map((i) => i.progId).filter((id) => id !== null))];
   const title = [
     props.paused ? 'PAUSED ' : '',
+    snapshot?.detaching ? `${DETACHING_TEXT[snapshot.detaching]}  ` : '', // first: this is not normal service
     'lbctl top',
     snapshot?.instance.name ?? '-',
     `up ${attached.length > 0 ? duration((now - Math.min(...attached)) / 1000) : '-'}`,

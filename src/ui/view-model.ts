@@ -87,3 +87,9 @@ export function scrollBoundsFor(
   })();
   return { pageSize: Math.max(1, page), maxScroll: Math.max(0, length - page) };
 }
+
+/** What top says while detach holds or drains the datapath (lb_config), where it shows the instance. */
+export const DETACHING_TEXT = {
+  hold: 'HOLDING (detach --keep-maps: service traffic dropped until lbctl attach)',
+  drain: 'DRAINING (detach is resetting connections)',
+} as const;

@@ -134,6 +134,18 @@ describe('top dashboard: panels on fixed snapshots', () => {
     assert.match(raw, /inj {3}web 0d0a0d0a000d0a515549540a2111000cc000020acb00710a9c410050/);
   });
 
+  it('says first when detach holds or drains the datapath, in the dashboard, the text and --json', () => {
+    const held = advance(initialState(), { ...FIRST, detaching: 'hold' });
+    assert.match(frame(held).split('\n')[0] ?? '', /^HOLDING \(detach --keep-maps: .*until lbctl attach\)/);
+    const render = { limit: 5, sort: { key: 'age' as const, reverse: false } };
+    assert.match(renderTopText(held, render), /instance +\S+ +HOLDING/);
+    assert.equal(topSnapshotJson(held, render).detaching, 'hold');
+    const draining = advance(initialState(), { ...FIRST, detaching: 'drain' });
+    assert.match(frame(draining).split('\n')[0] ?? '', /^DRAINING \(detach is resetting connections\)/);
+    assert.doesNotMatch(frame(TWO), /HOLDING|DRAINING/, 'nothing in normal service');
+    assert.equal(topSnapshotJson(TWO, render).detaching, null);
+  });
+
   it('says why there are no headers when the datapath reports none', () => {
     const state = advance(initialState(), { ...FIRST, eventsError: 'the datapath emits no events (off)' });
     assert.match(frame(state), /^HEADERS 0 recent.*\n.*the datapath emits no events \(off\)/m);

@@ -178,6 +178,7 @@ export function snapshot(
     events: [],
     eventsSkipped: 0,
     eventsError: null,
+    detaching: null,
     ...extra,
   };
 }
