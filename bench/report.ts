@@ -22,6 +22,20 @@ function pass(p: boolean | undefined): string {
   return p ? 'met' : '**not met**';
 }
 
+/** One row per contender, one column per scenario: a per-unit-of-work CPU figure (µs per connection, request, MB). */
+function perUnitTable(summary: BenchSummary, field: 'cpuPerUnitUs' | 'softirqPerUnitUs'): string {
+  const scenarios = summary.scenarios;
+  return table(
+    ['contender', ...scenarios.map((s) => `${s.title} (µs/${unitOf(s)})`)],
+    summary.contenders.map((c) => [
+      c.label,
+      ...scenarios.map((s) =>
+        spreadOrDash(s.results.find((r) => r.contender === c.id)?.[field] ?? emptySpread()),
+      ),
+    ]),
+  );
+}
+
 function unitOf(s: ScenarioSummary): string {
   return s.workUnit === 'MB' ? 'MB' : s.workUnit === 'connection' ? 'conn' : 'req';
 }
@@ -153,28 +167,12 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       'their work is done in softirq, attributed to whichever process the packet arrived with. For lbctl the ' +
       "datapath's own share is measured separately (BPF run-time statistics, below).",
     '',
-    table(
-      ['contender', ...scenarios.map((s) => `${s.title} (µs/${unitOf(s)})`)],
-      summary.contenders.map((c) => [
-        c.label,
-        ...scenarios.map((s) =>
-          spreadOrDash(s.results.find((r) => r.contender === c.id)?.cpuPerUnitUs ?? emptySpread()),
-        ),
-      ]),
-    ),
+    perUnitTable(summary, 'cpuPerUnitUs'),
     '',
     'Of that, the time the kernel accounted to irq and softirq, where packets are forwarded and where ' +
       "lbctl's tc program runs (and where the client's and backends' packet reception runs too):",
     '',
-    table(
-      ['contender', ...scenarios.map((s) => `${s.title} (µs/${unitOf(s)})`)],
-      summary.contenders.map((c) => [
-        c.label,
-        ...scenarios.map((s) =>
-          spreadOrDash(s.results.find((r) => r.contender === c.id)?.softirqPerUnitUs ?? emptySpread()),
-        ),
-      ]),
-    ),
+    perUnitTable(summary, 'softirqPerUnitUs'),
     '',
     'CPU time of the processes in the balancer namespace:',
     '',
