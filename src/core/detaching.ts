@@ -22,11 +22,6 @@ export function setDetachingMode(maps: DatapathMaps, mode: DetachingMode | null)
   config.update(CONFIG_KEY, encodeConfig({ ...record, detaching: mode }), 'exist');
 }
 
-export function detachingMode(maps: DatapathMaps): DetachingMode | null {
-  const current = maps.get('config').lookup(CONFIG_KEY);
-  return current ? decodeConfig(current).detaching : null;
-}
-
 export interface DrainResult {
   /** Live connections when the drain started. */
   live: number;
