@@ -227,53 +227,29 @@ export async function mapMemory(pinPath: string): Promise<MapMemory> {
   return parseBpftoolMapShow(res.stdout);
 }
 
-/** Size of a kernel struct from the running kernel's BTF (`bpftool btf dump`), or undefined. */
-export async function kernelStructSizes(names: readonly string[]): Promise<Record<string, number>> {
-  const res = await run('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'raw'], {
-    allowFailure: true,
-    timeoutMs: 60_000,
-  });
-  const out: Record<string, number> = {};
-  for (const name of names) {
-    const m = new RegExp(`STRUCT '${name}' size=(\\d+)`).exec(res.stdout);
-    if (m) out[name] = Number(m[1]);
-  }
-  return out;
-}
-
-/** The slab bucket kmalloc() serves a request of `size` bytes from (the generic kmalloc-N caches). */
-export function kmallocBucket(size: number): number {
-  const buckets = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
-  return buckets.find((b) => b >= size) ?? 2 ** Math.ceil(Math.log2(size));
-}
-
 export interface ConntrackMemory extends MapMemory {
   /** memlock / max_entries: what one preallocated element costs, as the kernel accounts it. */
   bytesPerEntry: number;
   /** An ORIG and a REPLY entry per connection (bpf/conntrack.h). */
   entriesPerConnection: number;
-  /** The ORIG entry's bpf_timer: a separate kmalloc (not in memlock) while the timer is armed. */
-  timerBytes: number | undefined;
   bytesPerConnection: number;
   per100kConnectionsBytes: number;
   /** Connections the table holds before the LRU evicts. */
   capacityConnections: number;
 }
 
-/** Memory of the conntrack table per connection, from the map's accounting and the timer's slab size. */
-export function estimateConntrackMemory(
-  map: MapMemory,
-  hrtimerStructBytes: number | undefined,
-): ConntrackMemory {
+/**
+ * Memory of the conntrack table per connection, from the map's accounting. Nothing else is allocated per
+ * connection: expiry is the janitor's sweep, not a timer per entry (bpf/conntrack.h).
+ */
+export function estimateConntrackMemory(map: MapMemory): ConntrackMemory {
   const entriesPerConnection = 2;
   const bytesPerEntry = map.memlockBytes / map.maxEntries;
-  const timerBytes = hrtimerStructBytes === undefined ? undefined : kmallocBucket(hrtimerStructBytes);
-  const bytesPerConnection = entriesPerConnection * bytesPerEntry + (timerBytes ?? 0);
+  const bytesPerConnection = entriesPerConnection * bytesPerEntry;
   return {
     ...map,
     bytesPerEntry,
     entriesPerConnection,
-    timerBytes,
     bytesPerConnection,
     per100kConnectionsBytes: bytesPerConnection * 100_000,
     capacityConnections: Math.floor(map.maxEntries / entriesPerConnection),

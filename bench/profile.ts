@@ -10,7 +10,7 @@ import { enableRunTimeStats, progInfoById } from '../src/bpf/prog-info.js';
 import { findExecutable, run } from '../src/sys/run.js';
 import type { LbctlBalancer } from './contenders.js';
 import { type MeasureContext, type Measurement, measure } from './measure.js';
-import { type ConntrackMemory, estimateConntrackMemory, kernelStructSizes, mapMemory } from './metrics.js';
+import { type ConntrackMemory, estimateConntrackMemory, mapMemory } from './metrics.js';
 import { type BenchPlan, type ContenderId, type ScenarioId, SUBJECT } from './plan.js';
 
 export interface ProfileRow {
@@ -38,8 +38,8 @@ export interface PerfProfile {
   samples: number;
   /** Of those, samples inside lbctl's program (its code and the helpers it called), percent. */
   datapathPercent: number;
-  /** Samples in the conntrack entries' timer callbacks (they run from the timer softirq, not from tc). */
-  timerCallbackPercent: number;
+  /** Samples in the conntrack janitor's sweeps (a bpf_timer callback: timer softirq, not tc). */
+  janitorPercent: number;
   idlePercent: number;
   /** Where the datapath's samples went, by kind of work, percent of the datapath's samples. */
   datapathBreakdown: PerfShare[];
@@ -107,8 +107,7 @@ export async function profileDatapath(
   } finally {
     disable();
   }
-  const sizes = await kernelStructSizes(['bpf_hrtimer']);
-  const conntrack = estimateConntrackMemory(await mapMemory(ctx.lbctl.conntrackPinPath()), sizes.bpf_hrtimer);
+  const conntrack = estimateConntrackMemory(await mapMemory(ctx.lbctl.conntrackPinPath()));
   return { durationS, programs, rows, measurements, conntrack, perf };
 }
 
@@ -188,7 +187,7 @@ export function analysePerfScript(text: string): Omit<PerfProfile, 'command'> {
   const program = /^bpf_prog_[0-9a-f]+_lbctl_ingress$/;
   let samples = 0;
   let datapath = 0;
-  let timers = 0;
+  let janitor = 0;
   let idle = 0;
   const leaves = new Map<string, number>();
   const kinds = new Map<string, number>();
@@ -203,7 +202,7 @@ export function analysePerfScript(text: string): Omit<PerfProfile, 'command'> {
     samples += 1;
     leaves.set(leaf, (leaves.get(leaf) ?? 0) + 1);
     if (/safe_halt|default_idle|cpu_idle|acpi_idle|poll_idle|intel_idle/.test(leaf)) idle += 1;
-    if (frames.includes('bpf_timer_cb')) timers += 1;
+    if (frames.includes('bpf_timer_cb')) janitor += 1;
     if (frames.some((f) => program.test(f))) {
       datapath += 1;
       const kind = category(leaf);
@@ -213,7 +212,7 @@ export function analysePerfScript(text: string): Omit<PerfProfile, 'command'> {
   return {
     samples,
     datapathPercent: samples > 0 ? (datapath * 100) / samples : 0,
-    timerCallbackPercent: samples > 0 ? (timers * 100) / samples : 0,
+    janitorPercent: samples > 0 ? (janitor * 100) / samples : 0,
     idlePercent: samples > 0 ? (idle * 100) / samples : 0,
     datapathBreakdown: shares(kinds, datapath, CATEGORIES.length + 1),
     top: shares(leaves, samples, 20),

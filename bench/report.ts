@@ -229,10 +229,7 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       `\`lb_conntrack\` is an LRU hash of ${ct.maxEntries.toLocaleString('en-US')} entries (key ${ct.keyBytes} B, ` +
         `value ${ct.valueBytes} B), preallocated: the kernel accounts ${formatBytes(ct.memlockBytes)} ` +
         `(bpftool \`bytes_memlock\`), ${formatNumber(ct.bytesPerEntry)} B per entry. A connection takes ` +
-        `${ct.entriesPerConnection} entries (ORIG and REPLY)` +
-        (ct.timerBytes !== undefined
-          ? ` plus its idle timer, a separate ${ct.timerBytes} B slab object (struct bpf_hrtimer from the kernel's BTF, rounded to its kmalloc cache; not in memlock)`
-          : '') +
+        `${ct.entriesPerConnection} entries (ORIG and REPLY) and nothing else (no timer per connection)` +
         `: **${formatNumber(ct.bytesPerConnection)} B per connection, ${formatBytes(ct.per100kConnectionsBytes)} per 100,000 connections**. ` +
         `The table holds ${ct.capacityConnections.toLocaleString('en-US')} connections before the LRU evicts; ` +
         'its entries are preallocated, so the memlock figure is paid from attach on.',
@@ -246,8 +243,8 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
         `\`${p.command}\` during the profiling pass's short-connection run of ${label('lbctl-fullnat-ppv2')}, ` +
           `counting the benchmark's processes (wrk, nginx, haproxy, by name) and idle/softirq threads: ` +
           `${p.samples} samples. lbctl's program, with the helpers it calls, accounts for ` +
-          `**${formatNumber(p.datapathPercent)}%** of them, its conntrack timer callbacks (run from the ` +
-          `timer softirq) ${formatNumber(p.timerCallbackPercent)}%; idle ${formatNumber(p.idlePercent)}%. ` +
+          `**${formatNumber(p.datapathPercent)}%** of them, its conntrack janitor's sweeps (run from the ` +
+          `timer softirq) ${formatNumber(p.janitorPercent)}%; idle ${formatNumber(p.idlePercent)}%. ` +
           'Inside the datapath:',
         '',
         table(
@@ -335,7 +332,7 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       'nginx connect from, whose TIME_WAIT tuples on the backends would collide). lbctl exists ' +
       'only while it is measured: set up before its runs, removed (`detach --all`) before any other ' +
       "contender's and at least once a round, so the others run with no tc program in their path and no " +
-      "conntrack timers of lbctl's connections fire during their runs; each setup starts with an empty table.",
+      "conntrack sweep of lbctl's during their runs; each setup starts with an empty table.",
     `- HAProxy: \`mode tcp\`, \`nbthread ${meta.threads}\`, \`send-proxy-v2\` to both backends, round robin. ` +
       `nginx: \`stream\` module, \`worker_processes ${meta.threads}\`, \`proxy_protocol on\` (nginx can only send ` +
       'PROXY v1), round robin. Both listen on their own address in the balancer namespace.',

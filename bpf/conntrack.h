@@ -8,20 +8,21 @@
  * The translation for a direction is "rewrite the tuple to the reverse of the
  * peer key", so no address is stored twice.
  *
- * Expiry: the ORIG entry carries a bpf_timer armed with the state's idle
- * timeout. The hot path only writes last_seen_ns (each direction in the entry
- * it matched); when the timer fires it re-arms for the remaining idle time
- * from the later of the two, or deletes both entries. State changes
- * towards FIN/CLOSED re-arm it with the shorter timeout. The table therefore
- * drains to zero without a user-space sweeper.
+ * Expiry: one timer for the whole table, the janitor, sweeps it once a second
+ * (bpf_for_each_map_elem) and deletes both entries of every connection idle
+ * for its state's timeout, idle counted from the later of the two directions'
+ * last_seen_ns. It also removes REPLY entries whose ORIG entry LRU eviction
+ * took. The hot path only writes last_seen_ns and the state, and the table
+ * drains to zero without a user-space sweeper; an entry goes at most one
+ * second after its timeout.
  *
- * bpf_timer_init allocates, without locks and without reclaim, and that fails
- * under bursts of new connections (-ENOMEM; seen for most of a burst of a few
- * hundred handshakes on kernel 6.18). An entry whose timer could not be set up
- * lacks LB_CT_F_TIMER; a later state change tries again, and the janitor (one
- * timer for the whole table, armed once and then re-arming itself without any
- * allocation) expires what is still without a timer, by the same rules, once a
- * second. It also removes REPLY entries whose ORIG entry LRU eviction took.
+ * Why not a bpf_timer per connection: the table is swept every second anyway
+ * (a per-entry timer is not guaranteed: bpf_timer_init allocates without locks
+ * or reclaim and fails for most of a burst of a few hundred handshakes), and
+ * each per-entry timer cost an allocation, three hrtimer (re)starts under
+ * interrupt-disabling locks, a softirq run and an RCU-deferred free per
+ * connection: 18% of the program's run time on short connections and 192
+ * bytes per connection (bench/ab.ts, see the README's benchmark section).
  */
 #ifndef LBCTL_CONNTRACK_H
 #define LBCTL_CONNTRACK_H
@@ -77,27 +78,20 @@ struct {
 } lb_janitor SEC(".maps");
 
 /*
- * Whether an ORIG entry has been idle for its state's timeout; else *left = the time still to go. Idle is
- * counted from the later of its own last_seen_ns (client -> backend) and its REPLY entry's (backend -> client,
- * LB_CT_F_MIRROR), and the REPLY entry is only looked up when the ORIG stamp alone says expired. Signed:
- * another CPU may have stamped an entry after `now`.
+ * Whether an ORIG entry has been idle for its state's timeout. Idle is counted from the later of its own
+ * last_seen_ns (client -> backend) and its REPLY entry's (backend -> client, LB_CT_F_MIRROR), and the REPLY
+ * entry is only looked up when the ORIG stamp alone says expired. Signed: another CPU may have stamped an
+ * entry after `now`.
  */
-static __always_inline int ct_idle_expired(const struct lb_ct_entry *e, __u64 now, __u64 *left)
+static __always_inline int ct_idle_expired(const struct lb_ct_entry *e, __u64 now)
 {
 	__s64 timeout = (__s64)ct_timeout_ns(e->state);
-	__s64 idle = (__s64)(now - e->last_seen_ns);
 	const struct lb_ct_entry *r;
 
-	if (idle >= timeout) {
-		r = bpf_map_lookup_elem(&lb_conntrack, &e->peer);
-		if (r && r->kind == LB_CT_KIND_REPLY && (__s64)(now - r->last_seen_ns) < idle)
-			idle = (__s64)(now - r->last_seen_ns);
-	}
-	if (idle < timeout) {
-		*left = idle < 0 ? (__u64)timeout : (__u64)(timeout - idle);
+	if ((__s64)(now - e->last_seen_ns) < timeout)
 		return 0;
-	}
-	return 1;
+	r = bpf_map_lookup_elem(&lb_conntrack, &e->peer);
+	return !(r && r->kind == LB_CT_KIND_REPLY && (__s64)(now - r->last_seen_ns) < timeout);
 }
 
 /* Delete an expired connection: both entries (ORIG entry given), counted. */
@@ -108,35 +102,8 @@ static __always_inline void ct_expire(void *map, const struct lb_ct_key *key, co
 
 	__builtin_memcpy(&peer, &e->peer, sizeof(peer));
 	bpf_map_delete_elem(map, &peer);
-	bpf_map_delete_elem(map, key); /* frees the entry's timer; allowed from its own callback */
+	bpf_map_delete_elem(map, key);
 	stat_inc(svc_id, LB_CNT_CONN_EXPIRED);
-}
-
-static int ct_timer_fired(void *map, struct lb_ct_key *key, struct lb_ct_entry *e)
-{
-	__u64 left = 0;
-
-	if (!ct_idle_expired(e, bpf_ktime_get_ns(), &left)) {
-		bpf_timer_start(&e->timer, left, 0);
-		return 0;
-	}
-	ct_expire(map, key, e);
-	return 0;
-}
-
-/* Give an ORIG entry its expiry timer (if it has none yet) and (re)start it. */
-static __always_inline void ct_arm_timer(struct lb_ct_entry *e)
-{
-	if (!(e->flags & LB_CT_F_TIMER)) {
-		long err = bpf_timer_init(&e->timer, &lb_conntrack, CLOCK_MONOTONIC);
-
-		if (err && err != -16 /* EBUSY: initialised, its start failed */)
-			return; /* the janitor covers it; the next state change tries again */
-		if (bpf_timer_set_callback(&e->timer, ct_timer_fired))
-			return;
-	}
-	if (bpf_timer_start(&e->timer, ct_timeout_ns(e->state), 0) == 0)
-		e->flags |= LB_CT_F_TIMER;
 }
 
 struct janitor_sweep {
@@ -146,7 +113,6 @@ struct janitor_sweep {
 static long janitor_visit(void *map, struct lb_ct_key *key, struct lb_ct_entry *e, struct janitor_sweep *sweep)
 {
 	struct lb_ct_key peer;
-	__u64 left;
 
 	if (e->kind == LB_CT_KIND_REPLY) {
 		if (sweep->now - e->created_ns < LB_ORPHAN_GRACE_NS)
@@ -156,7 +122,7 @@ static long janitor_visit(void *map, struct lb_ct_key *key, struct lb_ct_entry *
 			bpf_map_delete_elem(&lb_conntrack, key);
 		return 0;
 	}
-	if (!(e->flags & LB_CT_F_TIMER) && ct_idle_expired(e, sweep->now, &left))
+	if (ct_idle_expired(e, sweep->now))
 		ct_expire(&lb_conntrack, key, e);
 	return 0;
 }
@@ -200,7 +166,7 @@ static __always_inline void ct_delete_pair(const struct lb_ct_key *orig_key, str
 
 /*
  * Insert the ORIG entry `tmpl` (its peer already holds the REPLY key, which is
- * already inserted) and start its timer. Returns the map's copy or NULL.
+ * already inserted) and make sure the janitor runs. Returns the map's copy or NULL.
  */
 static __always_inline struct lb_ct_entry *ct_insert_orig(const struct lb_ct_key *orig_key,
 							  struct lb_ct_entry *tmpl)
@@ -212,22 +178,21 @@ static __always_inline struct lb_ct_entry *ct_insert_orig(const struct lb_ct_key
 	e = bpf_map_lookup_elem(&lb_conntrack, orig_key);
 	if (!e)
 		return 0;
-	ct_arm_timer(e);
 	janitor_ensure();
 	return e;
 }
 
 /*
  * TCP state from the flags of one segment. `from_client` selects which FIN flag
- * to set. The timer is re-armed only when the state moves towards closing, so
- * the common path costs one store.
+ * to set. Expiry is the janitor's (it reads the state and last_seen_ns), so
+ * nothing here but stores.
  */
 static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client, __u64 now)
 {
 	__u8 old = e->state, next = old;
 
 	if (old == LB_CT_CLOSED) {
-		/* stays closed until its timer removes it or a new SYN recycles the tuple */
+		/* stays closed until the janitor removes it or a new SYN recycles the tuple */
 	} else if (p->tcp_flags & TCP_FLAG_RST) {
 		next = LB_CT_CLOSED;
 	} else {
@@ -243,13 +208,7 @@ static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p,
 		}
 	}
 	e->last_seen_ns = now;
-	if (next != old) {
-		e->state = next;
-		if (next >= LB_CT_FIN) {
-			ct_arm_timer(e);
-			janitor_ensure();
-		}
-	}
+	e->state = next;
 }
 
 #endif /* LBCTL_CONNTRACK_H */

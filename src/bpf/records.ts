@@ -319,7 +319,7 @@ export interface CtEntry {
     /** The header carries UNIQUE_ID / CRC32C TLVs (the service's choice at SYN time); default false. */
     uniqueIdTlv?: boolean;
     crc32cTlv?: boolean;
-    /** Its expiry timer runs; without it the datapath's janitor sweep expires the entry. Default false. */
+    /** Set only by older datapaths, whose entries had their own expiry timer (now the janitor's sweep). */
     timer?: boolean;
     /**
      * reply entries: mirrors the PPv2 fields and holds the backend -> client counters and last-seen time

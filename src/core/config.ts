@@ -9,9 +9,8 @@ import { notFoundError, usageError } from '../cli/errors.js';
 import type { DatapathMaps } from './maps.js';
 
 /**
- * The balancer-wide settings in `lb_config`: the conntrack idle timeouts per TCP state. The datapath reads
- * them each time it arms a connection's timer (creation, a move to FIN or CLOSED, and every expiry check),
- * so a change applies from the next arming on; a timer already running keeps its deadline.
+ * The balancer-wide settings in `lb_config`: the conntrack idle timeouts per TCP state. The datapath's
+ * janitor reads them at every sweep (once a second), so a change applies to every connection at once.
  */
 
 export type TimeoutName = keyof ConfigRecord['timeouts'];

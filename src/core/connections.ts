@@ -166,8 +166,8 @@ export interface LiveConnectionKeys {
 }
 
 /**
- * Connections still in use: SYN_SENT, ESTABLISHED or FIN (half-closed). CLOSED ones only wait for their
- * timer. What `detach` reports, and drains, before it takes the datapath away from them.
+ * Connections still in use: SYN_SENT, ESTABLISHED or FIN (half-closed). CLOSED ones only wait for the
+ * janitor's sweep. What `detach` reports, and drains, before it takes the datapath away from them.
  */
 export function liveConnectionKeys(maps: DatapathMaps): LiveConnectionKeys[] {
   const live: LiveConnectionKeys[] = [];

@@ -5,7 +5,6 @@ import { backendChecks, datapathChecks, uploadCheck, wrkChecks } from '../../ben
 import {
   cpuDelta,
   estimateConntrackMemory,
-  kmallocBucket,
   parseBpftoolMapShow,
   parsePidStatCpuUs,
   parseProcStatCpu,
@@ -214,21 +213,12 @@ describe('/proc and tool parsers', () => {
       }),
     );
     assert.deepEqual(map, { maxEntries: 131072, keyBytes: 40, valueBytes: 144, memlockBytes: 32505856 });
-    const ct = estimateConntrackMemory(map, 144);
+    const ct = estimateConntrackMemory(map);
     assert.equal(ct.bytesPerEntry, 248);
-    assert.equal(ct.timerBytes, 192);
-    assert.equal(ct.bytesPerConnection, 2 * 248 + 192);
-    assert.equal(ct.per100kConnectionsBytes, 68_800_000);
+    assert.equal(ct.bytesPerConnection, 2 * 248);
+    assert.equal(ct.per100kConnectionsBytes, 49_600_000);
     assert.equal(ct.capacityConnections, 65536);
-    assert.equal(estimateConntrackMemory(map, undefined).bytesPerConnection, 496);
     assert.throws(() => parseBpftoolMapShow('{"max_entries": 1}'), /bytes_key/);
-  });
-
-  it('kmalloc buckets', () => {
-    assert.equal(kmallocBucket(144), 192);
-    assert.equal(kmallocBucket(96), 96);
-    assert.equal(kmallocBucket(97), 128);
-    assert.equal(kmallocBucket(10_000), 16384);
   });
 
   it('perf script: the datapath share by call chain, its breakdown, idle and top symbols', () => {
@@ -248,7 +238,7 @@ describe('/proc and tool parsers', () => {
     const p = analysePerfScript(text);
     assert.equal(p.samples, 6);
     assert.equal(p.datapathPercent, 50);
-    assert.ok(Math.abs(p.timerCallbackPercent - 100 / 6) < 1e-9);
+    assert.ok(Math.abs(p.janitorPercent - 100 / 6) < 1e-9);
     assert.ok(Math.abs(p.idlePercent - 100 / 6) < 1e-9);
     assert.deepEqual(p.datapathBreakdown.map((d) => d.name).sort(), [
       'conntrack map lookups and updates',

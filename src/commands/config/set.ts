@@ -29,10 +29,9 @@ export default class ConfigSet extends DatapathCommand<typeof ConfigSet> {
   static override summary = 'Change the conntrack idle timeouts per TCP state.';
 
   static override description =
-    `The datapath reads the timeouts whenever it arms a connection's timer: when the connection is created,
-when it moves to FIN or CLOSED, and each time the timer fires and finds the connection still in use. A new
-value therefore applies to every later arming; a timer already running keeps its deadline (so lowering the
-ESTABLISHED timeout takes effect on idle connections within the old timeout at most). Short timeouts drain
+    `The datapath sweeps its connection table once a second and removes every connection idle for longer than
+its state's timeout, so a new value applies to every connection, old and new, within a second (lowering the
+ESTABLISHED timeout removes the connections already idle that long at the next sweep). Short timeouts drain
 the table quickly after a load test; the defaults suit production.`;
 
   static override examples = [
