@@ -4,8 +4,9 @@
  *  - HAProxy in `mode tcp` with `send-proxy-v2` and one thread per core;
  *  - nginx `stream` with `proxy_protocol on` (nginx sends PROXY v1; it has no v2 sender) and one worker
  *    per core;
- *  - plain routed forwarding: the client connects to the backends' own addresses, the balancer namespace
- *    only routes (wrk's threads are split over both backends, as a balancer would).
+ *  - plain routed forwarding: the client connects to an address both plain backends listen on with
+ *    `reuseport` (PLAIN_SHARED_ADDRESS), the balancer namespace only routes, and the backends' kernel spreads
+ *    the connections between the two per connection, as a balancer would.
  */
 import { access, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,39 +18,36 @@ import { readCounters } from '../src/core/stats.js';
 import { hostPort } from '../src/lab/net.js';
 import { type Daemon, run, spawnDaemon } from '../src/sys/run.js';
 import type { Cleanup } from './cleanup.js';
-import { BENCH_VIPS, type BenchLab, LBCTL_SNAT_ADDRESS, PLAIN_PORT, PPV2_PORT } from './lab.js';
+import {
+  BENCH_VIPS,
+  type BenchLab,
+  LBCTL_SNAT_ADDRESS,
+  PLAIN_PORT,
+  PLAIN_SHARED_ADDRESS,
+  PPV2_PORT,
+} from './lab.js';
 import type { ContenderId, ContenderSpec, ScenarioSpec } from './plan.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LBCTL_BIN = join(REPO_ROOT, 'bin/run.js');
 const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
-/** Where wrk sends its load for one scenario. */
-export interface Target {
-  url: string;
-  threadTargets?: Array<{ host: string; port: number }>;
-}
-
-export function targetFor(spec: ContenderSpec, scenario: ScenarioSpec, lab: BenchLab): Target {
+/** The URL wrk loads for one scenario. */
+export function targetUrl(spec: ContenderSpec, scenario: Pick<ScenarioSpec, 'path'>): string {
   const path = scenario.path;
   switch (spec.id) {
     case 'lbctl-fullnat-ppv2':
-      return { url: `http://${BENCH_VIPS.lbctlFullnatPpv2}${path}` };
+      return `http://${BENCH_VIPS.lbctlFullnatPpv2}${path}`;
     case 'lbctl-fullnat':
-      return { url: `http://${BENCH_VIPS.lbctlFullnat}${path}` };
+      return `http://${BENCH_VIPS.lbctlFullnat}${path}`;
     case 'lbctl-dnat-ppv2':
-      return { url: `http://${BENCH_VIPS.lbctlDnatPpv2}${path}` };
+      return `http://${BENCH_VIPS.lbctlDnatPpv2}${path}`;
     case 'haproxy':
-      return { url: `http://${BENCH_VIPS.haproxy}${path}` };
+      return `http://${BENCH_VIPS.haproxy}${path}`;
     case 'nginx-stream':
-      return { url: `http://${BENCH_VIPS.nginxStream}${path}` };
-    case 'plain': {
-      const threadTargets = lab.backends.map((b) => ({ host: b.address, port: PLAIN_PORT }));
-      return {
-        url: `http://${hostPort(threadTargets[0]?.host as string, PLAIN_PORT)}${path}`,
-        threadTargets,
-      };
-    }
+      return `http://${BENCH_VIPS.nginxStream}${path}`;
+    case 'plain':
+      return `http://${hostPort(PLAIN_SHARED_ADDRESS, PLAIN_PORT)}${path}`;
   }
 }
 
@@ -285,7 +283,7 @@ export async function startNginxStreamProxy(
  * client's address where a PROXY header is sent, so a misconfigured contender fails in seconds.
  */
 export async function probeContender(spec: ContenderSpec, lab: BenchLab): Promise<void> {
-  const { url } = targetFor(spec, { path: '/whoami' } as ScenarioSpec, lab);
+  const url = targetUrl(spec, { path: '/whoami' });
   const res = await run('curl', ['-sS', '--fail', '--max-time', '5', url], { netns: lab.topo.ns.client });
   const view = JSON.parse(res.stdout) as { proxy_protocol_addr: string; remote_addr: string };
   const expectations: Array<[string, string, string]> = [];

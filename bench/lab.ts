@@ -38,6 +38,16 @@ export const LBCTL_SNAT_ADDRESS = '198.51.100.11';
 export const PPV2_PORT = 80;
 export const PLAIN_PORT = 8080;
 
+/**
+ * Where plain forwarding sends its load: an address in the backends' namespace on which both plain nginx
+ * processes listen with `reuseport`, so the kernel spreads connections between them per connection (by
+ * the hash of addresses and ports), as a balancer does, with no balancer logic on the way. Pinning each wrk
+ * thread to one backend instead (what this benchmark did first) favours whoever does it on short
+ * connections: each wrk thread then wakes one backend, which the scheduler keeps on its CPU, instead of both
+ * (README, "Benchmarks", has the measurement).
+ */
+export const PLAIN_SHARED_ADDRESS = '198.51.100.9';
+
 export interface BenchBackend {
   address: string;
   /** nginx on PPV2_PORT with `listen ... proxy_protocol`. */
@@ -82,6 +92,10 @@ export async function startBenchLab(cleanup: Cleanup, log: (line: string) => voi
     'dev',
     topo.ifaces.lbBackend,
   ]);
+  await run('ip', [
+    ...['-n', topo.ns.backends, 'addr', 'add', `${PLAIN_SHARED_ADDRESS}/24`],
+    ...['dev', topo.ifaces.backends],
+  ]);
   // Short connections reuse client ports quickly; the backends close first (Connection: close), so
   // TIME_WAIT stays on their side, where a SYN with a newer timestamp may reuse it.
   await run('sysctl', ['-q', '-w', 'net.ipv4.ip_local_port_range=1024 65000'], { netns: topo.ns.client });
@@ -103,7 +117,12 @@ export async function startBenchLab(cleanup: Cleanup, log: (line: string) => voi
     };
     const ppv2 = await startNginx({ ...common, ports: [PPV2_PORT], proxyProtocol: true });
     cleanup.add(`stop nginx ${address}:${PPV2_PORT} (pid ${ppv2.pid})`, () => ppv2.stop());
-    const plain = await startNginx({ ...common, ports: [PLAIN_PORT], proxyProtocol: false });
+    const plain = await startNginx({
+      ...common,
+      sharedAddresses: [PLAIN_SHARED_ADDRESS],
+      ports: [PLAIN_PORT],
+      proxyProtocol: false,
+    });
     cleanup.add(`stop nginx ${address}:${PLAIN_PORT} (pid ${plain.pid})`, () => plain.stop());
     backends.push({ address, ppv2, plain });
   }

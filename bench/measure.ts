@@ -19,7 +19,7 @@ import {
   uploadCheck,
   wrkChecks,
 } from './checks.js';
-import { type LbctlBalancer, targetFor, usesPpv2Backends } from './contenders.js';
+import { type LbctlBalancer, targetUrl, usesPpv2Backends } from './contenders.js';
 import { type BenchLab, removeUploads } from './lab.js';
 import {
   type CpuDelta,
@@ -105,7 +105,6 @@ export async function measure(
   scenario: ScenarioSpec,
 ): Promise<Measurement> {
   const { lab } = ctx;
-  const target = targetFor(contender, scenario, lab);
   const isLbctl = contender.kind === 'lbctl';
   const lbctl = isLbctl ? ctx.lbctl : undefined;
   if (isLbctl && !lbctl?.attached) throw new Error(`${contender.id}: lbctl is not attached`);
@@ -122,7 +121,7 @@ export async function measure(
 
   const { result: w } = await runWrk({
     netns: lab.topo.ns.client,
-    url: target.url,
+    url: targetUrl(contender, scenario),
     threads: ctx.threads,
     connections: scenario.connections,
     durationS: ctx.durationS,
@@ -131,7 +130,6 @@ export async function measure(
       method: scenario.method,
       close: scenario.close,
       bodyBytes: scenario.bodyBytes,
-      threadTargets: target.threadTargets,
     },
     diagnose: () => diagnoseOverdue(ctx, contender),
   });

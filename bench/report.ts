@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PLAIN_SHARED_ADDRESS } from './lab.js';
 import { type BenchPlan, CONTENDERS, type ContenderId } from './plan.js';
 import { formatNumber, formatSpread, type Spread } from './stats.js';
 import type { BenchSummary, ScenarioSummary } from './summary.js';
@@ -336,8 +337,9 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
     `- HAProxy: \`mode tcp\`, \`nbthread ${meta.threads}\`, \`send-proxy-v2\` to both backends, round robin. ` +
       `nginx: \`stream\` module, \`worker_processes ${meta.threads}\`, \`proxy_protocol on\` (nginx can only send ` +
       'PROXY v1), round robin. Both listen on their own address in the balancer namespace.',
-    "- Plain forwarding: the client connects to the backends' own addresses (port 8080) and the balancer " +
-      "namespace routes; wrk's threads are split over the two backends so both are used, as with a balancer.",
+    `- Plain forwarding: the client connects to ${PLAIN_SHARED_ADDRESS}:8080, on which both plain backends ` +
+      "listen with `reuseport`; the balancer namespace only routes, and the backends' kernel spreads the " +
+      'connections between the two per connection (hash of addresses and ports), as a balancer does.',
     '- Scenarios (wrk, closed loop): short connections = `GET /whoami` with `Connection: close`, one request ' +
       'per connection; keep-alive = the same without; bulk responses = `GET` of a 1 MiB file; bulk uploads = ' +
       '`POST /upload` of 1 MiB (nginx keeps the body, sha256-checked). Connections: ' +

@@ -1,7 +1,6 @@
 /**
  * Load generation with wrk, in the client namespace. Each run gets a generated Lua script that sets the
- * method, body and headers, can pin wrk's threads to different target addresses (plain forwarding has no
- * balancer to spread connections), and prints wrk's exact counters as one JSON line when done. The text
+ * method, body and headers, and prints wrk's exact counters as one JSON line when done. The text
  * report is parsed too: it is what a person reads, and the two are cross-checked.
  */
 import { writeFile } from 'node:fs/promises';
@@ -14,11 +13,6 @@ export interface WrkRequest {
   close: boolean;
   /** Body size for POST: a repeating 16-byte pattern (see `uploadBody`). */
   bodyBytes?: number;
-  /**
-   * `host:port` per wrk thread, round robin; default: every thread uses the URL's address. The URL's
-   * host still goes in the Host header.
-   */
-  threadTargets?: Array<{ host: string; port: number }>;
 }
 
 const UPLOAD_PATTERN = '0123456789abcdef';
@@ -41,18 +35,6 @@ export function wrkScript(req: WrkRequest): string {
     );
   }
   if (req.close) lines.push('wrk.headers["Connection"] = "close"');
-  if (req.threadTargets && req.threadTargets.length > 0) {
-    const targets = req.threadTargets.map((t) => `{ "${t.host}", "${t.port}" }`).join(', ');
-    lines.push(
-      `local targets = { ${targets} }`,
-      'local started = 0',
-      'function setup(thread)',
-      '  local t = targets[started % #targets + 1]',
-      '  started = started + 1',
-      '  thread.addr = wrk.lookup(t[1], t[2])[1]',
-      'end',
-    );
-  }
   // %.0f: LuaJIT's %d would overflow on byte counts above 2^31.
   const fields = [
     ['duration_us', 'summary.duration'],

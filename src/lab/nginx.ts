@@ -22,6 +22,12 @@ export interface NginxOptions {
   netns?: string;
   /** Local addresses to listen on (IPv4 or IPv6, no brackets). */
   addresses: string[];
+  /**
+   * Addresses to listen on with `reuseport`, the same ports: several instances listening on one shared
+   * address split its connections between them by the kernel's hash of each connection's addresses and ports.
+   * Not checked for other listeners (sharing is the point). Default none.
+   */
+  sharedAddresses?: string[];
   /** Ports to listen on for every address; default [80], or [443] with `tls`. */
   ports?: number[];
   /** `listen ... proxy_protocol` (default true). false gives a plain backend. */
@@ -137,13 +143,16 @@ function jsonTemplate(fields: Array<[string, string]>): string {
 function nginxConfig(o: {
   dir: string;
   addresses: string[];
+  sharedAddresses: string[];
   ports: number[];
   proxyProtocol: boolean;
   tls: boolean;
 }): string {
   const { dir } = o;
   const flags = [o.tls ? ' ssl' : '', o.proxyProtocol ? ' proxy_protocol' : ''].join('');
-  const listens = o.addresses.flatMap((a) => o.ports.map((p) => `    listen ${hostPort(a, p)}${flags};`));
+  const listen = (addresses: string[], extra: string) =>
+    addresses.flatMap((a) => o.ports.map((p) => `    listen ${hostPort(a, p)}${flags}${extra};`));
+  const listens = [...listen(o.addresses, ''), ...listen(o.sharedAddresses, ' reuseport')];
   const tls = o.tls
     ? [
         `    ssl_certificate ${dir}/cert.pem;`,
@@ -255,7 +264,11 @@ export async function startNginx(opts: NginxOptions): Promise<NginxBackend> {
     }
     if (tls) await makeCertificate(dir, opts.addresses);
     const conf = join(dir, 'nginx.conf');
-    await writeFile(conf, nginxConfig({ dir, addresses: opts.addresses, ports, proxyProtocol, tls }));
+    const sharedAddresses = opts.sharedAddresses ?? [];
+    await writeFile(
+      conf,
+      nginxConfig({ dir, addresses: opts.addresses, sharedAddresses, ports, proxyProtocol, tls }),
+    );
 
     const daemon = await spawnDaemon(
       'nginx',

@@ -151,6 +151,47 @@ describe('lab topology and PPv2 backends', { skip }, () => {
     assert.equal(v6b.remote_addr, c2v6);
   });
 
+  // The benchmark's plain-forwarding target: the kernel, not a balancer, spreads connections over two backends.
+  it('two nginx sharing an address with reuseport split its connections between them', async () => {
+    const t = client();
+    const [be1, be2] = t.backends.ipv4;
+    const shared = '198.51.100.9';
+    const connections = 24;
+    await run('ip', ['-n', t.ns.backends, 'addr', 'add', `${shared}/24`, 'dev', t.ifaces.backends]);
+    const pair: NginxBackend[] = [];
+    try {
+      for (const address of [be1, be2]) {
+        pair.push(
+          await startNginx({
+            netns: t.ns.backends,
+            addresses: [address ?? ''],
+            sharedAddresses: [shared],
+            ports: [8081],
+            proxyProtocol: false,
+          }),
+        );
+      }
+      for (let i = 0; i < connections; i++) {
+        const view = await curlJson<NginxConnectionView>(`http://${shared}:8081/whoami`);
+        assert.equal(view.server_addr, shared);
+      }
+      const served = await Promise.all(pair.map(async (n) => (await n.accessLog()).length));
+      assert.equal(
+        served.reduce((a, b) => a + b, 0),
+        connections,
+        `requests per backend: ${served.join(', ')}`,
+      );
+      // Each connection has its own client port, hence its own hash: 24 all on one side is a 2^-23 chance.
+      assert.ok(
+        served.every((n) => n > 0),
+        `both backends served connections: ${served.join(', ')}`,
+      );
+    } finally {
+      for (const n of pair) await n.stop();
+      await run('ip', ['-n', t.ns.backends, 'addr', 'del', `${shared}/24`, 'dev', t.ifaces.backends]);
+    }
+  });
+
   it('serves downloads and keeps uploads with matching sha256', async () => {
     assert.ok(plain && scratch);
     const dl = plain.download(1024 * 1024 + 7);
