@@ -224,21 +224,25 @@ export interface Step {
 
 /**
  * The order of the measurements. Every round measures every contender once per scenario, contenders taking
- * turns (A B C … A B C …). Full runs go scenario by scenario, so the two sides of a ratio are measured seconds
- * apart; quick runs go contender by contender, so lbctl is set up once a round instead of once a scenario
- * (what keeps them under two minutes).
+ * turns, in the listed order in odd rounds and in reverse in even ones (A B C, C B A, …): a contender that
+ * always went first or last would carry whatever comes with its place (the previous run's TIME_WAITs and
+ * backlog, a drift of the shared machine's load) into every one of its ratios. Reversing keeps lbctl's three
+ * contenders next to each other. Full runs go scenario by scenario, so the two sides of a ratio are measured
+ * seconds apart; quick runs go contender by contender, so lbctl is set up once a round instead of once a
+ * scenario (what keeps them under two minutes).
  */
 export function measurementOrder(
   plan: Pick<BenchPlan, 'rounds' | 'quick' | 'contenderSpecs' | 'scenarioSpecs'>,
 ): Step[] {
   const steps: Step[] = [];
   for (let round = 1; round <= plan.rounds; round += 1) {
+    const contenders = round % 2 === 0 ? [...plan.contenderSpecs].reverse() : plan.contenderSpecs;
     if (plan.quick) {
-      for (const contender of plan.contenderSpecs)
+      for (const contender of contenders)
         for (const scenario of plan.scenarioSpecs) steps.push({ round, scenario, contender });
     } else {
       for (const scenario of plan.scenarioSpecs)
-        for (const contender of plan.contenderSpecs) steps.push({ round, scenario, contender });
+        for (const contender of contenders) steps.push({ round, scenario, contender });
     }
   }
   return steps;

@@ -346,11 +346,11 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       scenarios.map((s) => `${s.id} ${s.connections}`).join(', ') +
       '.',
     meta.quick
-      ? '- Order (quick run): in every round each contender takes its turn (A B C … A B C …) and runs every ' +
-          'scenario.'
-      : '- Order: in every round, scenario by scenario, each contender takes its turn (A B C … A B C …), so ' +
-          'the two sides of a ratio are measured seconds apart and a busy spell on a shared machine tends to ' +
-          'hit both.',
+      ? '- Order (quick run): in every round each contender takes its turn and runs every scenario; the order ' +
+          'reverses from one round to the next (A B C, C B A, …).'
+      : '- Order: in every round, scenario by scenario, each contender takes its turn, so the two sides of a ' +
+          'ratio are measured seconds apart and a busy spell on a shared machine tends to hit both; the order ' +
+          'reverses from one round to the next (A B C, C B A, …), so no contender always goes first or last.',
     '',
   );
   return out.join('\n');

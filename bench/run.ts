@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick]`: lbctl against HAProxy, nginx stream and plain forwarding, side by side on
- * one namespace topology. Contenders are measured in turn, interleaved round by round (A B C … A B C …);
+ * one namespace topology. Contenders are measured in turn, interleaved round by round (A B C, C B A, …);
  * then a profiling pass with BPF run-time statistics on; then the report (Markdown, JSON, SVG) goes to
  * bench/results/. Needs root. Everything it creates is removed at the end, also on failure or Ctrl-C.
  */
@@ -87,8 +87,8 @@ async function main(): Promise<number> {
       if (round !== lastRound) await lbctl?.remove();
       lastRound = round;
       // lbctl exists only while it is measured: the other contenders, plain forwarding above all, run
-      // with no tc program in their path, and no conntrack timers of lbctl's connections fire during
-      // their runs (removing the maps cancels them).
+      // with no tc program in their path, and no conntrack sweep of lbctl's runs during theirs
+      // (removing the maps stops it).
       if (spec.kind === 'lbctl' && lbctl?.state === 'absent') await lbctl.setUp();
       if (spec.kind !== 'lbctl') await lbctl?.remove();
       let m: Measurement;
