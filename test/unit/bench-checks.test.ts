@@ -297,7 +297,12 @@ describe('runner arguments', () => {
       '1:plain:short',
       '1:plain:upload',
     ]);
-    assert.deepEqual(q.slice(4, 8), ['2:plain:short', '2:plain:upload', '2:haproxy:short', '2:haproxy:upload']);
+    assert.deepEqual(q.slice(4, 8), [
+      '2:plain:short',
+      '2:plain:upload',
+      '2:haproxy:short',
+      '2:haproxy:upload',
+    ]);
   });
 
   it('rejects unknown flags, values and contenders', () => {
