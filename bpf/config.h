@@ -5,10 +5,7 @@
 
 #include "common.h"
 
-#define LB_TIMEOUT_SYN_DEFAULT_S 30
-#define LB_TIMEOUT_EST_DEFAULT_S 900
-#define LB_TIMEOUT_FIN_DEFAULT_S 60
-#define LB_TIMEOUT_CLOSED_DEFAULT_S 10
+/* The default timeouts (LB_TIMEOUT_*_DEFAULT_S) are part of the ABI: lbctl_abi.h. */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -56,7 +56,7 @@ static __always_inline void ct_key_reverse(struct lb_ct_key *out, const struct l
 	out->pad = 0;
 }
 
-/* How often the janitor sweeps the table for entries without a timer of their own. */
+/* How often the janitor sweeps the table. */
 #define LB_JANITOR_PERIOD_NS 1000000000ULL
 /* A REPLY entry is inserted just before its ORIG entry: only older orphans are stale. */
 #define LB_ORPHAN_GRACE_NS 5000000000ULL

@@ -36,7 +36,7 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	s = bpf_map_lookup_elem(&lb_scratch, &zero);
 	if (!s)
 		return 0;
-	tmpl = (struct lb_ct_entry *)s->ct_tmpl;
+	tmpl = &s->ct_tmpl;
 	__builtin_memset(tmpl, 0, sizeof(*tmpl));
 
 	be = backend_select(svc, hash, &be_id);
@@ -209,8 +209,8 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 /*
  * Backend -> client. `r` is the REPLY entry the packet matched. It mirrors what translating a segment needs
  * (LB_CT_F_MIRROR: PPv2 flags, header length, client ISN) and counts this direction itself, so an ordinary
- * segment costs no second lookup. Only segments that can change the connection's state (SYN, FIN, RST), and
- * those of entries made before the mirror existed, also look up the ORIG entry.
+ * segment costs no second lookup. Only segments that can change the connection's state (SYN, FIN, RST) also
+ * look up the ORIG entry.
  */
 static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *r)
 {
@@ -220,7 +220,7 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	__u64 bytes = skb->len, now;
 
 	__builtin_memcpy(&orig, &r->peer, sizeof(orig));
-	if (!(flags & LB_CT_F_MIRROR) || (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST))) {
+	if (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) {
 		e = ct_lookup(&orig);
 		if (!e || e->kind != LB_CT_KIND_ORIG) {
 			stat_inc(svc_id, LB_CNT_DROP_CT_ORPHAN);

@@ -55,8 +55,7 @@ struct ppv2_scratch {
 		struct crc32c_buf crc_view;
 	};
 	__u8 copy[PPV2_COPY_CHUNK];
-	/* conntrack entry under construction (raw bytes: per-CPU maps cannot hold a bpf_timer) */
-	__u8 ct_tmpl[sizeof(struct lb_ct_entry)] __attribute__((aligned(8)));
+	struct lb_ct_entry ct_tmpl; /* conntrack entry under construction */
 };
 
 /* Per-CPU work area: the header, the copy buffer and a conntrack template do not fit the 512-byte stack. */
@@ -74,18 +73,21 @@ static __always_inline __u32 ppv2_tlv_len(const struct lb_service *svc)
 	return n > LB_TLV_MAX ? LB_TLV_MAX : n;
 }
 
-/* Header length for a service and family; fixed for the life of a connection. */
+/*
+ * Header length for a service and family; fixed for the life of a connection. The rule and its pieces are
+ * part of the ABI (src/bpf/abi.ts, ppv2HeaderLength): the control plane shows the same number.
+ */
 static __always_inline __u32 ppv2_len_for(const struct lb_service *svc, __u8 family)
 {
-	__u32 n = 16 + (family == LB_FAMILY_V4 ? 12 : 36);
+	__u32 n = LB_PPV2_FIXED_LEN + (family == LB_FAMILY_V4 ? LB_PPV2_ADDR_LEN_V4 : LB_PPV2_ADDR_LEN_V6);
 
 	if (svc->flags & LB_SVC_F_UNIQUE_ID)
-		n += 3 + PP2_UNIQUE_ID_LEN;
+		n += LB_PPV2_UNIQUE_ID_TLV_LEN;
 	if (svc->flags & LB_SVC_F_CRC32C)
-		n += 3 + 4;
+		n += LB_PPV2_CRC32C_TLV_LEN;
 	n += ppv2_tlv_len(svc);
 	if (n & 1)
-		n += 3; /* NOOP TLV */
+		n += LB_PPV2_NOOP_TLV_LEN; /* keeps the payload moved behind the header 16-bit aligned */
 	return n;
 }
 

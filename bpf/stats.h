@@ -1,57 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-CPU counters. lb_stats slot 0 counts for the whole balancer, slot <service
- * id> for one service. The value is an array of __u64 indexed by enum
- * lb_counter; src/bpf/records.ts holds the same names in the same order (a unit
- * test parses this enum to keep the two in step). Append new counters before
- * LB_CNT__MAX only.
+ * id> for one service. The value (struct lb_stats) is an array of __u64 indexed
+ * by enum lb_counter; both are generated into lbctl_abi.h from src/bpf/abi.ts,
+ * where a new counter is appended.
  */
 #ifndef LBCTL_STATS_H
 #define LBCTL_STATS_H
 
 #include "common.h"
-
-enum lb_counter {
-	LB_CNT_FWD_PACKETS,          /* client -> backend packets forwarded */
-	LB_CNT_FWD_BYTES,            /* their bytes as received (before rewriting) */
-	LB_CNT_REV_PACKETS,          /* backend -> client packets forwarded */
-	LB_CNT_REV_BYTES,
-	LB_CNT_CONN_NEW,             /* connections created (client SYN) */
-	LB_CNT_CONN_RECYCLED,        /* SYN reusing the tuple of a closed connection */
-	LB_CNT_CONN_EXPIRED,         /* connections removed by their idle timer */
-	LB_CNT_PPV2_INJECTED,        /* PPv2 headers inserted (first time) */
-	LB_CNT_PPV2_REINJECTED,      /* headers inserted again into a retransmitted first segment */
-	LB_CNT_PPV2_GSO_TRIMMED,     /* GSO first segments cut to one segment before insertion */
-	LB_CNT_PPV2_FAIL_TOO_BIG,    /* first segment payload larger than the datapath can shift (> clamped MSS) */
-	LB_CNT_PPV2_FAIL_GROW,       /* growing the packet failed */
-	LB_CNT_PPV2_FAIL_WRITE,      /* moving payload or writing the header failed */
-	LB_CNT_PPV2_NO_SERVICE,      /* header built after its service was deleted (custom TLVs -> NOOP) */
-	LB_CNT_PPV2_TLVS_CHANGED,    /* service TLVs changed size since the SYN (custom TLVs -> NOOP) */
-	LB_CNT_PPV2_SYN_DATA,        /* SYN carrying data (TCP Fast Open) on a PPv2 service, dropped */
-	LB_CNT_MSS_CLAMPED,          /* SYN-ACKs whose MSS option was lowered by the header length */
-	LB_CNT_SACK_SHIFTED,         /* backend -> client segments whose SACK blocks were shifted */
-	LB_CNT_SNAT_PORT_COLLISION,  /* client port already taken towards the backend; another port used */
-	LB_CNT_DROP_SNAT_EXHAUSTED,  /* no free SNAT port among the candidates */
-	LB_CNT_DROP_NO_BACKEND,      /* empty lookup ring slot or missing/mismatched backend */
-	LB_CNT_DROP_NO_CONNTRACK,    /* non-SYN packet to a VIP with no connection */
-	LB_CNT_DROP_CT_INSERT,       /* conntrack insert failed */
-	LB_CNT_DROP_REPLY_COLLISION, /* dnat: reply tuple already used by another connection */
-	LB_CNT_DROP_CT_ORPHAN,       /* reply entry whose original entry is gone */
-	LB_CNT_DROP_FIB_UNREACHABLE, /* route lookup: blackhole, unreachable or prohibit */
-	LB_CNT_DROP_FIB_FWD_DISABLED,/* route lookup: forwarding disabled on the ingress device */
-	LB_CNT_DROP_FIB_FRAG_NEEDED, /* packet larger than the egress MTU */
-	LB_CNT_DROP_FIB_OTHER,       /* any other route lookup failure */
-	LB_CNT_EVENTS_LOST,          /* ring buffer full */
-	LB_CNT_DRAIN_RESETS,         /* packets turned into a reset pair (or SYNs refused) while detach drains */
-	LB_CNT_DROP_DETACHING,       /* packets dropped while held (detach --keep-maps) or draining (payload) */
-	LB_CNT__MAX,
-};
-
-struct lb_stats {
-	__u64 c[LB_CNT__MAX];
-};
-
-_Static_assert(LB_CNT__MAX == 32, "update LB_COUNTER_NAMES in src/bpf/records.ts and bpf/ABI.md");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -59,7 +59,7 @@ const MapBatchOpts = koffi.struct({
 
 /**
  * struct bpf_prog_info from linux/bpf.h as of the 6.x kernels (232 bytes). Every field is spelled out so
- * the offsets match the C layout exactly (checked against offsetof() in test/unit/bpf-layout.test.ts);
+ * the offsets match the C layout exactly (checked against offsetof() in test/unit/bpf-bindings.test.ts);
  * the bitfield word after `ifindex` is `gpl_bits`. The kernel fills min(our size, its size) bytes.
  */
 export const BpfProgInfo = koffi.struct({

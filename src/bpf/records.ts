@@ -1,102 +1,81 @@
 /**
- * Byte layouts of the datapath's map records and ring-buffer events: the only place on the TypeScript side
- * that knows them. Mirrors bpf/lbctl_abi.h and bpf/stats.h; bpf/ABI.md documents every byte.
+ * Codecs of the datapath's map records and ring-buffer events. Every offset, flag and size comes from the ABI
+ * declaration (src/bpf/abi.ts), from which bpf/lbctl_abi.h and bpf/ABI.md's tables are generated.
  *
  * Conventions (as in the C structs): addresses take 16 bytes, IPv4 in the first 4; ports are big-endian
  * (network order, as on the wire); every other integer is little-endian (host order on x86_64 and arm64).
  */
 import { formatIPv4, formatIPv6, parseIpAddress } from '../ppv2/ip-address.js';
+import {
+  ppv2HeaderLength as abiHeaderLength,
+  BACKEND_FLAGS,
+  CFG_FLAGS,
+  COUNTER_NAMES,
+  type CounterName,
+  CT_FLAGS,
+  CT_KIND,
+  CT_STATE,
+  DERIVED_LIMITS,
+  EVENT_TYPE,
+  LIMITS,
+  MAP_NAMES,
+  MODE,
+  PROGRAM,
+  PROTO,
+  STRUCT_LAYOUTS,
+  SVC_FLAGS,
+  TIMEOUT_DEFAULTS,
+} from './abi.js';
 
-/** Limits compiled into the datapath (bpf/lbctl_abi.h). */
+/** Limits compiled into the datapath (src/bpf/abi.ts). */
 export const LB_LIMITS = {
-  maxServices: 256, // service ids 1..255; stats slot 0 is global
-  maxBackends: 4096,
-  maglevSize: 4093, // entries per service lookup ring (prime)
-  tlvMax: 128, // bytes of custom TLVs per service
-  ppv2MaxLen: 209, // longest header the datapath builds
-  eventHeaderMax: 212,
-  conntrackEntries: 131072,
+  maxServices: LIMITS.values.MAX_SERVICES, // service ids 1..255; stats slot 0 is global
+  maxBackends: LIMITS.values.MAX_BACKENDS,
+  maglevSize: LIMITS.values.MAGLEV_SIZE, // entries per service lookup ring (prime)
+  tlvMax: LIMITS.values.TLV_MAX, // bytes of custom TLVs per service
+  ppv2MaxLen: DERIVED_LIMITS.values.PPV2_MAX_LEN, // longest header the datapath builds
+  eventHeaderMax: DERIVED_LIMITS.values.EVENT_HDR_MAX,
+  conntrackEntries: LIMITS.values.CT_MAX_ENTRIES,
 } as const;
 
-/** Pinned map names (one bpffs directory per lbctl instance). */
-export const MAP_NAMES = {
-  services: 'lb_services',
-  backends: 'lb_backends',
-  maglev: 'lb_maglev',
-  conntrack: 'lb_conntrack',
-  stats: 'lb_stats',
-  config: 'lb_config',
-  connSeq: 'lb_conn_seq',
-  events: 'lb_events',
-  janitor: 'lb_janitor',
-} as const;
-
-/** The program in the object and its ELF section. */
-export const PROGRAM = { name: 'lbctl_ingress', section: 'tc' } as const;
-
-/**
- * Per-CPU counters in lb_stats, in enum lb_counter order (bpf/stats.h). Slot 0 of the map is global, slot
- * <service id> per service. Append only; a unit test checks this list against the C enum.
- */
-export const COUNTER_NAMES = [
-  'fwd_packets',
-  'fwd_bytes',
-  'rev_packets',
-  'rev_bytes',
-  'conn_new',
-  'conn_recycled',
-  'conn_expired',
-  'ppv2_injected',
-  'ppv2_reinjected',
-  'ppv2_gso_trimmed',
-  'ppv2_fail_too_big',
-  'ppv2_fail_grow',
-  'ppv2_fail_write',
-  'ppv2_no_service',
-  'ppv2_tlvs_changed',
-  'ppv2_syn_data',
-  'mss_clamped',
-  'sack_shifted',
-  'snat_port_collision',
-  'drop_snat_exhausted',
-  'drop_no_backend',
-  'drop_no_conntrack',
-  'drop_ct_insert',
-  'drop_reply_collision',
-  'drop_ct_orphan',
-  'drop_fib_unreachable',
-  'drop_fib_fwd_disabled',
-  'drop_fib_frag_needed',
-  'drop_fib_other',
-  'events_lost',
-  'drain_resets',
-  'drop_detaching',
-] as const;
-
-export type CounterName = (typeof COUNTER_NAMES)[number];
+export { COUNTER_NAMES, type CounterName, MAP_NAMES, PROGRAM };
 export type Counters = Record<CounterName, bigint>;
 
+const L = STRUCT_LAYOUTS;
 export const RECORD_SIZES = {
-  serviceKey: 20,
-  service: 152,
-  backend: 24,
-  maglevRing: 4 * LB_LIMITS.maglevSize,
-  ctKey: 40,
-  ctEntry: 144,
-  config: 32,
-  event: 272,
-  stats: 8 * COUNTER_NAMES.length,
+  serviceKey: L.lb_svc_key.size,
+  service: L.lb_service.size,
+  backend: L.lb_backend.size,
+  maglevRing: L.lb_maglev_ring.size,
+  ctKey: L.lb_ct_key.size,
+  ctEntry: L.lb_ct_entry.size,
+  config: L.lb_config.size,
+  event: L.lb_event.size,
+  stats: L.lb_stats.size,
 } as const;
 
 export type Family = 4 | 6;
 export type Mode = 'fullnat' | 'dnat';
 
-const PROTO_TCP = 6;
-const MODES: Record<Mode, number> = { fullnat: 1, dnat: 2 };
-const SVC_F_PPV2 = 0x01;
-const SVC_F_UNIQUE_ID = 0x02;
-const SVC_F_CRC32C = 0x04;
-const SVC_F_LIVENESS = 0x08;
+const PROTO_TCP = PROTO.values.TCP;
+const MODES: Record<Mode, number> = { fullnat: MODE.values.FULLNAT, dnat: MODE.values.DNAT };
+const modeOf = (byte: number | undefined): Mode => (byte === MODES.dnat ? 'dnat' : 'fullnat');
+
+/** A record's flag bits as booleans, by a table of (property, bit). */
+function readFlags<K extends string>(byte: number, bits: Record<K, number>): Record<K, boolean> {
+  return Object.fromEntries(
+    Object.entries<number>(bits).map(([k, bit]) => [k, (byte & bit) !== 0]),
+  ) as Record<K, boolean>;
+}
+
+function writeFlags<K extends string>(
+  set: { readonly [P in NoInfer<K>]?: boolean | undefined },
+  bits: Record<K, number>,
+): number {
+  let byte = 0;
+  for (const [k, bit] of Object.entries<number>(bits)) if (set[k as K]) byte |= bit;
+  return byte;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // addresses
@@ -157,19 +136,28 @@ export interface ServiceRecord {
   tlvs: Buffer;
 }
 
+const SK = L.lb_svc_key.off;
+const SV = L.lb_service.off;
+const SERVICE_FLAG_BITS = {
+  ppv2: SVC_FLAGS.values.PPV2,
+  uniqueId: SVC_FLAGS.values.UNIQUE_ID,
+  crc32c: SVC_FLAGS.values.CRC32C,
+  liveness: SVC_FLAGS.values.LIVENESS,
+};
+
 export function encodeServiceKey(key: { vip: string; port: number }): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.serviceKey);
-  const family = encodeAddr(key.vip, buf, 0);
-  buf.writeUInt16BE(key.port, 16);
-  buf[18] = PROTO_TCP;
-  buf[19] = family;
+  const family = encodeAddr(key.vip, buf, SK.addr);
+  buf.writeUInt16BE(key.port, SK.port);
+  buf[SK.proto] = PROTO_TCP;
+  buf[SK.family] = family;
   return buf;
 }
 
 export function decodeServiceKey(buf: Buffer): ServiceKey {
   checkSize(buf, RECORD_SIZES.serviceKey, 'service key');
-  const family = familyByte(buf, 19, 'service key');
-  return { vip: decodeAddr(buf, 0, family), port: buf.readUInt16BE(16), protocol: 'tcp', family };
+  const family = familyByte(buf, SK.family, 'service key');
+  return { vip: decodeAddr(buf, SK.addr, family), port: buf.readUInt16BE(SK.port), protocol: 'tcp', family };
 }
 
 export function encodeService(svc: ServiceRecord): Buffer {
@@ -180,49 +168,38 @@ export function encodeService(svc: ServiceRecord): Buffer {
     throw new RangeError(`custom TLVs take ${svc.tlvs.length} bytes, at most ${LB_LIMITS.tlvMax} fit`);
   }
   const buf = Buffer.alloc(RECORD_SIZES.service);
-  buf.writeUInt32LE(svc.id, 0);
-  buf[4] = MODES[svc.mode];
-  buf[5] =
-    (svc.ppv2 ? SVC_F_PPV2 : 0) |
-    (svc.uniqueId ? SVC_F_UNIQUE_ID : 0) |
-    (svc.crc32c ? SVC_F_CRC32C : 0) |
-    (svc.liveness ? SVC_F_LIVENESS : 0);
-  buf.writeUInt16LE(svc.tlvs.length, 6);
-  if (svc.snatAddr) encodeAddr(svc.snatAddr, buf, 8);
-  svc.tlvs.copy(buf, 24);
+  buf.writeUInt32LE(svc.id, SV.id);
+  buf[SV.mode] = MODES[svc.mode];
+  buf[SV.flags] = writeFlags(svc, SERVICE_FLAG_BITS);
+  buf.writeUInt16LE(svc.tlvs.length, SV.tlv_len);
+  if (svc.snatAddr) encodeAddr(svc.snatAddr, buf, SV.snat_addr);
+  svc.tlvs.copy(buf, SV.tlvs);
   return buf;
 }
 
 /** `family` is the service key's: the SNAT address field does not say. */
 export function decodeService(buf: Buffer, family: Family): ServiceRecord {
   checkSize(buf, RECORD_SIZES.service, 'service');
-  const mode = buf[4] === MODES.dnat ? 'dnat' : 'fullnat';
-  const flags = buf[5] ?? 0;
-  const tlvLen = Math.min(buf.readUInt16LE(6), LB_LIMITS.tlvMax);
-  const snatSet = buf.subarray(8, 24).some((b) => b !== 0);
+  const tlvLen = Math.min(buf.readUInt16LE(SV.tlv_len), LB_LIMITS.tlvMax);
+  const snatSet = buf.subarray(SV.snat_addr, SV.snat_addr + 16).some((b) => b !== 0);
   return {
-    id: buf.readUInt32LE(0),
-    mode,
-    ppv2: (flags & SVC_F_PPV2) !== 0,
-    uniqueId: (flags & SVC_F_UNIQUE_ID) !== 0,
-    crc32c: (flags & SVC_F_CRC32C) !== 0,
-    liveness: (flags & SVC_F_LIVENESS) !== 0,
-    snatAddr: snatSet ? decodeAddr(buf, 8, family) : null,
-    tlvs: Buffer.from(buf.subarray(24, 24 + tlvLen)),
+    id: buf.readUInt32LE(SV.id),
+    mode: modeOf(buf[SV.mode]),
+    ...readFlags(buf[SV.flags] ?? 0, SERVICE_FLAG_BITS),
+    snatAddr: snatSet ? decodeAddr(buf, SV.snat_addr, family) : null,
+    tlvs: Buffer.from(buf.subarray(SV.tlvs, SV.tlvs + tlvLen)),
   };
 }
 
 /**
  * Length of the PPv2 header the datapath builds for a service, which is also the sequence shift of its
- * connections and the amount the SYN-ACK's MSS is lowered by.
+ * connections and the amount the SYN-ACK's MSS is lowered by (the rule lives in src/bpf/abi.ts).
  */
 export function ppv2HeaderLength(
   svc: Pick<ServiceRecord, 'uniqueId' | 'crc32c' | 'tlvs'>,
   family: Family,
 ): number {
-  let n = 16 + (family === 4 ? 12 : 36) + (svc.uniqueId ? 19 : 0) + (svc.crc32c ? 7 : 0) + svc.tlvs.length;
-  if (n % 2 === 1) n += 3; // NOOP TLV keeps the length even
-  return n;
+  return abiHeaderLength({ uniqueId: svc.uniqueId, crc32c: svc.crc32c, tlvBytes: svc.tlvs.length }, family);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -238,8 +215,10 @@ export interface BackendRecord {
   down: boolean;
 }
 
-const BE_F_DOWN = 0x01;
+const BE = L.lb_backend.off;
+const BACKEND_FLAG_BITS = { down: BACKEND_FLAGS.values.DOWN };
 
+/** A u32 map key (backend id, service id, array index), in host order. */
 export function encodeBackendId(id: number): Buffer {
   const buf = Buffer.alloc(4);
   buf.writeUInt32LE(id, 0);
@@ -248,28 +227,30 @@ export function encodeBackendId(id: number): Buffer {
 
 export function encodeBackend(be: { addr: string; port: number; weight: number; down?: boolean }): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.backend);
-  const family = encodeAddr(be.addr, buf, 0);
-  buf.writeUInt16BE(be.port, 16);
-  buf[18] = family;
-  buf[19] = be.down ? BE_F_DOWN : 0;
-  buf.writeUInt32LE(be.weight, 20);
+  const family = encodeAddr(be.addr, buf, BE.addr);
+  buf.writeUInt16BE(be.port, BE.port);
+  buf[BE.family] = family;
+  buf[BE.flags] = writeFlags(be, BACKEND_FLAG_BITS);
+  buf.writeUInt32LE(be.weight, BE.weight);
   return buf;
 }
 
 export function decodeBackend(buf: Buffer): BackendRecord {
   checkSize(buf, RECORD_SIZES.backend, 'backend');
-  const family = familyByte(buf, 18, 'backend');
+  const family = familyByte(buf, BE.family, 'backend');
   return {
-    addr: decodeAddr(buf, 0, family),
-    port: buf.readUInt16BE(16),
-    weight: buf.readUInt32LE(20),
+    addr: decodeAddr(buf, BE.addr, family),
+    port: buf.readUInt16BE(BE.port),
+    weight: buf.readUInt32LE(BE.weight),
     family,
-    down: ((buf[19] ?? 0) & BE_F_DOWN) !== 0,
+    ...readFlags(buf[BE.flags] ?? 0, BACKEND_FLAG_BITS),
   };
 }
 
 /** lb_maglev key: the service id. */
 export const encodeServiceId = encodeBackendId;
+
+const RING = L.lb_maglev_ring.off;
 
 export function encodeMaglevRing(ring: ArrayLike<number>): Buffer {
   if (ring.length !== LB_LIMITS.maglevSize) {
@@ -278,14 +259,14 @@ export function encodeMaglevRing(ring: ArrayLike<number>): Buffer {
     );
   }
   const buf = Buffer.alloc(RECORD_SIZES.maglevRing);
-  for (let i = 0; i < ring.length; i++) buf.writeUInt32LE(ring[i] ?? 0, i * 4);
+  for (let i = 0; i < ring.length; i++) buf.writeUInt32LE(ring[i] ?? 0, RING.backend_ids + i * 4);
   return buf;
 }
 
 export function decodeMaglevRing(buf: Buffer): Uint32Array {
   checkSize(buf, RECORD_SIZES.maglevRing, 'Maglev ring');
   const out = new Uint32Array(LB_LIMITS.maglevSize);
-  for (let i = 0; i < out.length; i++) out[i] = buf.readUInt32LE(i * 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readUInt32LE(RING.backend_ids + i * 4);
   return out;
 }
 
@@ -301,6 +282,7 @@ export interface CtKey {
   family: Family;
 }
 
+/** Index = the state byte (LB_CT_*); 0 is an entry without a state (reply entries). */
 export const CT_STATES = ['none', 'syn_sent', 'established', 'fin', 'closed'] as const;
 export type CtState = (typeof CT_STATES)[number];
 
@@ -319,8 +301,6 @@ export interface CtEntry {
     /** The header carries UNIQUE_ID / CRC32C TLVs (the service's choice at SYN time); default false. */
     uniqueIdTlv?: boolean;
     crc32cTlv?: boolean;
-    /** Set only by older datapaths, whose entries had their own expiry timer (now the janitor's sweep). */
-    timer?: boolean;
     /**
      * reply entries: mirrors the PPv2 fields and holds the backend -> client counters and last-seen time
      * itself (see bpf/ABI.md); the connection's figures are the sum of both entries. Default false.
@@ -344,33 +324,40 @@ export interface CtEntry {
   uniqueId: Buffer;
 }
 
-const CT_F_PPV2 = 0x01;
-const CT_F_HDR_SENT = 0x02;
-const CT_F_FIN_ORIG = 0x04;
-const CT_F_FIN_REPLY = 0x08;
-const CT_F_UNIQUE_ID = 0x10;
-const CT_F_CRC32C = 0x20;
-const CT_F_TIMER = 0x40;
-const CT_F_MIRROR = 0x80;
+const CK = L.lb_ct_key.off;
+const CE = L.lb_ct_entry.off;
+const CT_FLAG_BITS = {
+  ppv2: CT_FLAGS.values.PPV2,
+  headerSent: CT_FLAGS.values.HDR_SENT,
+  finFromClient: CT_FLAGS.values.FIN_ORIG,
+  finFromBackend: CT_FLAGS.values.FIN_REPLY,
+  uniqueIdTlv: CT_FLAGS.values.UNIQUE_ID,
+  crc32cTlv: CT_FLAGS.values.CRC32C,
+  mirror: CT_FLAGS.values.MIRROR,
+};
+// CT_STATES must spell the ABI's state values at their indexes.
+for (const [key, value] of Object.entries(CT_STATE.values)) {
+  if (CT_STATES[value] !== key.toLowerCase()) throw new Error(`CT_STATES[${value}] is not ${key}`);
+}
 
 function writeCtKey(key: Omit<CtKey, 'family' | 'protocol'>, buf: Buffer, offset: number): void {
-  const family = encodeAddr(key.saddr, buf, offset);
-  if (encodeAddr(key.daddr, buf, offset + 16) !== family)
+  const family = encodeAddr(key.saddr, buf, offset + CK.saddr);
+  if (encodeAddr(key.daddr, buf, offset + CK.daddr) !== family)
     throw new RangeError('conntrack key mixes families');
-  buf.writeUInt16BE(key.sport, offset + 32);
-  buf.writeUInt16BE(key.dport, offset + 34);
-  buf[offset + 36] = PROTO_TCP;
-  buf[offset + 37] = family;
-  buf.writeUInt16LE(0, offset + 38);
+  buf.writeUInt16BE(key.sport, offset + CK.sport);
+  buf.writeUInt16BE(key.dport, offset + CK.dport);
+  buf[offset + CK.proto] = PROTO_TCP;
+  buf[offset + CK.family] = family;
+  buf.writeUInt16LE(0, offset + CK.pad);
 }
 
 function readCtKey(buf: Buffer, offset: number): CtKey {
-  const family = familyByte(buf, offset + 37, 'conntrack key');
+  const family = familyByte(buf, offset + CK.family, 'conntrack key');
   return {
-    saddr: decodeAddr(buf, offset, family),
-    daddr: decodeAddr(buf, offset + 16, family),
-    sport: buf.readUInt16BE(offset + 32),
-    dport: buf.readUInt16BE(offset + 34),
+    saddr: decodeAddr(buf, offset + CK.saddr, family),
+    daddr: decodeAddr(buf, offset + CK.daddr, family),
+    sport: buf.readUInt16BE(offset + CK.sport),
+    dport: buf.readUInt16BE(offset + CK.dport),
     protocol: 'tcp',
     family,
   };
@@ -387,48 +374,36 @@ export function decodeCtKey(buf: Buffer): CtKey {
   return readCtKey(buf, 0);
 }
 
-const CT_KIND_OFFSET = 56;
-const CT_KIND_ORIG = 1;
-const CT_KIND_REPLY = 2;
-
 /** Mostly for tests: the datapath writes entries, user space reads (and may delete) them. */
 export function encodeCtEntry(e: CtEntry): Buffer {
-  const buf = Buffer.alloc(RECORD_SIZES.ctEntry); // bytes 0..15: bpf_timer, opaque
-  writeCtKey(e.peer, buf, 16);
-  buf[CT_KIND_OFFSET] = e.kind === 'orig' ? CT_KIND_ORIG : CT_KIND_REPLY;
-  buf[57] = CT_STATES.indexOf(e.state);
-  buf[58] = MODES[e.mode];
-  buf[59] =
-    (e.flags.ppv2 ? CT_F_PPV2 : 0) |
-    (e.flags.headerSent ? CT_F_HDR_SENT : 0) |
-    (e.flags.finFromClient ? CT_F_FIN_ORIG : 0) |
-    (e.flags.finFromBackend ? CT_F_FIN_REPLY : 0) |
-    (e.flags.uniqueIdTlv ? CT_F_UNIQUE_ID : 0) |
-    (e.flags.crc32cTlv ? CT_F_CRC32C : 0) |
-    (e.flags.timer ? CT_F_TIMER : 0) |
-    (e.flags.mirror ? CT_F_MIRROR : 0);
-  buf.writeUInt16LE(e.ppv2Len, 60);
-  buf.writeUInt32LE(e.serviceId, 64);
-  buf.writeUInt32LE(e.backendId, 68);
-  buf.writeUInt32LE(e.clientIsn >>> 0, 72);
-  buf.writeUInt32LE(e.reinjections, 76);
-  buf.writeBigUInt64LE(e.createdNs, 80);
-  buf.writeBigUInt64LE(e.lastSeenNs, 88);
-  buf.writeBigUInt64LE(e.packetsFromClient, 96);
-  buf.writeBigUInt64LE(e.bytesFromClient, 104);
-  buf.writeBigUInt64LE(e.packetsFromBackend, 112);
-  buf.writeBigUInt64LE(e.bytesFromBackend, 120);
-  e.uniqueId.copy(buf, 128, 0, 16);
+  const buf = Buffer.alloc(RECORD_SIZES.ctEntry);
+  writeCtKey(e.peer, buf, CE.peer);
+  buf[CE.kind] = e.kind === 'orig' ? CT_KIND.values.ORIG : CT_KIND.values.REPLY;
+  buf[CE.state] = CT_STATES.indexOf(e.state);
+  buf[CE.mode] = MODES[e.mode];
+  buf[CE.flags] = writeFlags(e.flags, CT_FLAG_BITS);
+  buf.writeUInt16LE(e.ppv2Len, CE.ppv2_len);
+  buf.writeUInt32LE(e.serviceId, CE.svc_id);
+  buf.writeUInt32LE(e.backendId, CE.backend_id);
+  buf.writeUInt32LE(e.clientIsn >>> 0, CE.client_isn);
+  buf.writeUInt32LE(e.reinjections, CE.reinjections);
+  buf.writeBigUInt64LE(e.createdNs, CE.created_ns);
+  buf.writeBigUInt64LE(e.lastSeenNs, CE.last_seen_ns);
+  buf.writeBigUInt64LE(e.packetsFromClient, CE.packets_orig);
+  buf.writeBigUInt64LE(e.bytesFromClient, CE.bytes_orig);
+  buf.writeBigUInt64LE(e.packetsFromBackend, CE.packets_reply);
+  buf.writeBigUInt64LE(e.bytesFromBackend, CE.bytes_reply);
+  e.uniqueId.copy(buf, CE.unique_id, 0, 16);
   return buf;
 }
 
 /** Whether a conntrack value is a connection's original-direction entry, without decoding the rest. */
 export function isOrigCtEntry(buf: Buffer): boolean {
-  return buf[CT_KIND_OFFSET] === CT_KIND_ORIG;
+  return buf[CE.kind] === CT_KIND.values.ORIG;
 }
 
 /** Where a conntrack value holds its peer key: for a reply entry, its orig entry's key. */
-export const CT_ENTRY_PEER_OFFSET = 16;
+export const CT_ENTRY_PEER_OFFSET = CE.peer;
 
 /** A 31-bit hash of the conntrack key at `offset` (a key, or a value's peer), for joining the two entries. */
 export function ctKeyHash(buf: Buffer, offset: number): number {
@@ -450,39 +425,33 @@ const u64Number = (buf: Buffer, offset: number) =>
  */
 export function replyShare(buf: Buffer): { packets: number; bytes: number; lastSeenNs: number } {
   checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
-  return { packets: u64Number(buf, 112), bytes: u64Number(buf, 120), lastSeenNs: u64Number(buf, 88) };
+  return {
+    packets: u64Number(buf, CE.packets_reply),
+    bytes: u64Number(buf, CE.bytes_reply),
+    lastSeenNs: u64Number(buf, CE.last_seen_ns),
+  };
 }
 
 export function decodeCtEntry(buf: Buffer): CtEntry {
   checkSize(buf, RECORD_SIZES.ctEntry, 'conntrack entry');
-  const flags = buf[59] ?? 0;
   return {
-    kind: buf[CT_KIND_OFFSET] === CT_KIND_ORIG ? 'orig' : 'reply',
-    peer: readCtKey(buf, 16),
-    state: CT_STATES[buf[57] ?? 0] ?? 'none',
-    mode: buf[58] === MODES.dnat ? 'dnat' : 'fullnat',
-    flags: {
-      ppv2: (flags & CT_F_PPV2) !== 0,
-      headerSent: (flags & CT_F_HDR_SENT) !== 0,
-      finFromClient: (flags & CT_F_FIN_ORIG) !== 0,
-      finFromBackend: (flags & CT_F_FIN_REPLY) !== 0,
-      uniqueIdTlv: (flags & CT_F_UNIQUE_ID) !== 0,
-      crc32cTlv: (flags & CT_F_CRC32C) !== 0,
-      timer: (flags & CT_F_TIMER) !== 0,
-      mirror: (flags & CT_F_MIRROR) !== 0,
-    },
-    ppv2Len: buf.readUInt16LE(60),
-    serviceId: buf.readUInt32LE(64),
-    backendId: buf.readUInt32LE(68),
-    clientIsn: buf.readUInt32LE(72),
-    reinjections: buf.readUInt32LE(76),
-    createdNs: buf.readBigUInt64LE(80),
-    lastSeenNs: buf.readBigUInt64LE(88),
-    packetsFromClient: buf.readBigUInt64LE(96),
-    bytesFromClient: buf.readBigUInt64LE(104),
-    packetsFromBackend: buf.readBigUInt64LE(112),
-    bytesFromBackend: buf.readBigUInt64LE(120),
-    uniqueId: Buffer.from(buf.subarray(128, 144)),
+    kind: isOrigCtEntry(buf) ? 'orig' : 'reply',
+    peer: readCtKey(buf, CE.peer),
+    state: CT_STATES[buf[CE.state] ?? 0] ?? 'none',
+    mode: modeOf(buf[CE.mode]),
+    flags: readFlags(buf[CE.flags] ?? 0, CT_FLAG_BITS),
+    ppv2Len: buf.readUInt16LE(CE.ppv2_len),
+    serviceId: buf.readUInt32LE(CE.svc_id),
+    backendId: buf.readUInt32LE(CE.backend_id),
+    clientIsn: buf.readUInt32LE(CE.client_isn),
+    reinjections: buf.readUInt32LE(CE.reinjections),
+    createdNs: buf.readBigUInt64LE(CE.created_ns),
+    lastSeenNs: buf.readBigUInt64LE(CE.last_seen_ns),
+    packetsFromClient: buf.readBigUInt64LE(CE.packets_orig),
+    bytesFromClient: buf.readBigUInt64LE(CE.bytes_orig),
+    packetsFromBackend: buf.readBigUInt64LE(CE.packets_reply),
+    bytesFromBackend: buf.readBigUInt64LE(CE.bytes_reply),
+    uniqueId: Buffer.from(buf.subarray(CE.unique_id, CE.unique_id + 16)),
   };
 }
 
@@ -498,51 +467,58 @@ export interface ConfigRecord {
    * tracked connections until attach clears it; "drain" turns tracked packets into resets to both ends.
    */
   detaching: DetachingMode | null;
-  /** Idle timeouts in seconds per connection state; 0 = datapath default (30, 900, 60, 10). */
+  /** Idle timeouts in seconds per connection state; 0 = the datapath's default (DEFAULT_TIMEOUTS_S). */
   timeouts: { synSentS: number; establishedS: number; finS: number; closedS: number };
 }
 
-export const DEFAULT_TIMEOUTS_S = { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 } as const;
-
-const CFG_F_EVENTS = 0x01;
-const CFG_F_HOLD = 0x02;
-const CFG_F_DRAIN = 0x04;
+const T = TIMEOUT_DEFAULTS.values;
+export const DEFAULT_TIMEOUTS_S = {
+  synSentS: T.SYN_DEFAULT_S,
+  establishedS: T.EST_DEFAULT_S,
+  finS: T.FIN_DEFAULT_S,
+  closedS: T.CLOSED_DEFAULT_S,
+} as const;
 
 export type DetachingMode = 'hold' | 'drain';
+
+const CF = L.lb_config.off;
+const CFG = CFG_FLAGS.values;
 
 /** lb_config and lb_conn_seq are arrays with one entry: key 0. */
 export const encodeArrayIndex = encodeBackendId;
 
 export function encodeConfig(cfg: ConfigRecord): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.config);
-  buf.writeBigUInt64LE(cfg.bootId, 0);
-  const detaching = cfg.detaching === 'hold' ? CFG_F_HOLD : cfg.detaching === 'drain' ? CFG_F_DRAIN : 0;
-  buf.writeUInt32LE((cfg.events ? CFG_F_EVENTS : 0) | detaching, 8);
-  buf.writeUInt32LE(cfg.timeouts.synSentS, 12);
-  buf.writeUInt32LE(cfg.timeouts.establishedS, 16);
-  buf.writeUInt32LE(cfg.timeouts.finS, 20);
-  buf.writeUInt32LE(cfg.timeouts.closedS, 24);
+  buf.writeBigUInt64LE(cfg.bootId, CF.boot_id);
+  const detaching = cfg.detaching === 'hold' ? CFG.HOLD : cfg.detaching === 'drain' ? CFG.DRAIN : 0;
+  buf.writeUInt32LE((cfg.events ? CFG.EVENTS : 0) | detaching, CF.flags);
+  buf.writeUInt32LE(cfg.timeouts.synSentS, CF.timeout_syn_s);
+  buf.writeUInt32LE(cfg.timeouts.establishedS, CF.timeout_est_s);
+  buf.writeUInt32LE(cfg.timeouts.finS, CF.timeout_fin_s);
+  buf.writeUInt32LE(cfg.timeouts.closedS, CF.timeout_closed_s);
   return buf;
 }
 
 export function decodeConfig(buf: Buffer): ConfigRecord {
   checkSize(buf, RECORD_SIZES.config, 'config');
-  const flags = buf.readUInt32LE(8);
+  const flags = buf.readUInt32LE(CF.flags);
   return {
-    bootId: buf.readBigUInt64LE(0),
-    events: (flags & CFG_F_EVENTS) !== 0,
-    detaching: flags & CFG_F_DRAIN ? 'drain' : flags & CFG_F_HOLD ? 'hold' : null,
+    bootId: buf.readBigUInt64LE(CF.boot_id),
+    events: (flags & CFG.EVENTS) !== 0,
+    detaching: flags & CFG.DRAIN ? 'drain' : flags & CFG.HOLD ? 'hold' : null,
     timeouts: {
-      synSentS: buf.readUInt32LE(12),
-      establishedS: buf.readUInt32LE(16),
-      finS: buf.readUInt32LE(20),
-      closedS: buf.readUInt32LE(24),
+      synSentS: buf.readUInt32LE(CF.timeout_syn_s),
+      establishedS: buf.readUInt32LE(CF.timeout_est_s),
+      finS: buf.readUInt32LE(CF.timeout_fin_s),
+      closedS: buf.readUInt32LE(CF.timeout_closed_s),
     },
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // counters
+
+const STATS_C = L.lb_stats.off.c;
 
 function emptyCounters(): Counters {
   return Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0n])) as Counters;
@@ -553,7 +529,7 @@ export function decodeStats(buf: Buffer, offset = 0): Counters {
   checkSize(buf, offset + RECORD_SIZES.stats, 'stats');
   const out = emptyCounters();
   COUNTER_NAMES.forEach((name, i) => {
-    out[name] = buf.readBigUInt64LE(offset + i * 8);
+    out[name] = buf.readBigUInt64LE(offset + STATS_C + i * 8);
   });
   return out;
 }
@@ -577,7 +553,7 @@ export function sumPerCpuStats(buf: Buffer, possibleCpus: number): Counters {
 export function encodeStats(counters: Partial<Counters>): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.stats);
   COUNTER_NAMES.forEach((name, i) => {
-    buf.writeBigUInt64LE(counters[name] ?? 0n, i * 8);
+    buf.writeBigUInt64LE(counters[name] ?? 0n, STATS_C + i * 8);
   });
   return buf;
 }
@@ -585,7 +561,11 @@ export function encodeStats(counters: Partial<Counters>): Buffer {
 // ---------------------------------------------------------------------------------------------------------
 // events
 
-export const EVENT_TYPES = { 1: 'header_injected', 2: 'header_reinjected', 3: 'failure' } as const;
+export const EVENT_TYPES = {
+  [EVENT_TYPE.values.HDR_INJECTED]: 'header_injected',
+  [EVENT_TYPE.values.HDR_REINJECTED]: 'header_reinjected',
+  [EVENT_TYPE.values.FAILURE]: 'failure',
+} as const;
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 
 export interface LbEvent {
@@ -602,23 +582,25 @@ export interface LbEvent {
   header: Buffer;
 }
 
+const EV = L.lb_event.off;
+
 export function decodeEvent(buf: Buffer): LbEvent {
   checkSize(buf, RECORD_SIZES.event, 'event');
-  const typeCode = buf.readUInt16LE(8);
+  const typeCode = buf.readUInt16LE(EV.type);
   const type = EVENT_TYPES[typeCode as keyof typeof EVENT_TYPES];
   if (!type) throw new RangeError(`event: unknown type ${typeCode}`);
-  const reasonCode = buf.readUInt16LE(10);
-  const family = familyByte(buf, 16, 'event');
-  const hdrLen = Math.min(buf.readUInt16LE(22), LB_LIMITS.eventHeaderMax);
+  const reasonCode = buf.readUInt16LE(EV.reason);
+  const family = familyByte(buf, EV.family, 'event');
+  const hdrLen = Math.min(buf.readUInt16LE(EV.hdr_len), LB_LIMITS.eventHeaderMax);
   return {
     type,
     reason: type === 'failure' ? (COUNTER_NAMES[reasonCode] ?? null) : null,
-    serviceId: buf.readUInt32LE(12),
-    timestampNs: buf.readBigUInt64LE(0),
+    serviceId: buf.readUInt32LE(EV.svc_id),
+    timestampNs: buf.readBigUInt64LE(EV.ts_ns),
     family,
-    client: { addr: decodeAddr(buf, 24, family), port: buf.readUInt16BE(18) },
-    vip: { addr: decodeAddr(buf, 40, family), port: buf.readUInt16BE(20) },
-    header: Buffer.from(buf.subarray(56, 56 + hdrLen)),
+    client: { addr: decodeAddr(buf, EV.saddr, family), port: buf.readUInt16BE(EV.sport) },
+    vip: { addr: decodeAddr(buf, EV.daddr, family), port: buf.readUInt16BE(EV.dport) },
+    header: Buffer.from(buf.subarray(EV.hdr, EV.hdr + hdrLen)),
   };
 }
 
@@ -626,16 +608,16 @@ export function decodeEvent(buf: Buffer): LbEvent {
 export function encodeEvent(ev: LbEvent): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.event);
   const typeCode = Number(Object.entries(EVENT_TYPES).find(([, t]) => t === ev.type)?.[0] ?? 0);
-  buf.writeBigUInt64LE(ev.timestampNs, 0);
-  buf.writeUInt16LE(typeCode, 8);
-  buf.writeUInt16LE(ev.reason === null ? 0 : COUNTER_NAMES.indexOf(ev.reason), 10);
-  buf.writeUInt32LE(ev.serviceId, 12);
-  buf[16] = ev.family;
-  buf.writeUInt16BE(ev.client.port, 18);
-  buf.writeUInt16BE(ev.vip.port, 20);
-  buf.writeUInt16LE(ev.header.length, 22);
-  encodeAddr(ev.client.addr, buf, 24);
-  encodeAddr(ev.vip.addr, buf, 40);
-  ev.header.copy(buf, 56, 0, LB_LIMITS.eventHeaderMax);
+  buf.writeBigUInt64LE(ev.timestampNs, EV.ts_ns);
+  buf.writeUInt16LE(typeCode, EV.type);
+  buf.writeUInt16LE(ev.reason === null ? 0 : COUNTER_NAMES.indexOf(ev.reason), EV.reason);
+  buf.writeUInt32LE(ev.serviceId, EV.svc_id);
+  buf[EV.family] = ev.family;
+  buf.writeUInt16BE(ev.client.port, EV.sport);
+  buf.writeUInt16BE(ev.vip.port, EV.dport);
+  buf.writeUInt16LE(ev.header.length, EV.hdr_len);
+  encodeAddr(ev.client.addr, buf, EV.saddr);
+  encodeAddr(ev.vip.addr, buf, EV.daddr);
+  ev.header.copy(buf, EV.hdr, 0, LB_LIMITS.eventHeaderMax);
   return buf;
 }

@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { DEFAULT_TIMEOUTS_S } from '../../bpf/records.js';
 import { renderConfig } from '../../cli/config-render.js';
 import { DatapathCommand } from '../../cli/datapath-command.js';
 import { usageError } from '../../cli/errors.js';
@@ -12,9 +13,9 @@ import {
 import { DatapathMaps } from '../../core/maps.js';
 import { withInstanceLock } from '../../core/state-file.js';
 
-const timeoutFlag = (state: string, fallback: number) =>
+const timeoutFlag = (state: string, name: TimeoutName) =>
   Flags.integer({
-    summary: `Idle timeout in seconds for ${state} connections (default ${fallback}; 0 restores it).`,
+    summary: `Idle timeout in seconds for ${state} connections (default ${DEFAULT_TIMEOUTS_S[name]}; 0 restores it).`,
   });
 
 /** Flag name to the lb_config field it sets. */
@@ -37,14 +38,14 @@ the table quickly after a load test; the defaults suit production.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> --timeout-closed 2 --timeout-fin 5',
     '<%= config.bin %> <%= command.id %> --timeout-established 3600 --json',
-    '<%= config.bin %> <%= command.id %> --timeout-closed 0   # back to the default (10 s)',
+    `<%= config.bin %> <%= command.id %> --timeout-closed 0   # back to the default (${DEFAULT_TIMEOUTS_S.closedS} s)`,
   ];
 
   static override flags = {
-    'timeout-syn': timeoutFlag('SYN_SENT (unanswered handshake)', 30),
-    'timeout-established': timeoutFlag('ESTABLISHED', 900),
-    'timeout-fin': timeoutFlag('half-closed (FIN)', 60),
-    'timeout-closed': timeoutFlag('CLOSED (both FINs or a RST seen)', 10),
+    'timeout-syn': timeoutFlag('SYN_SENT (unanswered handshake)', 'synSentS'),
+    'timeout-established': timeoutFlag('ESTABLISHED', 'establishedS'),
+    'timeout-fin': timeoutFlag('half-closed (FIN)', 'finS'),
+    'timeout-closed': timeoutFlag('CLOSED (both FINs or a RST seen)', 'closedS'),
   };
 
   public async run(): Promise<ConfigView> {
