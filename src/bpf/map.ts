@@ -7,7 +7,7 @@
  * so their value buffers are numPossibleCpus() × round_up(value_size, 8). perCpuSlices() and sumPerCpuU64()
  * take such buffers apart.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import { LbctlError } from '../cli/errors.js';
 import {
@@ -273,6 +273,17 @@ export class BpfMap {
   }
 
   /** Close the fd (if owned). Safe to call twice. */
+  /**
+   * The memory the kernel charges to the map (the `memlock` line of its fd's fdinfo, as bpftool shows it): for a
+   * preallocated hash, max_entries times the cost of one element with the kernel's own bookkeeping.
+   */
+  memlockBytes(): number {
+    const fdinfo = readFileSync(`/proc/self/fdinfo/${this.fd}`, 'utf8');
+    const match = /^memlock:\s*(\d+)$/m.exec(fdinfo);
+    if (!match) throw new LbctlError('FAILURE', `no memlock line in the fdinfo of ${this.label}`);
+    return Number(match[1]);
+  }
+
   close(): void {
     if (this.fdValue >= 0 && this.owned) closeSync(this.fdValue);
     this.fdValue = -1;
