@@ -55,6 +55,19 @@ export function chartSubtitle(summary: BenchSummary): string {
   return `${m.quick ? 'quick' : 'full'} run ${m.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.rounds} rounds × ${m.durationS} s, ${m.env.cores} cores, ${m.env.cpuModel}`;
 }
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/**
+ * Where the upload MB come from. Runs recorded before the backends' byte counts were kept (a re-rendered old
+ * JSON) computed them from wrk's completed requests, and the report must not claim otherwise.
+ */
+function uploadBytesSource(summary: BenchSummary): string {
+  const uploads = summary.measurements.filter((m) => m.scenario === 'upload');
+  return uploads.every((m) => typeof m.backends.uploadBytes === 'number')
+    ? 'the request bytes the backends received (nginx `$request_length`, summed over their access logs)'
+    : "wrk's completed requests × the body size (this run predates measuring them at the backends)";
+}
+
 /** The goals and the rule they are judged by (bench/verdict.ts). */
 function goalsSection(summary: BenchSummary): string[] {
   const n = summary.meta.rounds;
@@ -65,7 +78,7 @@ function goalsSection(summary: BenchSummary): string[] {
       'the right side), **not met** when every round misses it, and **inconclusive** when the spread ' +
       `straddles the target or fewer than ${MIN_ROUNDS_FOR_VERDICT} rounds succeeded, whatever the median. ` +
       `With n independent rounds the min–max interval holds the true median with probability 1 − 2^(1−n): ` +
-      `${formatNumber(spreadConfidence(n) * 100)}% with this run's ${n} rounds.`,
+      `${formatNumber(spreadConfidence(n) * 100)}% with this run's ${count(n, 'round')}.`,
     '',
     table(
       ['goal', 'scenario', 'target', 'measured', 'result'],
@@ -87,10 +100,10 @@ function failedSection(summary: BenchSummary): string[] {
   const total = summary.measurements.length + (summary.profile?.measurements.length ?? 0);
   const head = ['## Failed measurements', ''];
   if (failed.length === 0)
-    return [...head, `None: all ${total} measurements completed and passed their checks.`, ''];
+    return [...head, `None: ${count(total, 'measurement')}, all completed and passed their checks.`, ''];
   return [
     ...head,
-    `${failed.length} of ${total} measurements failed and are left out of the figures above:`,
+    `${failed.length} of ${count(total, 'measurement')} failed and are left out of the figures above:`,
     '',
     table(
       ['round', 'contender', 'scenario', 'why'],
@@ -132,7 +145,7 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       'Values: median (min–max; n) over the rounds, where n is the number of successful measurements (for a ' +
       'ratio, of rounds where both sides succeeded); failed measurements are left out of every figure and ' +
       'listed under "Failed measurements". MB = 10^6 bytes: for downloads the response bytes wrk read, for ' +
-      'uploads the request bytes the backends received (nginx `$request_length`, summed over their access logs).',
+      `uploads ${uploadBytesSource(summary)}.`,
     '',
     `The machine may be shared: processes outside the benchmark's namespaces used ` +
       `${formatSpread(percentSpread(summary.load.foreignShare), 2, '%')} of its CPU time during the runs ` +

@@ -163,7 +163,7 @@ describe('markdown report', () => {
   it('says no measurement failed, and lists those that did with round, contender, scenario and why', () => {
     assert.match(
       md,
-      /## Failed measurements\n\nNone: all 9 measurements completed and passed their checks\./,
+      /## Failed measurements\n\nNone: 9 measurements, all completed and passed their checks\./,
     );
     const failed = report([
       ...clean.filter((m) => !(m.contender === 'haproxy' && m.round === 2)),
@@ -173,6 +173,14 @@ describe('markdown report', () => {
     assert.match(failed, /\| 2 \| HAProxy send-proxy-v2 \| short \| measurement completed: wrk timed out \|/);
     assert.match(failed, /\| HAProxy send-proxy-v2 \| 2,002 \(2,001–2,003; n=2\) \|/);
     assert.match(failed, /\*\*1 failed\*\* \(see "Failed measurements"\)/);
+  });
+
+  it('says upload MB were measured at the backends, unless the run predates that', () => {
+    const upload = (uploadBytes?: number) =>
+      ({ ...run(1, 'plain', 900), scenario: 'upload', backends: { uploadBytes } }) as unknown as Measurement;
+    const source = (text: string) => /for uploads ([^.]*)/.exec(text)?.[1];
+    assert.match(source(report([upload(9e8)])) ?? '', /bytes the backends received/);
+    assert.match(source(report([upload(undefined)])) ?? '', /completed requests × the body size/);
   });
 
   it('produces well-formed tables: every row has as many cells as its header', () => {
