@@ -60,7 +60,8 @@ export interface GoalResult {
   scenario: ScenarioId;
   /** e.g. "≥ 0.9×". */
   target: string;
-  bound: Target;
+  /** The target as data: which side is good, and where. */
+  threshold: Target;
   actual: Spread;
   /** How `actual` reads: a ratio, or a cost in percent. */
   kind: 'ratio' | 'percent';
@@ -187,19 +188,19 @@ export function summarizeScenario(
 function goal(
   name: string,
   scenario: ScenarioId,
-  bound: Target,
+  threshold: Target,
   kind: GoalResult['kind'],
   actual: Spread,
 ): GoalResult {
   return {
     goal: name,
     scenario,
-    target: formatTarget(bound, kind === 'ratio' ? '×' : '%'),
-    bound,
+    target: formatTarget(threshold, kind === 'ratio' ? '×' : '%'),
+    threshold,
     actual,
     kind,
-    verdict: judge(actual, bound),
-    medianMeets: medianMeets(actual, bound),
+    verdict: judge(actual, threshold),
+    medianMeets: medianMeets(actual, threshold),
   };
 }
 
