@@ -14,10 +14,15 @@ export interface LogScan {
   withClientAddress: number;
   /** `request_body_file` of the last upload answered 200, if any. */
   lastUploadFile: string | undefined;
+  /**
+   * Bytes the backends read for upload requests, whatever their status: the sum of nginx's
+   * `$request_length` (request line, headers and body) over the `/upload` lines.
+   */
+  uploadBytes: number;
 }
 
 export function emptyScan(): LogScan {
-  return { lines: 0, byStatus: {}, withClientAddress: 0, lastUploadFile: undefined };
+  return { lines: 0, byStatus: {}, withClientAddress: 0, lastUploadFile: undefined, uploadBytes: 0 };
 }
 
 /** Scan access-log text (nginx `escape=json` lines from src/lab/nginx.ts). */
@@ -34,7 +39,9 @@ export function scanAccessLog(text: string, clientAddress: string, into: LogScan
     const status = /"status":"(\d+)"/.exec(line)?.[1] ?? 'unknown';
     into.byStatus[status] = (into.byStatus[status] ?? 0) + 1;
     if (line.includes(addrField)) into.withClientAddress += 1;
-    if (status === '200' && line.includes('"uri":"/upload"')) {
+    if (!line.includes('"uri":"/upload"')) continue;
+    into.uploadBytes += Number(/"request_length":"(\d+)"/.exec(line)?.[1] ?? 0);
+    if (status === '200') {
       const file = /"request_body_file":"([^"]+)"/.exec(line)?.[1];
       if (file) into.lastUploadFile = file;
     }
@@ -43,7 +50,7 @@ export function scanAccessLog(text: string, clientAddress: string, into: LogScan
 }
 
 /** Lines with a 2xx status. */
-export function successLines(scan: LogScan): number {
+export function successLines(scan: Pick<LogScan, 'byStatus'>): number {
   return Object.entries(scan.byStatus)
     .filter(([status]) => /^2\d\d$/.test(status))
     .reduce((sum, [, n]) => sum + n, 0);

@@ -38,7 +38,7 @@ export function wrkChecks(w: WrkResult): Check[] {
 const ABANDONED = new Set(['400', '499']);
 
 export function backendChecks(
-  scan: LogScan,
+  scan: Pick<LogScan, 'byStatus' | 'lines' | 'withClientAddress'>,
   opts: { wrkRequests: number; connections: number; expectClientAddress: boolean },
 ): Check[] {
   const ok2xx = successLines(scan);
@@ -166,6 +166,28 @@ export function uploadCheck(
     'backends: upload body intact',
     received.size === expected.size && received.sha256 === expected.sha256,
     `last body ${received.size} bytes, sha256 ${received.sha256.slice(0, 16)}… (expected ${expected.size}, ${expected.sha256.slice(0, 16)}…)`,
+  );
+}
+
+/** Room for the request line and headers wrk sends before each upload body (they take about 130 bytes). */
+export const UPLOAD_HEAD_ALLOWANCE = 1024;
+
+/**
+ * The measured upload bytes (what the backends' logs say they read) against what wrk's completed requests
+ * must have sent: at least their bodies, and at most, besides those, the requests wrk left unanswered when
+ * it stopped (one per connection) and as many late-logged leftovers of the previous run, with their headers.
+ */
+export function uploadBytesCheck(
+  receivedBytes: number,
+  opts: { wrkRequests: number; bodyBytes: number; connections: number },
+): Check {
+  const least = opts.wrkRequests * opts.bodyBytes;
+  const most = (opts.wrkRequests + 2 * opts.connections) * (opts.bodyBytes + UPLOAD_HEAD_ALLOWANCE);
+  return check(
+    'backends: upload bytes received match the completed uploads',
+    receivedBytes >= least && receivedBytes <= most,
+    `${receivedBytes} bytes received; ${opts.wrkRequests} completed uploads × ${opts.bodyBytes} = ${least} ` +
+      `(${least}..${most} allowed)`,
   );
 }
 

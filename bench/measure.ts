@@ -16,6 +16,7 @@ import {
   type Check,
   type DatapathSample,
   datapathChecks,
+  uploadBytesCheck,
   uploadCheck,
   wrkChecks,
 } from './checks.js';
@@ -160,7 +161,14 @@ export async function measure(
         sha256: await sha256File(scan.lastUploadFile),
       };
     }
-    checks.push(uploadCheck(received, expectedUpload(scenario.bodyBytes)));
+    checks.push(
+      uploadCheck(received, expectedUpload(scenario.bodyBytes)),
+      uploadBytesCheck(scan.uploadBytes, {
+        wrkRequests: w.requests,
+        bodyBytes: scenario.bodyBytes,
+        connections: scenario.connections,
+      }),
+    );
     await removeUploads(lab);
   }
 
@@ -186,7 +194,7 @@ export async function measure(
     );
   }
 
-  const work = workDone(scenario, w);
+  const work = workDone(scenario, w, scan);
   const cpu = cpuDelta(cpuBefore, cpuAfter);
   const balancerProcessUs = processCpuDeltaUs(procBefore, procAfter);
   const foreignUs = processCpuDeltaUs(foreignBefore, foreignAfter);
@@ -210,21 +218,34 @@ export async function measure(
     },
     client: { activeOpens, retransSegs: counterDelta(snmpBefore, snmpAfter, 'RetransSegs') },
     bpfStatsOn,
-    backends: { lines: scan.lines, byStatus: scan.byStatus, withClientAddress: scan.withClientAddress },
+    backends: {
+      lines: scan.lines,
+      byStatus: scan.byStatus,
+      withClientAddress: scan.withClientAddress,
+      uploadBytes: scan.uploadBytes,
+    },
     datapath,
     checks,
     ok: checks.every((c) => c.ok),
   };
 }
 
-/** Units of work in a run: connections (= responses, one per connection), requests, or MB moved. */
-export function workDone(scenario: ScenarioSpec, w: Pick<WrkResult, 'requests' | 'bytesRead'>): number {
+/**
+ * Units of work in a run: connections (= responses, one per connection), requests, or MB moved, as
+ * measured: for downloads the response bytes wrk read, for uploads the request bytes the backends read
+ * (their access logs), not wrk's request count times the body size (uploadBytesCheck compares the two).
+ */
+export function workDone(
+  scenario: ScenarioSpec,
+  w: Pick<WrkResult, 'requests' | 'bytesRead'>,
+  backends: Pick<LogScan, 'uploadBytes'>,
+): number {
   switch (scenario.workUnit) {
     case 'connection':
     case 'request':
       return w.requests;
     case 'MB':
-      return scenario.bodyBytes !== undefined ? (w.requests * scenario.bodyBytes) / 1e6 : w.bytesRead / 1e6;
+      return (scenario.bodyBytes !== undefined ? backends.uploadBytes : w.bytesRead) / 1e6;
   }
 }
 
@@ -273,7 +294,7 @@ export function failedMeasurement(
     },
     client: { activeOpens: 0, retransSegs: 0 },
     bpfStatsOn: false,
-    backends: { lines: 0, byStatus: {}, withClientAddress: 0 },
+    backends: { lines: 0, byStatus: {}, withClientAddress: 0, uploadBytes: 0 },
     checks: [check],
     ok: false,
     diagnostics,

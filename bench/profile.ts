@@ -87,7 +87,8 @@ export async function profileDatapath(
         if (p) perf = p;
         measurements.push(m);
         const program = m.datapath?.program;
-        if (!program) continue;
+        // A failed run's figures are not shown: the report lists it under the failed measurements.
+        if (!program || !m.ok) continue;
         const row: ProfileRow = {
           contender: spec.id,
           scenario: scenario.id,

@@ -7,9 +7,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PLAIN_SHARED_ADDRESS } from './lab.js';
 import { type BenchPlan, CONTENDERS, type ContenderId } from './plan.js';
-import { formatNumber, formatSpread, type Spread } from './stats.js';
-import type { BenchSummary, ScenarioSummary } from './summary.js';
+import { formatCell, formatNumber, formatSpread, type Spread } from './stats.js';
+import type { BenchSummary, GoalResult, ScenarioSummary } from './summary.js';
 import { ratioChartSvg } from './svg.js';
+import { MIN_ROUNDS_FOR_VERDICT, spreadConfidence } from './verdict.js';
 
 const label = (id: ContenderId) => CONTENDERS.find((c) => c.id === id)?.label ?? id;
 
@@ -18,9 +19,17 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-function pass(p: boolean | undefined): string {
-  if (p === undefined) return 'not measured';
-  return p ? 'met' : '**not met**';
+function verdict(g: GoalResult): string {
+  switch (g.verdict) {
+    case 'met':
+    case 'not measured':
+      return g.verdict;
+    case 'not met':
+      return '**not met**';
+    case 'inconclusive':
+      if (g.actual.n < MIN_ROUNDS_FOR_VERDICT) return `inconclusive (n < ${MIN_ROUNDS_FOR_VERDICT})`;
+      return `inconclusive (median ${g.medianMeets ? 'meets' : 'misses'} it, spread straddles it)`;
+  }
 }
 
 /** One row per contender, one column per scenario: a per-unit-of-work CPU figure (µs per connection, request, MB). */
@@ -31,7 +40,7 @@ function perUnitTable(summary: BenchSummary, field: 'cpuPerUnitUs' | 'softirqPer
     summary.contenders.map((c) => [
       c.label,
       ...scenarios.map((s) =>
-        spreadOrDash(s.results.find((r) => r.contender === c.id)?.[field] ?? emptySpread()),
+        formatCell(s.results.find((r) => r.contender === c.id)?.[field] ?? emptySpread()),
       ),
     ]),
   );
@@ -41,13 +50,72 @@ function unitOf(s: ScenarioSummary): string {
   return s.workUnit === 'MB' ? 'MB' : s.workUnit === 'connection' ? 'conn' : 'req';
 }
 
-function spreadOrDash(s: Spread, digits = 3, suffix = ''): string {
-  return s.n === 0 ? '–' : formatSpread(s, digits, suffix);
-}
-
 export function chartSubtitle(summary: BenchSummary): string {
   const m = summary.meta;
   return `${m.quick ? 'quick' : 'full'} run ${m.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.rounds} rounds × ${m.durationS} s, ${m.env.cores} cores, ${m.env.cpuModel}`;
+}
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/**
+ * Where the upload MB come from. Runs recorded before the backends' byte counts were kept (a re-rendered old
+ * JSON) computed them from wrk's completed requests, and the report must not claim otherwise.
+ */
+function uploadBytesSource(summary: BenchSummary): string {
+  const uploads = summary.measurements.filter((m) => m.scenario === 'upload');
+  return uploads.every((m) => typeof m.backends.uploadBytes === 'number')
+    ? 'the request bytes the backends received (nginx `$request_length`, summed over their access logs)'
+    : "wrk's completed requests × the body size (this run predates measuring them at the backends)";
+}
+
+/** The goals and the rule they are judged by (bench/verdict.ts). */
+function goalsSection(summary: BenchSummary): string[] {
+  const n = summary.meta.rounds;
+  return [
+    '## Goals',
+    '',
+    'A goal is **met** only when every successful round clears the target (the whole min–max spread is on ' +
+      'the right side), **not met** when every round misses it, and **inconclusive** when the spread ' +
+      `straddles the target or fewer than ${MIN_ROUNDS_FOR_VERDICT} rounds succeeded, whatever the median. ` +
+      `With n independent rounds the min–max interval holds the true median with probability 1 − 2^(1−n): ` +
+      `${formatNumber(spreadConfidence(n) * 100)}% with this run's ${count(n, 'round')}.`,
+    '',
+    table(
+      ['goal', 'scenario', 'target', 'measured', 'result'],
+      summary.goals.map((g) => [
+        g.goal,
+        summary.scenarios.find((s) => s.id === g.scenario)?.title ?? g.scenario,
+        g.target,
+        formatCell(g.actual, 3, g.kind === 'percent' ? '%' : '×'),
+        verdict(g),
+      ]),
+    ),
+    '',
+  ];
+}
+
+/** Every measurement that did not count, and why: none is dropped silently. */
+function failedSection(summary: BenchSummary): string[] {
+  const failed = summary.failedMeasurements;
+  const total = summary.measurements.length + (summary.profile?.measurements.length ?? 0);
+  const head = ['## Failed measurements', ''];
+  if (failed.length === 0)
+    return [...head, `None: ${count(total, 'measurement')}, all completed and passed their checks.`, ''];
+  return [
+    ...head,
+    `${failed.length} of ${count(total, 'measurement')} failed and are left out of the figures above:`,
+    '',
+    table(
+      ['round', 'contender', 'scenario', 'why'],
+      failed.map((f) => [
+        f.round === 0 ? 'profiling pass' : String(f.round),
+        label(f.contender),
+        f.scenario,
+        f.reasons.join('; '),
+      ]),
+    ),
+    '',
+  ];
 }
 
 export function renderMarkdown(summary: BenchSummary, chartFile: string): string {
@@ -74,7 +142,10 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
     'All contenders run in the balancer namespace in front of the same two nginx backends (one process ' +
       "each); the client (wrk), the balancer and the backends share the machine's cores, so every number is " +
       'for a CPU-bound box where the balancer competes with its own load generator and backends. ' +
-      'Values: median (min–max) over the rounds. MB = 10^6 bytes.',
+      'Values: median (min–max; n) over the rounds, where n is the number of successful measurements (for a ' +
+      'ratio, of rounds where both sides succeeded); failed measurements are left out of every figure and ' +
+      'listed under "Failed measurements". MB = 10^6 bytes: for downloads the response bytes wrk read, for ' +
+      `uploads ${uploadBytesSource(summary)}.`,
     '',
     `The machine may be shared: processes outside the benchmark's namespaces used ` +
       `${formatSpread(percentSpread(summary.load.foreignShare), 2, '%')} of its CPU time during the runs ` +
@@ -94,7 +165,7 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       summary.contenders.map((c) => [
         c.label,
         ...scenarios.map((s) =>
-          spreadOrDash(s.results.find((r) => r.contender === c.id)?.value ?? emptySpread()),
+          formatCell(s.results.find((r) => r.contender === c.id)?.value ?? emptySpread()),
         ),
       ]),
     ),
@@ -110,7 +181,7 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
         summary.contenders.map((c) => [
           c.label,
           ...scenarios.map((s) =>
-            spreadOrDash(s.results.find((r) => r.contender === c.id)?.p99Ms ?? emptySpread()),
+            formatCell(s.results.find((r) => r.contender === c.id)?.p99Ms ?? emptySpread()),
           ),
         ]),
       ),
@@ -124,7 +195,8 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
   out.push(
     `## Ratios: ${label(summary.subject)} ÷ contender`,
     '',
-    'Computed pair by pair within each round, then the median (min–max) over rounds. Above 1: lbctl is faster.',
+    'Computed pair by pair within each round, then the median (min–max; n) over the rounds where both sides ' +
+      'succeeded. Above 1: lbctl is faster.',
     '',
     table(
       ['÷ contender', ...scenarios.map((s) => s.title)],
@@ -133,28 +205,14 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
         .map((c) => [
           c.label,
           ...scenarios.map((s) =>
-            spreadOrDash(s.ratios.find((r) => r.contender === c.id)?.ratio ?? emptySpread(), 3, '×'),
+            formatCell(s.ratios.find((r) => r.contender === c.id)?.ratio ?? emptySpread(), 3, '×'),
           ),
         ]),
     ),
     '',
   );
 
-  out.push(
-    '## Goals',
-    '',
-    table(
-      ['goal', 'scenario', 'target', 'measured', 'result'],
-      summary.goals.map((g) => [
-        g.goal,
-        scenarios.find((s) => s.id === g.scenario)?.title ?? g.scenario,
-        g.target,
-        g.kind === 'percent' ? spreadOrDash(g.actual, 3, '%') : spreadOrDash(g.actual, 3, '×'),
-        pass(g.pass),
-      ]),
-    ),
-    '',
-  );
+  out.push(...goalsSection(summary), ...failedSection(summary));
 
   out.push(
     '## CPU per unit of work',
@@ -184,7 +242,7 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
         .map((c) => [
           c.label,
           ...scenarios.map((s) =>
-            spreadOrDash(
+            formatCell(
               s.results.find((r) => r.contender === c.id)?.balancerProcessPerUnitUs ?? emptySpread(),
             ),
           ),
@@ -269,25 +327,18 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
     '## Correctness',
     '',
     `${c.checks} checks over ${summary.measurements.length + (profile?.measurements.length ?? 0)} runs; ` +
-      `${c.failures.length === 0 ? '**all passed**' : `**${c.failures.length} failed**`}. Every run: wrk ` +
+      `${c.failures.length === 0 ? '**all passed**' : `**${c.failures.length} failed** (see "Failed measurements")`}. Every run: wrk ` +
       'counted no socket error and no status >= 400; every request the backends logged was 2xx and at least as ' +
       "many as wrk counted; where a PROXY header is sent, every logged request carries the client's address " +
-      'from it; uploads: the last kept body has the expected size and sha256. lbctl runs: `conn_new` equals ' +
+      'from it; uploads: the last kept body has the expected size and sha256, and the bytes the backends ' +
+      'received (the measured upload figure) are at least what the uploads wrk completed sent and at most that ' +
+      'plus the ones in flight when it stopped. lbctl runs: `conn_new` equals ' +
       "the client namespace's TCP ActiveOpens exactly; no counter outside the routine ones (traffic, " +
       'connections, headers, MSS clamps, SACK shifts, SNAT port collisions, lost events) moved; and ' +
       "`ppv2_injected` equals `conn_new` less the connections that never sent a byte: wrk's start-up probe " +
       'connection and those it left open without a request when it exited (at most one per wrk connection).',
     '',
   );
-  if (c.failures.length > 0) {
-    out.push(
-      table(
-        ['round', 'contender', 'scenario', 'check', 'detail'],
-        c.failures.map((f) => [String(f.round), label(f.contender), f.scenario, f.check, f.detail]),
-      ),
-      '',
-    );
-  }
   const lb = summary.measurements.filter((m) => m.datapath);
   if (lb.length > 0) {
     out.push(

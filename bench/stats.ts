@@ -69,3 +69,14 @@ export function formatSpread(s: Spread, digits = 3, suffix = ''): string {
   if (s.n === 1 || s.min === s.max) return `${formatNumber(s.median, digits)}${suffix}`;
   return `${formatNumber(s.median, digits)}${suffix} (${formatNumber(s.min, digits)}–${formatNumber(s.max, digits)})`;
 }
+
+/**
+ * A table cell: "median (min–max; n=5)", where n is the number of successful measurements (or rounds
+ * paired) it was computed from: "– (n=0)" when there is none, so a missing figure is never silent.
+ */
+export function formatCell(s: Spread, digits = 3, suffix = ''): string {
+  if (s.n === 0) return '– (n=0)';
+  const median = `${formatNumber(s.median, digits)}${suffix}`;
+  if (s.n === 1 || s.min === s.max) return `${median} (n=${s.n})`;
+  return `${median} (${formatNumber(s.min, digits)}–${formatNumber(s.max, digits)}; n=${s.n})`;
+}

@@ -16,6 +16,7 @@ import {
 } from './plan.js';
 import type { ProfileResult } from './profile.js';
 import { pairwiseRatios, type RoundValue, type Spread, spread } from './stats.js';
+import { formatTarget, judge, medianMeets, type Target, type Verdict } from './verdict.js';
 
 export interface ContenderResult {
   contender: ContenderId;
@@ -32,6 +33,8 @@ export interface ContenderResult {
   balancerProcessPerUnitUs: Spread;
   /** Share of the machine other processes (not the benchmark's) used during these runs. */
   foreignShare: Spread;
+  /** Rounds whose measurement failed: left out of every figure above (listed in `failedMeasurements`). */
+  failedRounds: number[];
 }
 
 export interface RatioResult {
@@ -55,13 +58,26 @@ export interface ScenarioSummary {
 export interface GoalResult {
   goal: string;
   scenario: ScenarioId;
-  /** e.g. ">= 0.9×". */
+  /** e.g. "≥ 0.9×". */
   target: string;
+  /** The target as data: which side is good, and where. */
+  threshold: Target;
   actual: Spread;
   /** How `actual` reads: a ratio, or a cost in percent. */
   kind: 'ratio' | 'percent';
-  /** Judged on the median; undefined when a side was not measured. */
-  pass: boolean | undefined;
+  /** Judged on the spread (bench/verdict.ts): met only when every round clears the target. */
+  verdict: Verdict;
+  /** Whether the median alone clears it (undefined when not measured). */
+  medianMeets: boolean | undefined;
+}
+
+/** A measurement that did not count: it did not complete, gave no value, or failed a check. */
+export interface FailedMeasurement {
+  /** 0 for the profiling pass. */
+  round: number;
+  contender: ContenderId;
+  scenario: ScenarioId;
+  reasons: string[];
 }
 
 export interface CorrectnessFailure {
@@ -90,6 +106,8 @@ export interface BenchSummary {
   goals: GoalResult[];
   profile: ProfileResult | undefined;
   correctness: { checks: number; failures: CorrectnessFailure[] };
+  /** Every measurement left out of the figures, and why; the figures' n counts the others. */
+  failedMeasurements: FailedMeasurement[];
   /** What else ran: other processes' share of the machine per run, and runs with BPF statistics on. */
   load: { foreignShare: Spread; bpfStatsOnRuns: number };
   measurements: Measurement[];
@@ -99,13 +117,32 @@ function series(ms: readonly Measurement[], pick: (m: Measurement) => number): R
   return ms.map((m) => ({ round: m.round, value: pick(m) }));
 }
 
+/** Why a measurement does not count; empty when it does (completed, has a value, passed every check). */
+export function failureReasons(m: Measurement): string[] {
+  const reasons = m.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+  // Not `isNaN`: JSON turns NaN into null, so a re-rendered run's missing value is null.
+  if (reasons.length === 0 && !Number.isFinite(m.value)) reasons.push('no result');
+  return reasons;
+}
+
+export function failedMeasurements(measurements: readonly Measurement[]): FailedMeasurement[] {
+  return measurements.flatMap((m) => {
+    const reasons = failureReasons(m);
+    return reasons.length === 0
+      ? []
+      : [{ round: m.round, contender: m.contender, scenario: m.scenario, reasons }];
+  });
+}
+
 export function summarizeScenario(
   scenario: ScenarioSpec,
   contenders: readonly ContenderId[],
   measurements: readonly Measurement[],
 ): ScenarioSummary {
-  const of = (id: ContenderId) =>
-    measurements.filter((m) => m.scenario === scenario.id && m.contender === id);
+  const mine = measurements.filter((m) => m.scenario === scenario.id);
+  const failed = (m: Measurement) => failureReasons(m).length > 0;
+  // Only successful measurements make the figures; the failed ones are listed, and n shows what is left.
+  const of = (id: ContenderId) => mine.filter((m) => m.contender === id && !failed(m));
   const results = contenders.map((id): ContenderResult => {
     const ms = of(id);
     return {
@@ -119,6 +156,7 @@ export function summarizeScenario(
       softirqPerUnitUs: spread(ms.map((m) => (m.work > 0 ? m.cpu.softirqUs / m.work : Number.NaN))),
       balancerProcessPerUnitUs: spread(ms.map((m) => m.cpu.balancerProcessPerUnitUs)),
       foreignShare: spread(ms.map((m) => m.cpu.foreignShare)),
+      failedRounds: mine.filter((m) => m.contender === id && failed(m)).map((m) => m.round),
     };
   });
   const subject = series(of(SUBJECT), (m) => m.value);
@@ -147,56 +185,70 @@ export function summarizeScenario(
   };
 }
 
-/** The issue's goals, judged on medians of per-round ratios. */
+function goal(
+  name: string,
+  scenario: ScenarioId,
+  threshold: Target,
+  kind: GoalResult['kind'],
+  actual: Spread,
+): GoalResult {
+  return {
+    goal: name,
+    scenario,
+    target: formatTarget(threshold, kind === 'ratio' ? '×' : '%'),
+    threshold,
+    actual,
+    kind,
+    verdict: judge(actual, threshold),
+    medianMeets: medianMeets(actual, threshold),
+  };
+}
+
+/** The issue's goals, judged on the spread of per-round ratios (bench/verdict.ts). */
 export function evaluateGoals(scenarios: readonly ScenarioSummary[]): GoalResult[] {
-  const goals: GoalResult[] = [];
-  const ratio = (s: ScenarioSummary, id: ContenderId) => s.ratios.find((r) => r.contender === id);
-  for (const s of scenarios) {
-    const plain = ratio(s, 'plain');
-    goals.push({
-      goal: 'lbctl fullnat+PPv2 vs plain forwarding',
-      scenario: s.id,
-      target: '≥ 0.9×',
-      actual: plain?.ratio ?? spread([]),
-      kind: 'ratio',
-      pass: plain && plain.ratio.n > 0 ? plain.ratio.median >= 0.9 : undefined,
-    });
-  }
+  const ratio = (s: ScenarioSummary, id: ContenderId) =>
+    s.ratios.find((r) => r.contender === id)?.ratio ?? spread([]);
+  const atMost3Percent: Target = { bound: 'at most', value: 3 };
+  const goals = scenarios.map((s) =>
+    goal(
+      'lbctl fullnat+PPv2 vs plain forwarding',
+      s.id,
+      { bound: 'at least', value: 0.9 },
+      'ratio',
+      ratio(s, 'plain'),
+    ),
+  );
   const short = scenarios.find((s) => s.id === 'short');
-  const haproxy = short ? ratio(short, 'haproxy') : undefined;
-  goals.push({
-    goal: 'lbctl fullnat+PPv2 vs HAProxy, connections/s',
-    scenario: 'short',
-    target: '≥ 3×',
-    actual: haproxy?.ratio ?? spread([]),
-    kind: 'ratio',
-    pass: haproxy && haproxy.ratio.n > 0 ? haproxy.ratio.median >= 3 : undefined,
-  });
+  goals.push(
+    goal(
+      'lbctl fullnat+PPv2 vs HAProxy, connections/s',
+      'short',
+      { bound: 'at least', value: 3 },
+      'ratio',
+      short ? ratio(short, 'haproxy') : spread([]),
+    ),
+  );
   for (const s of scenarios) {
     // The cost of PPv2 per round: 1 - on/off, in percent (negative = PPv2 on was faster that round).
-    const off = ratio(s, 'lbctl-fullnat');
+    const off = s.ratios.find((r) => r.contender === 'lbctl-fullnat');
     const cost = spread((off?.perRound ?? []).map((r) => (1 - r.value) * 100));
-    goals.push({
-      goal: 'cost of PPv2 on vs off (lbctl fullnat), throughput',
-      scenario: s.id,
-      target: '≤ 3%',
-      actual: cost,
-      kind: 'percent',
-      pass: cost.n > 0 ? cost.median <= 3 : undefined,
-    });
+    goals.push(
+      goal('cost of PPv2 on vs off (lbctl fullnat), throughput', s.id, atMost3Percent, 'percent', cost),
+    );
   }
   for (const s of scenarios) {
     // The same cost read from the CPU each unit of work took: steadier than throughput on a shared machine.
     const cpu = (id: ContenderId) => s.results.find((r) => r.contender === id)?.cpuPerRound ?? [];
     const cost = spread(pairwiseRatios(cpu(SUBJECT), cpu('lbctl-fullnat')).map((r) => (r.value - 1) * 100));
-    goals.push({
-      goal: 'cost of PPv2 on vs off (lbctl fullnat), CPU per unit of work',
-      scenario: s.id,
-      target: '≤ 3%',
-      actual: cost,
-      kind: 'percent',
-      pass: cost.n > 0 ? cost.median <= 3 : undefined,
-    });
+    goals.push(
+      goal(
+        'cost of PPv2 on vs off (lbctl fullnat), CPU per unit of work',
+        s.id,
+        atMost3Percent,
+        'percent',
+        cost,
+      ),
+    );
   }
   return goals;
 }
@@ -253,6 +305,7 @@ export function summarize(input: {
       checks: all.reduce((n, m) => n + m.checks.length, 0),
       failures: correctnessFailures(all),
     },
+    failedMeasurements: failedMeasurements(all),
     load: {
       foreignShare: spread(measurements.map((m) => m.cpu.foreignShare)),
       bpfStatsOnRuns: measurements.filter((m) => m.bpfStatsOn).length,

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scanAccessLog, successLines } from '../../bench/backend-log.js';
-import { backendChecks, datapathChecks, uploadCheck, wrkChecks } from '../../bench/checks.js';
+import {
+  backendChecks,
+  datapathChecks,
+  uploadBytesCheck,
+  uploadCheck,
+  wrkChecks,
+} from '../../bench/checks.js';
+import { workDone } from '../../bench/measure.js';
 import {
   cpuDelta,
   estimateConntrackMemory,
@@ -11,16 +18,17 @@ import {
   parseSnmpTcp,
   processCpuDeltaUs,
 } from '../../bench/metrics.js';
-import { makePlan, measurementOrder, parseArgs, UsageError } from '../../bench/plan.js';
+import { MIB, makePlan, measurementOrder, parseArgs, SCENARIOS, UsageError } from '../../bench/plan.js';
 import { analysePerfScript } from '../../bench/profile.js';
 import type { WrkResult } from '../../bench/wrk.js';
 
-const line = (status: number, ppAddr: string, uri = '/whoami', bodyFile = '') =>
+const line = (status: number, ppAddr: string, uri = '/whoami', bodyFile = '', requestLength = 80) =>
   JSON.stringify({
     proxy_protocol_addr: ppAddr,
     remote_addr: '198.51.100.1',
     uri,
     status: String(status),
+    request_length: String(requestLength),
     request_body_file: bodyFile,
   });
 
@@ -41,6 +49,19 @@ describe('backend access-log scan', () => {
     assert.equal(successLines(scan), 4);
     assert.equal(scan.withClientAddress, 4, '192.0.2.100 is not 192.0.2.10');
     assert.equal(scan.lastUploadFile, '/tmp/b/0002');
+  });
+
+  it('sums the bytes the backends read for uploads, abandoned ones included, and nothing else', () => {
+    const text = [
+      line(200, 'x', '/whoami', '', 77),
+      line(200, 'x', '/upload', '/tmp/b/1', 1_048_700),
+      line(200, 'x', '/upload', '/tmp/b/2', 1_048_700),
+      line(499, 'x', '/upload', '', 400_000),
+    ].join('\n');
+    const scan = scanAccessLog(text, 'x');
+    assert.equal(scan.uploadBytes, 2 * 1_048_700 + 400_000);
+    scanAccessLog(line(200, 'x', '/upload', '/tmp/b/3', 1_000), 'x', scan);
+    assert.equal(scan.uploadBytes, 2 * 1_048_700 + 401_000, 'accumulated over logs');
   });
 
   it('accumulates over several logs', () => {
@@ -154,6 +175,31 @@ describe('correctness checks', () => {
     assert.ok(!uploadCheck({ ...expected, size: 9 }, expected).ok);
     assert.ok(!uploadCheck({ ...expected, sha256: 'cd'.repeat(32) }, expected).ok);
     assert.ok(!uploadCheck(undefined, expected).ok);
+  });
+});
+
+describe('upload bytes: measured at the backends, cross-checked against wrk', () => {
+  const opts = { wrkRequests: 100, bodyBytes: MIB, connections: 8 };
+
+  it('counts the MB the backends received, not completed requests times the body size', () => {
+    const upload = SCENARIOS.find((s) => s.id === 'upload');
+    assert.ok(upload);
+    // 100 completed uploads would compute to 104.9 MB; the backends read 90 MB: the measurement wins.
+    assert.equal(workDone(upload, { requests: 100, bytesRead: 50_000 }, { uploadBytes: 90e6 }), 90);
+    const download = SCENARIOS.find((s) => s.id === 'download');
+    assert.ok(download);
+    assert.equal(workDone(download, { requests: 3, bytesRead: 3e6 }, { uploadBytes: 0 }), 3);
+  });
+
+  it('passes when the bytes received cover the completed bodies plus what was in flight', () => {
+    assert.ok(uploadBytesCheck(100 * (MIB + 130) + 5 * 500_000, opts).ok);
+    assert.ok(uploadBytesCheck(100 * MIB, opts).ok, 'exactly the bodies');
+  });
+
+  it('fails when fewer bytes arrived than the completed uploads sent, or far more', () => {
+    assert.ok(!uploadBytesCheck(100 * MIB - 1, opts).ok);
+    assert.ok(!uploadBytesCheck(0, opts).ok);
+    assert.ok(!uploadBytesCheck(200 * MIB, opts).ok, 'counted twice');
   });
 });
 
