@@ -1,0 +1,598 @@
+/**
+ * The datapath packet by packet (issue 15): lbctl_ingress run with BPF_PROG_TEST_RUN on crafted IPv4 and
+ * IPv6 frames, each case a frame in and expectations on the frame out, the return code, conntrack (decoded
+ * by records.ts) and the counters. Checksums are verified by the test's own routine, injected headers by
+ * the project's PPv2 codec. Needs root (BPF, a scratch network namespace); runs in seconds.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { CtEntry, CtKey, Mode } from '../../src/bpf/records.js';
+import { decodeProxyHeader, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
+import { DatapathHarness, NET, type RunResult, TC_ACT } from '../helpers/datapath-harness.js';
+import {
+  buildFrame,
+  findOption,
+  type ParsedFrame,
+  parseFrame,
+  type Segment,
+  seqAdd,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  type TcpOption,
+} from '../helpers/packets.js';
+import { missingPrerequisites } from '../helpers/prereq.js';
+
+const missing = missingPrerequisites({ root: true, binaries: ['ip', 'sysctl'] });
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+
+const BACKEND_PORT = 8080;
+const BOOT_ID = Buffer.from('1122334455667788', 'hex'); // the harness's lb_config boot id, big-endian
+const CLIENT_MSS = 1460;
+
+/** The services of one family: what each port of the VIP does. */
+function services(family: 4 | 6) {
+  const idBase = family === 4 ? 0 : 10;
+  const net = NET[family];
+  // PPv2 v2 header length by the spec: 16 fixed + addresses (12 or 36) + TLVs (UNIQUE_ID 3+16, CRC32C 3+4).
+  const addrBytes = family === 4 ? 12 : 36;
+  return {
+    fullnat: { id: idBase + 1, port: 80, mode: 'fullnat' as Mode, n: 16 + addrBytes + 19 + 7, tlvs: true },
+    dnat: { id: idBase + 2, port: 81, mode: 'dnat' as Mode, n: 16 + addrBytes, tlvs: false },
+    plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, tlvs: false },
+    net,
+  };
+}
+type Service = ReturnType<typeof services>['fullnat'];
+
+function addServices(h: DatapathHarness, family: 4 | 6): void {
+  const s = services(family);
+  for (const svc of [s.fullnat, s.dnat, s.plain]) {
+    h.addService({
+      id: svc.id,
+      vip: s.net.vip,
+      port: svc.port,
+      mode: svc.mode,
+      ppv2: svc.n > 0,
+      uniqueId: svc.tlvs,
+      crc32c: svc.tlvs,
+      snatAddr: svc.mode === 'fullnat' ? s.net.snat : undefined,
+      backends: [{ id: svc.id, addr: s.net.backend, port: BACKEND_PORT }],
+    });
+  }
+}
+
+/** Checks every forwarded frame must pass: right checksums, IP fields that are not ours untouched. */
+function assertWellFormed(input: Buffer, result: RunResult): ParsedFrame {
+  assert.equal(result.retval, TC_ACT.REDIRECT, 'forwarded with bpf_redirect_neigh');
+  const out = parseFrame(result.frame);
+  const before = parseFrame(input);
+  assert.ok(out.ipChecksumOk, 'IPv4 header checksum');
+  assert.ok(out.tcpChecksumOk, 'TCP checksum');
+  assert.deepEqual(out.ipInvariant, before.ipInvariant, 'TTL, ToS, id, flow label untouched');
+  assert.deepEqual(
+    result.frame.subarray(0, 14),
+    input.subarray(0, 14),
+    'Ethernet header (the redirect writes it)',
+  );
+  assert.equal(out.window, before.window);
+  return out;
+}
+
+/**
+ * One TCP connection through one service, driven segment by segment. Sequence numbers are kept in the
+ * client's space (cSeq) and the backend's (bSeq); the test states what the other side must see.
+ */
+class Connection {
+  readonly isn: number;
+  readonly backendIsn = 0x7000_0000;
+  /** What the backend sees as its peer: the SNAT address (fullnat) or the client (dnat). */
+  readonly peerAtBackend: { addr: string; port: number };
+  constructor(
+    private readonly h: DatapathHarness,
+    readonly family: 4 | 6,
+    readonly svc: Service,
+    readonly clientPort: number,
+    /** Options on every non-SYN segment (timestamps, or none at all: doff=5 as Windows sends). */
+    readonly dataOptions: readonly TcpOption[],
+  ) {
+    this.isn = 0xfff0_0000 + clientPort; // near the wrap: sequence arithmetic must be modular
+    const net = NET[family];
+    this.peerAtBackend =
+      svc.mode === 'fullnat' ? { addr: net.snat, port: clientPort } : { addr: net.client, port: clientPort };
+  }
+
+  get net() {
+    return NET[this.family];
+  }
+
+  /** A client → VIP frame. */
+  fromClient(seg: Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'>): Buffer {
+    return buildFrame({
+      src: this.net.client,
+      dst: this.net.vip,
+      sport: this.clientPort,
+      dport: this.svc.port,
+      ...seg,
+    });
+  }
+
+  /** A backend → (SNAT address | client) frame. */
+  fromBackend(seg: Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'>): Buffer {
+    return buildFrame({
+      src: this.net.backend,
+      dst: this.peerAtBackend.addr,
+      sport: BACKEND_PORT,
+      dport: this.peerAtBackend.port,
+      ...seg,
+    });
+  }
+
+  get origKey(): Omit<CtKey, 'family' | 'protocol'> {
+    return { saddr: this.net.client, daddr: this.net.vip, sport: this.clientPort, dport: this.svc.port };
+  }
+
+  get replyKey(): Omit<CtKey, 'family' | 'protocol'> {
+    return {
+      saddr: this.net.backend,
+      daddr: this.peerAtBackend.addr,
+      sport: BACKEND_PORT,
+      dport: this.peerAtBackend.port,
+    };
+  }
+
+  orig(): CtEntry {
+    const e = this.h.conntrackEntry(this.origKey);
+    assert.ok(e, 'the ORIG conntrack entry exists');
+    return e;
+  }
+
+  /** SYN, SYN-ACK, ACK, each checked only for being forwarded. */
+  handshake(): void {
+    const syn = this.fromClient({
+      seq: this.isn,
+      ack: 0,
+      flags: TCP_SYN,
+      options: [{ kind: 'mss', value: CLIENT_MSS }],
+    });
+    assert.equal(this.h.run(syn, 'client').retval, TC_ACT.REDIRECT);
+    const synAck = this.fromBackend({
+      seq: this.backendIsn,
+      ack: seqAdd(this.isn, 1),
+      flags: TCP_SYN | TCP_ACK,
+      options: [{ kind: 'mss', value: CLIENT_MSS }],
+    });
+    assert.equal(this.h.run(synAck, 'backend').retval, TC_ACT.REDIRECT);
+    const ack = this.fromClient({
+      seq: seqAdd(this.isn, 1),
+      ack: seqAdd(this.backendIsn, 1),
+      flags: TCP_ACK,
+      options: this.dataOptions,
+    });
+    assert.equal(this.h.run(ack, 'client').retval, TC_ACT.REDIRECT);
+  }
+
+  /** A client data segment at client offset `offset` (0 = the first byte after the SYN). */
+  clientData(offset: number, payload: Buffer, flags = TCP_ACK | TCP_PSH): Buffer {
+    return this.fromClient({
+      seq: seqAdd(this.isn, 1 + offset),
+      ack: seqAdd(this.backendIsn, 1),
+      flags,
+      options: this.dataOptions,
+      payload,
+    });
+  }
+}
+
+/** The PPv2 header in front of a payload, decoded by the project's codec. */
+function decodeInjected(payload: Buffer): { header: V2InetHeader; consumed: number } {
+  const result = decodeProxyHeader(payload);
+  assert.equal(result.status, 'complete', `a complete PPv2 header: ${JSON.stringify(result)}`);
+  if (result.status !== 'complete') throw new Error('unreachable');
+  assert.equal(result.header.version, 2);
+  return { header: result.header as V2InetHeader, consumed: result.consumed };
+}
+
+const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: example.test\r\n\r\n');
+const SECOND = Buffer.from('second segment of the request body, after the header went out');
+const TIMESTAMPS: TcpOption[] = [
+  { kind: 'nop' },
+  { kind: 'nop' },
+  { kind: 'timestamps', value: 1000, echo: 2000 },
+];
+
+describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
+  let h: DatapathHarness;
+
+  before(() => {
+    h = DatapathHarness.open();
+    addServices(h, 4);
+    addServices(h, 6);
+  });
+  after(() => h?.close());
+
+  for (const family of [4, 6] as const) {
+    const s = services(family);
+    const net = NET[family];
+
+    describe(`IPv${family}`, () => {
+      it('a client SYN to a fullnat service: SNAT address and port, VIP -> backend, both conntrack entries', () => {
+        const conn = new Connection(h, family, s.fullnat, 40001, TIMESTAMPS);
+        const before = h.counters(s.fullnat.id);
+        const synOptions: TcpOption[] = [
+          { kind: 'mss', value: CLIENT_MSS },
+          { kind: 'sackPermitted' },
+          { kind: 'timestamps', value: 1, echo: 0 },
+          { kind: 'nop' },
+          { kind: 'wscale', shift: 7 },
+        ];
+        const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN, options: synOptions });
+        const out = assertWellFormed(syn, h.run(syn, 'client'));
+        assert.deepEqual(
+          [out.src, out.dst, out.sport, out.dport],
+          [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
+          'client:port -> VIP:80 becomes SNAT:client port -> backend:8080',
+        );
+        assert.equal(out.seq, conn.isn, 'the SYN keeps its sequence number');
+        assert.equal(out.flags, TCP_SYN);
+        assert.deepEqual(
+          out.options,
+          synOptions,
+          "the client's SYN options (its MSS too) are left as they are",
+        );
+
+        const orig = conn.orig();
+        assert.equal(orig.kind, 'orig');
+        assert.equal(orig.state, 'syn_sent');
+        assert.equal(orig.mode, 'fullnat');
+        assert.equal(orig.serviceId, s.fullnat.id);
+        assert.equal(orig.clientIsn, conn.isn);
+        assert.equal(orig.ppv2Len, s.fullnat.n);
+        assert.ok(orig.flags.ppv2 && !orig.flags.headerSent);
+        assert.deepEqual(orig.peer, { ...conn.replyKey, protocol: 'tcp', family });
+        const reply = h.conntrackEntry(conn.replyKey);
+        assert.ok(reply, 'the REPLY entry is keyed by what the backend will send');
+        assert.equal(reply.kind, 'reply');
+        assert.deepEqual(reply.peer, { ...conn.origKey, protocol: 'tcp', family });
+        assert.equal(h.counters(s.fullnat.id).conn_new, before.conn_new + 1n);
+      });
+
+      it('a client SYN to a dnat service: only the destination changes', () => {
+        const conn = new Connection(h, family, s.dnat, 40002, []);
+        const syn = conn.fromClient({
+          seq: conn.isn,
+          ack: 0,
+          flags: TCP_SYN,
+          options: [{ kind: 'mss', value: CLIENT_MSS }],
+        });
+        const out = assertWellFormed(syn, h.run(syn, 'client'));
+        assert.deepEqual(
+          [out.src, out.dst, out.sport, out.dport],
+          [net.client, net.backend, conn.clientPort, BACKEND_PORT],
+        );
+        assert.equal(conn.orig().mode, 'dnat');
+        assert.ok(h.conntrackEntry(conn.replyKey), 'REPLY entry keyed backend -> client');
+      });
+
+      for (const svc of [s.fullnat, s.dnat]) {
+        it(`the SYN-ACK (${svc.mode}): back to VIP -> client, MSS lowered by the header length (${svc.n}), established`, () => {
+          const conn = new Connection(h, family, svc, 40010 + svc.id, []);
+          const syn = conn.fromClient({
+            seq: conn.isn,
+            ack: 0,
+            flags: TCP_SYN,
+            options: [{ kind: 'mss', value: CLIENT_MSS }],
+          });
+          h.run(syn, 'client');
+          const before = h.counters(svc.id);
+          const synAck = conn.fromBackend({
+            seq: conn.backendIsn,
+            ack: seqAdd(conn.isn, 1),
+            flags: TCP_SYN | TCP_ACK,
+            options: [
+              { kind: 'mss', value: CLIENT_MSS },
+              { kind: 'nop' },
+              { kind: 'wscale', shift: 7 },
+              { kind: 'sackPermitted' },
+            ],
+          });
+          const out = assertWellFormed(synAck, h.run(synAck, 'backend'));
+          assert.deepEqual(
+            [out.src, out.dst, out.sport, out.dport],
+            [net.vip, net.client, svc.port, conn.clientPort],
+          );
+          assert.equal(out.ack, seqAdd(conn.isn, 1), 'nothing to shift before the header');
+          assert.equal(out.seq, conn.backendIsn);
+          assert.equal(findOption(out.options, 'mss')?.value, CLIENT_MSS - svc.n);
+          assert.deepEqual(out.options.slice(1), [
+            { kind: 'nop' },
+            { kind: 'wscale', shift: 7 },
+            { kind: 'sackPermitted' },
+          ]);
+          assert.equal(conn.orig().state, 'established');
+          assert.equal(h.counters(svc.id).mss_clamped, before.mss_clamped + 1n);
+        });
+      }
+
+      it('the SYN-ACK MSS: a small one is left alone, a jumbo one is capped at what the insertion can move', () => {
+        for (const [port, mss, expected] of [
+          [40020, s.fullnat.n + 88, s.fullnat.n + 88],
+          [40021, 65495, 9216],
+        ] as const) {
+          const conn = new Connection(h, family, s.fullnat, port, []);
+          h.run(conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN }), 'client');
+          const synAck = conn.fromBackend({
+            seq: conn.backendIsn,
+            ack: seqAdd(conn.isn, 1),
+            flags: TCP_SYN | TCP_ACK,
+            options: [{ kind: 'mss', value: mss }],
+          });
+          const out = assertWellFormed(synAck, h.run(synAck, 'backend'));
+          assert.equal(findOption(out.options, 'mss')?.value, expected, `backend MSS ${mss}`);
+        }
+      });
+
+      it('a service without PPv2: NAT only, no header, no shift, no clamp', () => {
+        const conn = new Connection(h, family, s.plain, 40030, TIMESTAMPS);
+        conn.handshake();
+        const data = conn.clientData(0, REQUEST);
+        const out = assertWellFormed(data, h.run(data, 'client'));
+        assert.deepEqual(out.payload, REQUEST);
+        assert.equal(out.seq, seqAdd(conn.isn, 1));
+        const synAckMss = conn.fromBackend({
+          seq: conn.backendIsn,
+          ack: seqAdd(conn.isn, 1),
+          flags: TCP_SYN | TCP_ACK,
+          options: [{ kind: 'mss', value: CLIENT_MSS }],
+        });
+        assert.equal(
+          findOption(parseFrame(h.run(synAckMss, 'backend').frame).options, 'mss')?.value,
+          CLIENT_MSS,
+        );
+        assert.equal(h.counters(s.plain.id).ppv2_injected, 0n);
+      });
+
+      for (const [svc, options, label] of [
+        [s.fullnat, TIMESTAMPS, 'fullnat, timestamps'],
+        [s.dnat, [], 'dnat, no TCP options (doff=5)'],
+      ] as const) {
+        describe(`a PPv2 connection (${label})`, () => {
+          // one connection through the steps below, in order (made once the harness is open)
+          let conn: Connection;
+          let firstOut: Buffer;
+
+          it('the handshake-completing ACK goes through unshifted and gets no header', () => {
+            conn = new Connection(h, family, svc, 41000 + svc.id, options);
+            const before = h.counters(svc.id);
+            conn.handshake();
+            assert.equal(h.counters(svc.id).ppv2_injected, before.ppv2_injected);
+            assert.ok(!conn.orig().flags.headerSent);
+          });
+
+          it('the first data segment gets the header in front: lengths, checksums, client address, VIP', () => {
+            const before = h.counters(svc.id);
+            const data = conn.clientData(0, REQUEST);
+            const result = h.run(data, 'client');
+            const out = assertWellFormed(data, result);
+            firstOut = result.frame;
+            assert.equal(
+              out.seq,
+              seqAdd(conn.isn, 1),
+              'the header takes the place of the first payload byte',
+            );
+            assert.equal(out.payload.length, svc.n + REQUEST.length);
+            assert.equal(result.frame.length, data.length + svc.n);
+            assert.deepEqual(out.options, parseFrame(data).options);
+            const { header, consumed } = decodeInjected(out.payload);
+            assert.equal(consumed, svc.n, 'header length = the shift recorded in conntrack');
+            assert.equal(conn.orig().ppv2Len, svc.n);
+            assert.equal(header.command, 'PROXY');
+            assert.equal(header.family, family === 4 ? 'INET' : 'INET6');
+            assert.equal(header.transport, 'STREAM');
+            assert.deepEqual(
+              [header.src, header.srcPort, header.dst, header.dstPort],
+              [net.client, conn.clientPort, net.vip, svc.port],
+            );
+            const types = header.tlvs.map((t) => t.type);
+            if (svc.tlvs) {
+              assert.deepEqual(
+                types,
+                [TlvType.UNIQUE_ID, TlvType.CRC32C],
+                'the codec verified the CRC32C value',
+              );
+              const uid = Buffer.from(header.tlvs[0]?.value ?? []);
+              assert.deepEqual(uid.subarray(0, 8), BOOT_ID, 'UNIQUE_ID starts with the boot id');
+              assert.deepEqual(uid, conn.orig().uniqueId);
+            } else {
+              assert.deepEqual(types, []);
+            }
+            assert.deepEqual(out.payload.subarray(svc.n), REQUEST, 'the payload follows intact');
+            assert.ok(conn.orig().flags.headerSent);
+            assert.equal(h.counters(svc.id).ppv2_injected, before.ppv2_injected + 1n);
+          });
+
+          it('a retransmission of the first segment (same seq) gets the identical header again', () => {
+            const before = h.counters(svc.id);
+            const again = h.run(conn.clientData(0, REQUEST), 'client');
+            assert.equal(again.retval, TC_ACT.REDIRECT);
+            assert.deepEqual(again.frame, firstOut, 'byte for byte the first output');
+            assert.equal(conn.orig().reinjections, 1);
+            assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected + 1n);
+          });
+
+          it('later client segments: seq += header length, payload untouched', () => {
+            const data = conn.clientData(REQUEST.length, SECOND);
+            const out = assertWellFormed(data, h.run(data, 'client'));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n + REQUEST.length));
+            assert.deepEqual(out.payload, SECOND);
+          });
+
+          it('backend segments: ack -= header length, SACK blocks shifted, an ack inside the header maps to its start', () => {
+            const before = h.counters(svc.id);
+            const sent = REQUEST.length + SECOND.length;
+            const bAck = (clientOffset: number) => seqAdd(conn.isn, 1 + svc.n + clientOffset); // backend space
+            const cAck = (clientOffset: number) => seqAdd(conn.isn, 1 + clientOffset);
+            const sackOptions: TcpOption[] = [
+              ...(options.length ? TIMESTAMPS : []),
+              { kind: 'nop' },
+              { kind: 'nop' },
+              {
+                kind: 'sack',
+                blocks: [
+                  [bAck(sent + 100), bAck(sent + 200)],
+                  [bAck(sent + 300), bAck(sent + 400)],
+                ],
+              },
+            ];
+            const seg = conn.fromBackend({
+              seq: seqAdd(conn.backendIsn, 1),
+              ack: bAck(sent),
+              flags: TCP_ACK | TCP_PSH,
+              options: sackOptions,
+              payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n'),
+            });
+            const out = assertWellFormed(seg, h.run(seg, 'backend'));
+            assert.deepEqual(
+              [out.src, out.dst, out.sport, out.dport],
+              [net.vip, net.client, svc.port, conn.clientPort],
+            );
+            assert.equal(out.ack, cAck(sent));
+            assert.deepEqual(findOption(out.options, 'sack')?.blocks, [
+              [cAck(sent + 100), cAck(sent + 200)],
+              [cAck(sent + 300), cAck(sent + 400)],
+            ]);
+            if (options.length) assert.deepEqual(findOption(out.options, 'timestamps'), TIMESTAMPS[2]);
+            assert.equal(h.counters(svc.id).sack_shifted, before.sack_shifted + 1n);
+
+            const partial = conn.fromBackend({
+              seq: seqAdd(conn.backendIsn, 1),
+              ack: seqAdd(conn.isn, 1 + 10),
+              flags: TCP_ACK,
+            });
+            assert.equal(
+              assertWellFormed(partial, h.run(partial, 'backend')).ack,
+              cAck(0),
+              'acking part of the header',
+            );
+          });
+
+          it('FIN from the client, then from the backend: shifted, and the connection closes', () => {
+            const sent = REQUEST.length + SECOND.length;
+            const fin = conn.clientData(sent, Buffer.alloc(0), TCP_FIN | TCP_ACK);
+            const out = assertWellFormed(fin, h.run(fin, 'client'));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n + sent));
+            assert.equal(out.flags, TCP_FIN | TCP_ACK);
+            let e = conn.orig();
+            assert.equal(e.state, 'fin');
+            assert.ok(e.flags.finFromClient && !e.flags.finFromBackend);
+
+            const bFin = conn.fromBackend({
+              seq: seqAdd(conn.backendIsn, 1 + 19),
+              ack: seqAdd(conn.isn, 1 + svc.n + sent + 1),
+              flags: TCP_FIN | TCP_ACK,
+              options,
+            });
+            const bOut = assertWellFormed(bFin, h.run(bFin, 'backend'));
+            assert.equal(
+              bOut.ack,
+              seqAdd(conn.isn, 1 + sent + 1),
+              "the client's FIN acknowledged in its own space",
+            );
+            e = conn.orig();
+            assert.equal(e.state, 'closed');
+            assert.ok(e.flags.finFromClient && e.flags.finFromBackend);
+          });
+        });
+      }
+
+      it('a client RST before any data: not shifted (no header went out), the connection closes', () => {
+        const conn = new Connection(h, family, s.fullnat, 42001, []);
+        conn.handshake();
+        const rst = conn.fromClient({ seq: seqAdd(conn.isn, 1), ack: 0, flags: TCP_RST });
+        const out = assertWellFormed(rst, h.run(rst, 'client'));
+        assert.equal(out.seq, seqAdd(conn.isn, 1));
+        assert.equal(out.flags, TCP_RST);
+        assert.equal(conn.orig().state, 'closed');
+      });
+
+      it('a backend RST after the header: ack shifted back, the connection closes', () => {
+        const conn = new Connection(h, family, s.dnat, 42002, []);
+        conn.handshake();
+        h.run(conn.clientData(0, REQUEST), 'client');
+        const rst = conn.fromBackend({
+          seq: seqAdd(conn.backendIsn, 1),
+          ack: seqAdd(conn.isn, 1 + s.dnat.n + REQUEST.length),
+          flags: TCP_RST | TCP_ACK,
+        });
+        const out = assertWellFormed(rst, h.run(rst, 'backend'));
+        assert.equal(out.ack, seqAdd(conn.isn, 1 + REQUEST.length));
+        assert.equal(conn.orig().state, 'closed');
+      });
+
+      it('packets that are none of its business pass untouched (TC_ACT_OK, byte-identical)', () => {
+        const entries = h.conntrack().length;
+        const before = h.counters(0);
+        const frames = [
+          // another address, a VIP port with no service, and a reply-looking segment nobody tracks
+          buildFrame({
+            src: net.client,
+            dst: net.backend,
+            sport: 43000,
+            dport: 80,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          }),
+          buildFrame({
+            src: net.client,
+            dst: net.vip,
+            sport: 43001,
+            dport: 9999,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          }),
+          buildFrame({
+            src: net.backend,
+            dst: net.client,
+            sport: 80,
+            dport: 43002,
+            seq: 5,
+            ack: 7,
+            flags: TCP_ACK,
+            payload: REQUEST,
+          }),
+        ];
+        for (const frame of frames) {
+          const result = h.run(frame, 'client');
+          assert.equal(result.retval, TC_ACT.OK);
+          assert.deepEqual(result.frame, frame);
+        }
+        assert.equal(h.conntrack().length, entries, 'no conntrack entry made');
+        assert.equal(h.counters(0).fwd_packets, before.fwd_packets);
+      });
+
+      it('a non-SYN to a service without a connection is dropped and counted', () => {
+        const before = h.counters(s.fullnat.id);
+        const stray = buildFrame({
+          src: net.client,
+          dst: net.vip,
+          sport: 43003,
+          dport: 80,
+          seq: 1,
+          ack: 1,
+          flags: TCP_ACK,
+          payload: REQUEST,
+        });
+        assert.equal(h.run(stray, 'client').retval, TC_ACT.SHOT);
+        assert.equal(h.counters(s.fullnat.id).drop_no_conntrack, before.drop_no_conntrack + 1n);
+        assert.equal(
+          h.conntrackEntry({ saddr: net.client, daddr: net.vip, sport: 43003, dport: 80 }),
+          undefined,
+        );
+      });
+    });
+  }
+});
