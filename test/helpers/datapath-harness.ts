@@ -201,8 +201,11 @@ export class DatapathHarness {
     );
   }
 
-  /** Run lbctl_ingress once on `frame`, as received on the client- or backend-facing interface. */
-  run(frame: Buffer, side: Side): RunResult {
+  /**
+   * Run lbctl_ingress once on `frame`, as received on the client- or backend-facing interface. `gsoSize`
+   * makes it a GSO super-packet of segments that size (skb_shinfo gso_size, as a test run allows).
+   */
+  run(frame: Buffer, side: Side, options: { gsoSize?: number } = {}): RunResult {
     const outSize = frame.length + 512;
     const dataIn = koffi.alloc('uint8_t', frame.length);
     const dataOut = koffi.alloc('uint8_t', outSize);
@@ -210,7 +213,14 @@ export class DatapathHarness {
     try {
       new Uint8Array(koffi.view(dataIn, frame.length)).set(frame);
       new Uint8Array(koffi.view(ctx, SkBuffCtx.size)).fill(0);
-      koffi.encode(ctx, SkBuffCtx, { ingress_ifindex: this.ifindex[side], ifindex: this.ifindex[side] });
+      const gso = options.gsoSize
+        ? { gso_size: options.gsoSize, gso_segs: Math.ceil(frame.length / options.gsoSize) }
+        : {};
+      koffi.encode(ctx, SkBuffCtx, {
+        ingress_ifindex: this.ifindex[side],
+        ifindex: this.ifindex[side],
+        ...gso,
+      });
       const opts = {
         sz: OPTS_SIZE.testRunOpts,
         data_in: dataIn,
