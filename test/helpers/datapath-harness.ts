@@ -201,6 +201,11 @@ export class DatapathHarness {
     );
   }
 
+  /** Remove a service's key (its backends and ring stay, as between two control-plane steps). */
+  deleteService(vip: string, port: number): void {
+    this.map('services').delete(encodeServiceKey({ vip, port }));
+  }
+
   /**
    * Run lbctl_ingress once on `frame`, as received on the client- or backend-facing interface. `gsoSize`
    * makes it a GSO super-packet of segments that size (skb_shinfo gso_size, as a test run allows).

@@ -31,6 +31,8 @@ const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missi
 const BACKEND_PORT = 8080;
 const BOOT_ID = Buffer.from('1122334455667788', 'hex'); // the harness's lb_config boot id, big-endian
 const CLIENT_MSS = 1460;
+/** A service's custom TLV, pre-encoded as the control plane stores it: type 0xE0, 3 bytes. */
+const CUSTOM_TLV = Buffer.from([0xe0, 0x00, 0x03, 0x61, 0x62, 0x63]);
 
 /** The services of one family: what each port of the VIP does. */
 function services(family: 4 | 6) {
@@ -42,6 +44,13 @@ function services(family: 4 | 6) {
     fullnat: { id: idBase + 1, port: 80, mode: 'fullnat' as Mode, n: 16 + addrBytes + 19 + 7, tlvs: true },
     dnat: { id: idBase + 2, port: 81, mode: 'dnat' as Mode, n: 16 + addrBytes, tlvs: false },
     plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, tlvs: false },
+    custom: {
+      id: idBase + 4,
+      port: 83,
+      mode: 'fullnat' as Mode,
+      n: 16 + addrBytes + CUSTOM_TLV.length,
+      tlvs: false,
+    },
     net,
   };
 }
@@ -49,7 +58,7 @@ type Service = ReturnType<typeof services>['fullnat'];
 
 function addServices(h: DatapathHarness, family: 4 | 6): void {
   const s = services(family);
-  for (const svc of [s.fullnat, s.dnat, s.plain]) {
+  for (const svc of [s.fullnat, s.dnat, s.plain, s.custom]) {
     h.addService({
       id: svc.id,
       vip: s.net.vip,
@@ -58,6 +67,7 @@ function addServices(h: DatapathHarness, family: 4 | 6): void {
       ppv2: svc.n > 0,
       uniqueId: svc.tlvs,
       crc32c: svc.tlvs,
+      tlvs: svc === s.custom ? CUSTOM_TLV : undefined,
       snatAddr: svc.mode === 'fullnat' ? s.net.snat : undefined,
       backends: [{ id: svc.id, addr: s.net.backend, port: BACKEND_PORT }],
     });
@@ -560,6 +570,90 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         );
         assert.equal(out.flags & TCP_FIN, 0, 'the FIN went with the cut bytes');
         assert.equal(h.counters(s.fullnat.id).ppv2_gso_trimmed, before.ppv2_gso_trimmed + 1n);
+      });
+
+      it('two clients on the same source port to the same backend (fullnat): the second gets another SNAT port', () => {
+        const a = new Connection(h, family, s.fullnat, 44000, []);
+        const before = h.counters(s.fullnat.id);
+        const synA = a.fromClient({ seq: a.isn, ack: 0, flags: TCP_SYN });
+        const outA = assertWellFormed(synA, h.run(synA, 'client'));
+        const client2 = family === 4 ? '192.0.2.11' : '2001:db8:1::11';
+        const synB = buildFrame({
+          src: client2,
+          dst: net.vip,
+          sport: 44000,
+          dport: 80,
+          seq: 5,
+          ack: 0,
+          flags: TCP_SYN,
+        });
+        const outB = assertWellFormed(synB, h.run(synB, 'client'));
+        assert.equal(outA.sport, 44000, 'the first keeps its own port');
+        assert.equal(outB.src, net.snat);
+        assert.notEqual(outB.sport, 44000, 'the second is remapped');
+        assert.equal(h.counters(s.fullnat.id).snat_port_collision, before.snat_port_collision + 1n);
+        const replyB = buildFrame({
+          src: net.backend,
+          dst: net.snat,
+          sport: BACKEND_PORT,
+          dport: outB.sport,
+          seq: 9,
+          ack: 6,
+          flags: TCP_SYN | TCP_ACK,
+        });
+        const back = assertWellFormed(replyB, h.run(replyB, 'backend'));
+        assert.deepEqual(
+          [back.dst, back.dport],
+          [client2, 44000],
+          "the remapped port's replies reach the second client",
+        );
+      });
+
+      it('a retransmitted SYN keeps its connection; a new SYN on a closed tuple recycles it', () => {
+        const conn = new Connection(h, family, s.dnat, 44100, []);
+        const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN });
+        h.run(syn, 'client');
+        const before = h.counters(s.dnat.id);
+        assert.equal(h.run(syn, 'client').retval, TC_ACT.REDIRECT);
+        assert.equal(h.counters(s.dnat.id).conn_new, before.conn_new, 'the same connection');
+        h.run(conn.fromClient({ seq: seqAdd(conn.isn, 1), ack: 0, flags: TCP_RST }), 'client');
+        assert.equal(conn.orig().state, 'closed');
+        const again = conn.fromClient({ seq: seqAdd(conn.isn, 100_000), ack: 0, flags: TCP_SYN });
+        assert.equal(h.run(again, 'client').retval, TC_ACT.REDIRECT);
+        const after = h.counters(s.dnat.id);
+        assert.equal(after.conn_recycled, before.conn_recycled + 1n);
+        assert.equal(after.conn_new, before.conn_new + 1n);
+        assert.deepEqual([conn.orig().state, conn.orig().clientIsn], ['syn_sent', seqAdd(conn.isn, 100_000)]);
+      });
+
+      it('a service deleted between the SYN and the first data: the header of its SYN, custom TLVs as NOOP', () => {
+        const conn = new Connection(h, family, s.custom, 44200, []);
+        conn.handshake();
+        const kept = new Connection(h, family, s.custom, 44201, []);
+        kept.handshake();
+        const first = kept.clientData(0, REQUEST);
+        const withService = decodeInjected(assertWellFormed(first, h.run(first, 'client')).payload);
+        assert.deepEqual(
+          withService.header.tlvs.map((t) => [t.type, Buffer.from(t.value).toString()]),
+          [[0xe0, 'abc']],
+          'while the service exists: its custom TLV',
+        );
+        h.deleteService(net.vip, s.custom.port);
+        try {
+          const before = h.counters(s.custom.id);
+          const data = conn.clientData(0, REQUEST);
+          const out = assertWellFormed(data, h.run(data, 'client'));
+          const { header, consumed } = decodeInjected(out.payload);
+          assert.equal(consumed, s.custom.n, 'the length promised at SYN time');
+          assert.deepEqual([header.src, header.srcPort, header.dst], [net.client, conn.clientPort, net.vip]);
+          assert.deepEqual(
+            header.tlvs.map((t) => t.type),
+            [TlvType.NOOP],
+          );
+          assert.equal(h.counters(s.custom.id).ppv2_no_service, before.ppv2_no_service + 1n);
+        } finally {
+          addServices(h, family); // put it back for the cases after this one
+        }
       });
 
       it('a client RST before any data: not shifted (no header went out), the connection closes', () => {
