@@ -19,6 +19,7 @@ import {
   type Counters,
   type CtEntry,
   type CtKey,
+  type DetachingMode,
   decodeCtEntry,
   decodeCtKey,
   encodeArrayIndex,
@@ -144,15 +145,7 @@ export class DatapathHarness {
           options.conntrackEntries === undefined ? {} : { [MAP_NAMES.conntrack]: options.conntrackEntries },
       });
       const harness = new DatapathHarness(netns, leave, ifindex, object, object.programFd(PROGRAM.name));
-      harness.map('config').update(
-        encodeArrayIndex(0),
-        encodeConfig({
-          bootId: 0x1122334455667788n,
-          events: false,
-          detaching: null,
-          timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0 },
-        }),
-      );
+      harness.setDetaching(null);
       return harness;
     } catch (err) {
       object?.close();
@@ -197,6 +190,19 @@ export class DatapathHarness {
         liveness: false,
         snatAddr: spec.snatAddr ?? null,
         tlvs: spec.tlvs ?? Buffer.alloc(0),
+      }),
+    );
+  }
+
+  /** lb_config: boot id 0x1122334455667788, events off, default timeouts, and the detach mode given. */
+  setDetaching(detaching: DetachingMode | null): void {
+    this.map('config').update(
+      encodeArrayIndex(0),
+      encodeConfig({
+        bootId: 0x1122334455667788n,
+        events: false,
+        detaching,
+        timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0 },
       }),
     );
   }

@@ -680,6 +680,70 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.equal(conn.orig().state, 'closed');
       });
 
+      it('while detach holds the datapath: tracked and service packets are dropped and counted, others pass', () => {
+        const conn = new Connection(h, family, s.dnat, 44300, []);
+        conn.handshake();
+        h.setDetaching('hold');
+        try {
+          const before = h.counters(s.dnat.id);
+          assert.equal(h.run(conn.clientData(0, REQUEST), 'client').retval, TC_ACT.SHOT);
+          const newSyn = buildFrame({
+            src: net.client,
+            dst: net.vip,
+            sport: 44301,
+            dport: s.dnat.port,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          });
+          assert.equal(h.run(newSyn, 'client').retval, TC_ACT.SHOT);
+          assert.equal(h.counters(s.dnat.id).drop_detaching, before.drop_detaching + 2n);
+          const other = buildFrame({
+            src: net.client,
+            dst: net.backend,
+            sport: 44302,
+            dport: 80,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          });
+          assert.equal(h.run(other, 'client').retval, TC_ACT.OK);
+          assert.ok(!conn.orig().flags.headerSent, 'nothing went out: the header is still owed');
+        } finally {
+          h.setDetaching(null);
+        }
+      });
+
+      it('while detach drains: a payload-free segment becomes a reset to the peer (translated, shifted)', () => {
+        const conn = new Connection(h, family, s.fullnat, 44310, []);
+        conn.handshake();
+        h.run(conn.clientData(0, REQUEST), 'client');
+        h.setDetaching('drain');
+        try {
+          const before = h.counters(s.fullnat.id);
+          const data = conn.clientData(REQUEST.length, SECOND);
+          assert.equal(h.run(data, 'client').retval, TC_ACT.SHOT, 'payload is dropped, not reset');
+          const ack = conn.clientData(REQUEST.length, Buffer.alloc(0), TCP_ACK);
+          const out = assertWellFormed(ack, h.run(ack, 'client'));
+          assert.equal(out.flags, TCP_RST | TCP_ACK);
+          assert.deepEqual(
+            [out.src, out.dst, out.sport, out.dport],
+            [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
+          );
+          assert.equal(
+            out.seq,
+            seqAdd(conn.isn, 1 + s.fullnat.n + REQUEST.length),
+            'in the backend sequence space',
+          );
+          const after = h.counters(s.fullnat.id);
+          assert.equal(after.drain_resets, before.drain_resets + 1n);
+          assert.equal(after.drop_detaching, before.drop_detaching + 1n);
+          assert.equal(conn.orig().state, 'closed');
+        } finally {
+          h.setDetaching(null);
+        }
+      });
+
       it('packets that are none of its business pass untouched (TC_ACT_OK, byte-identical)', () => {
         const entries = h.conntrack().length;
         const before = h.counters(0);
