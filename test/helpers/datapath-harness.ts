@@ -22,6 +22,7 @@ import {
   type DetachingMode,
   decodeCtEntry,
   decodeCtKey,
+  decodeEvent,
   encodeArrayIndex,
   encodeBackend,
   encodeBackendId,
@@ -31,11 +32,13 @@ import {
   encodeService,
   encodeServiceId,
   encodeServiceKey,
+  type LbEvent,
   MAP_NAMES,
   type Mode,
   PROGRAM,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
+import { RingBufferReader } from '../../src/bpf/ringbuf.js';
 import { buildMaglevRing } from '../../src/core/maglev.js';
 import { datapathObjectPath } from '../../src/core/maps.js';
 
@@ -145,7 +148,7 @@ export class DatapathHarness {
           options.conntrackEntries === undefined ? {} : { [MAP_NAMES.conntrack]: options.conntrackEntries },
       });
       const harness = new DatapathHarness(netns, leave, ifindex, object, object.programFd(PROGRAM.name));
-      harness.setDetaching(null);
+      harness.configure({});
       return harness;
     } catch (err) {
       object?.close();
@@ -194,17 +197,36 @@ export class DatapathHarness {
     );
   }
 
-  /** lb_config: boot id 0x1122334455667788, events off, default timeouts, and the detach mode given. */
-  setDetaching(detaching: DetachingMode | null): void {
+  private config: { events: boolean; detaching: DetachingMode | null } = { events: false, detaching: null };
+
+  /**
+   * lb_config: boot id 0x1122334455667788, default timeouts, events and the detach mode as given (what is not
+   * given stays as it was; both start off).
+   */
+  configure(changes: { events?: boolean; detaching?: DetachingMode | null }): void {
+    this.config = { ...this.config, ...changes };
     this.map('config').update(
       encodeArrayIndex(0),
       encodeConfig({
         bootId: 0x1122334455667788n,
-        events: false,
-        detaching,
+        ...this.config,
         timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0 },
       }),
     );
+  }
+
+  /** The events the datapath has written to its ring buffer since the last call, decoded by records.ts. */
+  takeEvents(): LbEvent[] {
+    const loaded = this.object.maps.get(MAP_NAMES.events);
+    if (!loaded) throw new Error(`the object has no map ${MAP_NAMES.events}`);
+    const events: LbEvent[] = [];
+    const reader = RingBufferReader.fromFd(loaded.fd, (record) => events.push(decodeEvent(record)));
+    try {
+      reader.drain();
+    } finally {
+      reader.close();
+    }
+    return events;
   }
 
   /** Remove a service's key (its backends and ring stay, as between two control-plane steps). */

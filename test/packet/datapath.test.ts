@@ -683,7 +683,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
       it('while detach holds the datapath: tracked and service packets are dropped and counted, others pass', () => {
         const conn = new Connection(h, family, s.dnat, 44300, []);
         conn.handshake();
-        h.setDetaching('hold');
+        h.configure({ detaching: 'hold' });
         try {
           const before = h.counters(s.dnat.id);
           assert.equal(h.run(conn.clientData(0, REQUEST), 'client').retval, TC_ACT.SHOT);
@@ -710,7 +710,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           assert.equal(h.run(other, 'client').retval, TC_ACT.OK);
           assert.ok(!conn.orig().flags.headerSent, 'nothing went out: the header is still owed');
         } finally {
-          h.setDetaching(null);
+          h.configure({ detaching: null });
         }
       });
 
@@ -718,7 +718,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         const conn = new Connection(h, family, s.fullnat, 44310, []);
         conn.handshake();
         h.run(conn.clientData(0, REQUEST), 'client');
-        h.setDetaching('drain');
+        h.configure({ detaching: 'drain' });
         try {
           const before = h.counters(s.fullnat.id);
           const data = conn.clientData(REQUEST.length, SECOND);
@@ -740,7 +740,42 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           assert.equal(after.drop_detaching, before.drop_detaching + 1n);
           assert.equal(conn.orig().state, 'closed');
         } finally {
-          h.setDetaching(null);
+          h.configure({ detaching: null });
+        }
+      });
+
+      it('with events on: each injected header is reported with its bytes, and a refused SYN with its reason', () => {
+        const conn = new Connection(h, family, s.fullnat, 44400, []);
+        conn.handshake();
+        h.configure({ events: true });
+        try {
+          h.takeEvents();
+          const first = parseFrame(h.run(conn.clientData(0, REQUEST), 'client').frame);
+          h.run(conn.clientData(0, REQUEST), 'client');
+          const tfo = new Connection(h, family, s.fullnat, 44401, []);
+          h.run(tfo.fromClient({ seq: tfo.isn, ack: 0, flags: TCP_SYN, payload: REQUEST }), 'client');
+          const events = h.takeEvents();
+          assert.deepEqual(
+            events.map((e) => [
+              e.type,
+              e.reason,
+              e.serviceId,
+              e.client.addr,
+              e.client.port,
+              e.vip.addr,
+              e.vip.port,
+            ]),
+            [
+              ['header_injected', null, s.fullnat.id, net.client, conn.clientPort, net.vip, 80],
+              ['header_reinjected', null, s.fullnat.id, net.client, conn.clientPort, net.vip, 80],
+              ['failure', 'ppv2_syn_data', s.fullnat.id, net.client, tfo.clientPort, net.vip, 80],
+            ],
+          );
+          const injected = first.payload.subarray(0, s.fullnat.n);
+          assert.deepEqual(events[0]?.header, injected, 'the reported bytes are the injected bytes');
+          assert.deepEqual(events[1]?.header, injected);
+        } finally {
+          h.configure({ events: false });
         }
       });
 
