@@ -38,18 +38,25 @@ const CUSTOM_TLV = Buffer.from([0xe0, 0x00, 0x03, 0x61, 0x62, 0x63]);
 function services(family: 4 | 6) {
   const idBase = family === 4 ? 0 : 10;
   const net = NET[family];
-  // PPv2 v2 header length by the spec: 16 fixed + addresses (12 or 36) + TLVs (UNIQUE_ID 3+16, CRC32C 3+4).
+  // PPv2 v2 header length by the spec: 16 fixed + addresses (12 or 36) + TLVs (UNIQUE_ID 3+16, CRC32C 3+4:
+  // idAndCrc; or the custom one).
   const addrBytes = family === 4 ? 12 : 36;
   return {
-    fullnat: { id: idBase + 1, port: 80, mode: 'fullnat' as Mode, n: 16 + addrBytes + 19 + 7, tlvs: true },
-    dnat: { id: idBase + 2, port: 81, mode: 'dnat' as Mode, n: 16 + addrBytes, tlvs: false },
-    plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, tlvs: false },
+    fullnat: {
+      id: idBase + 1,
+      port: 80,
+      mode: 'fullnat' as Mode,
+      n: 16 + addrBytes + 19 + 7,
+      idAndCrc: true,
+    },
+    dnat: { id: idBase + 2, port: 81, mode: 'dnat' as Mode, n: 16 + addrBytes, idAndCrc: false },
+    plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, idAndCrc: false },
     custom: {
       id: idBase + 4,
       port: 83,
       mode: 'fullnat' as Mode,
       n: 16 + addrBytes + CUSTOM_TLV.length,
-      tlvs: false,
+      idAndCrc: false,
     },
     net,
   };
@@ -65,8 +72,8 @@ function addServices(h: DatapathHarness, family: 4 | 6): void {
       port: svc.port,
       mode: svc.mode,
       ppv2: svc.n > 0,
-      uniqueId: svc.tlvs,
-      crc32c: svc.tlvs,
+      uniqueId: svc.idAndCrc,
+      crc32c: svc.idAndCrc,
       tlvs: svc === s.custom ? CUSTOM_TLV : undefined,
       snatAddr: svc.mode === 'fullnat' ? s.net.snat : undefined,
       backends: [{ id: svc.id, addr: s.net.backend, port: BACKEND_PORT }],
@@ -92,8 +99,9 @@ function assertWellFormed(input: Buffer, result: RunResult, checks = { tcpChecks
 }
 
 /**
- * One TCP connection through one service, driven segment by segment. Sequence numbers are kept in the
- * client's space (cSeq) and the backend's (bSeq); the test states what the other side must see.
+ * One TCP connection through one service, driven segment by segment. Frames are built as each end sends
+ * them (the client in its own sequence space, the backend in its own, which the header shifts); the tests
+ * state what the other end must receive.
  */
 class Connection {
   readonly isn: number;
@@ -159,8 +167,8 @@ class Connection {
     return e;
   }
 
-  /** SYN, SYN-ACK, ACK, each checked only for being forwarded. */
-  handshake(): void {
+  /** SYN, SYN-ACK, ACK, each checked for being forwarded. Returns the ACK as sent and as forwarded. */
+  handshake(): { ack: Buffer; result: RunResult } {
     const syn = this.fromClient({
       seq: this.isn,
       ack: 0,
@@ -181,7 +189,9 @@ class Connection {
       flags: TCP_ACK,
       options: this.dataOptions,
     });
-    assert.equal(this.h.run(ack, 'client').retval, TC_ACT.REDIRECT);
+    const result = this.h.run(ack, 'client');
+    assert.equal(result.retval, TC_ACT.REDIRECT);
+    return { ack, result };
   }
 
   /** A client data segment at client offset `offset` (0 = the first byte after the SYN). */
@@ -376,7 +386,13 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           it('the handshake-completing ACK goes through unshifted and gets no header', () => {
             conn = new Connection(h, family, svc, 41000 + svc.id, options);
             const before = h.counters(svc.id);
-            conn.handshake();
+            const { ack, result } = conn.handshake();
+            const out = assertWellFormed(ack, result);
+            assert.deepEqual(
+              [out.seq, out.ack, out.flags],
+              [seqAdd(conn.isn, 1), seqAdd(conn.backendIsn, 1), TCP_ACK],
+            );
+            assert.equal(out.payload.length, 0);
             assert.equal(h.counters(svc.id).ppv2_injected, before.ppv2_injected);
             assert.ok(!conn.orig().flags.headerSent);
           });
@@ -406,7 +422,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
               [net.client, conn.clientPort, net.vip, svc.port],
             );
             const types = header.tlvs.map((t) => t.type);
-            if (svc.tlvs) {
+            if (svc.idAndCrc) {
               assert.deepEqual(
                 types,
                 [TlvType.UNIQUE_ID, TlvType.CRC32C],
