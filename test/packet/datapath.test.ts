@@ -682,6 +682,39 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.equal(conn.orig().state, 'closed');
       });
 
+      it('a close before any data: FINs unshifted both ways (no header is owed), the connection closes', () => {
+        const conn = new Connection(h, family, s.fullnat, 42003, []);
+        conn.handshake();
+        const fin = conn.clientData(0, Buffer.alloc(0), TCP_FIN | TCP_ACK);
+        assert.equal(assertWellFormed(fin, h.run(fin, 'client')).seq, seqAdd(conn.isn, 1));
+        const bFin = conn.fromBackend({
+          seq: seqAdd(conn.backendIsn, 1),
+          ack: seqAdd(conn.isn, 2),
+          flags: TCP_FIN | TCP_ACK,
+        });
+        assert.equal(
+          assertWellFormed(bFin, h.run(bFin, 'backend')).ack,
+          seqAdd(conn.isn, 2),
+          "the client's FIN acked",
+        );
+        const e = conn.orig();
+        assert.equal(e.state, 'closed');
+        assert.ok(!e.flags.headerSent);
+      });
+
+      it('a backend that refuses the connection (RST to the SYN): the reset reaches the client, closed', () => {
+        const conn = new Connection(h, family, s.dnat, 42004, []);
+        h.run(conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN }), 'client');
+        const rst = conn.fromBackend({ seq: 0, ack: seqAdd(conn.isn, 1), flags: TCP_RST | TCP_ACK });
+        const out = assertWellFormed(rst, h.run(rst, 'backend'));
+        assert.deepEqual(
+          [out.src, out.dst, out.dport, out.flags],
+          [net.vip, net.client, conn.clientPort, TCP_RST | TCP_ACK],
+        );
+        assert.equal(out.ack, seqAdd(conn.isn, 1));
+        assert.equal(conn.orig().state, 'closed');
+      });
+
       it('a backend RST after the header: ack shifted back, the connection closes', () => {
         const conn = new Connection(h, family, s.dnat, 42002, []);
         conn.handshake();
