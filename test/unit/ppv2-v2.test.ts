@@ -376,6 +376,20 @@ describe('decodeV2 results', () => {
     }
   });
 
+  it('decodes non-UTF-8 unix paths to text that encodes again (property-test regression)', () => {
+    // 108 path bytes, one of them not UTF-8: shown as U+FFFD (3 bytes) the text was 110 bytes long and
+    // encodeV2 refused the decoded header. Abstract names had the same problem one byte shorter.
+    const full = `${ascii('/')}80${ascii('p'.repeat(106))}`;
+    const abstract = `00${ascii('lb')}c3${ascii('x'.repeat(104))}`;
+    const result = decodeV2(frame(0x21, 0x31, full + abstract));
+    assert.equal(result.status, 'complete');
+    if (result.status !== 'complete' || result.header.family !== 'UNIX') return;
+    assert.equal(result.header.src, `/?${'p'.repeat(106)}`);
+    assert.equal(result.header.dst, `@lb?${'x'.repeat(104)}`);
+    const again = decodeV2(encodeV2(result.header));
+    assert.deepStrictEqual(again, result);
+  });
+
   it('does not write to the input buffer and returns fresh plain Uint8Array values', () => {
     const bytes = withCrc(0x21, 0x11, INET_BLOCK + tlv(0x05, ascii('id')));
     const buffer = Buffer.from(bytes);
