@@ -129,10 +129,10 @@ function unixPathText(bytes: Uint8Array): string {
 function encodeUnixPath(path: unknown, name: 'src' | 'dst'): Uint8Array | string {
   if (typeof path !== 'string') return `${name} ${JSON.stringify(path)} is not a unix socket path`;
   if (path.includes('\0')) return `${name} unix path ${JSON.stringify(path)} contains a NUL byte`;
-  const abstract = path.startsWith('@');
-  if (abstract && path.length === 1) {
-    return `${name} unix path "@" names an abstract socket without a name`;
-  }
+  // "@name" is an abstract name. A bare "@" cannot be one (an abstract socket without a name is the
+  // unnamed socket, written ""), so it is the file "@", which is how decodeUnixPath shows a sun_path
+  // holding just "@". Found by the property tests: refusing it made such a decoded header unencodable.
+  const abstract = path.startsWith('@') && path.length > 1;
   const text = encodeUtf8(abstract ? path.slice(1) : path);
   const bytes = abstract ? new Uint8Array([0, ...text]) : text;
   if (bytes.length > UNIX_PATH_BYTES) {
