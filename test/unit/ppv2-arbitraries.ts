@@ -148,6 +148,26 @@ const fieldedV1 = fc
   )
   .map(([proto, fields]) => new Uint8Array(ascii(`PROXY ${proto} ${fields.join(' ')}\r\n`)));
 
+/**
+ * "PROXY UNKNOWN" lines of 100 to 110 bytes with their CRLF, around the 107-byte limit of a v1 line:
+ * printable padding (sometimes holding a lone CR or LF) that the decoder must skip or reject.
+ */
+const longUnknownV1 = fc
+  .tuple(
+    fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)),
+      minLength: 84,
+      maxLength: 94,
+    }),
+    rarely(fc.constantFrom('\r', '\n'), 8),
+    fc.nat(),
+  )
+  .map(([padding, stray, at]) => {
+    const spot = at % (padding.length + 1);
+    const text = padding.slice(0, spot) + (stray ?? '') + padding.slice(spot);
+    return new Uint8Array(ascii(`PROXY UNKNOWN ${text}\r\n`));
+  });
+
 /** Bytes of any kind, weighted towards the ones that reach deep into either decoder. */
 export const hostileBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ maxLength: 64 }),
@@ -157,6 +177,7 @@ export const hostileBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   plausibleV2,
   plausibleV1,
   fieldedV1,
+  longUnknownV1,
 );
 
 export type Mutation =
