@@ -6,6 +6,7 @@
 import type { ConnectionView } from '../core/connections.js';
 import type { CountersJson } from '../core/counter-snapshot.js';
 import type { DatapathSnapshot, InterfaceSample, ProgramSample } from '../core/datapath-snapshot.js';
+import { healthSummary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
 import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
@@ -13,7 +14,6 @@ import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js
 import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/model.js';
 import { DETACHING_TEXT, runTimeStatsText, serviceNames, visibleConnections } from '../ui/view-model.js';
 import { renderKeyValue, renderTable } from './output.js';
-import { healthSummary } from './service-render.js';
 
 export interface TopRenderOptions {
   /** Most connection rows and header lines per snapshot. */

@@ -3,11 +3,11 @@ import { type ProgInfo, progInfoById } from '../bpf/prog-info.js';
 import { decodeConfig, encodeArrayIndex } from '../bpf/records.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
-import { healthSummary } from '../cli/service-render.js';
 import { attachedInterfaces } from '../core/attach.js';
 import type { ServiceHealth } from '../core/backend-health.js';
 import { detectFeatures, type FeatureReport } from '../core/features.js';
 import { DatapathMaps } from '../core/maps.js';
+import { healthSummary } from '../core/service-summary.js';
 import { listServices } from '../core/services.js';
 import { loadState } from '../core/state-file.js';
 

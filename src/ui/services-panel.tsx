@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { healthSummary, ppv2Summary } from '../cli/service-render.js';
+import { healthSummary, ppv2Summary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
 import { type LiveCounts, pageRows } from './connection-table.js';
 import { bitsPerSecond, clip, fit, si } from './format.js';
