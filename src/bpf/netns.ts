@@ -15,7 +15,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import koffi from 'koffi';
-import { errnoError, LbctlError } from '../cli/errors.js';
+import { errnoError, LbctlError } from '../errors.js';
 import { CLONE_NEWNET, libc } from './libc.js';
 
 const NETNS_DIR = '/run/netns';

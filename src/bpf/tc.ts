@@ -10,7 +10,7 @@
  * shows the namespace /sys was mounted in.
  */
 import koffi from 'koffi';
-import { errnoError, LbctlError } from '../cli/errors.js';
+import { errnoError, LbctlError } from '../errors.js';
 import {
   BPF_TC_EGRESS,
   BPF_TC_F_REPLACE,

@@ -1,5 +1,4 @@
-import { toLbctlError } from '../cli/error-report.js';
-import { LbctlError } from '../cli/errors.js';
+import { asLbctlError, LbctlError } from '../errors.js';
 import { changesFor, type Plan, type PlanEntry, specOfView } from './apply-plan.js';
 import type { DatapathMaps } from './maps.js';
 import type { ServiceSpec } from './service-spec.js';
@@ -143,7 +142,7 @@ function stepError(
   journalled: number,
   failures: string[],
 ): LbctlError {
-  const cause = toLbctlError(err);
+  const cause = asLbctlError(err);
   const what = entry ? `${entry.action} ${entry.name ? `${entry.name} (${entry.key})` : entry.key}` : 'apply';
   const from = entry?.source ? ` from ${entry.source}` : '';
   // The failed step journalled its own undo first, so the completed steps are one fewer.

@@ -4,7 +4,7 @@ import { removePinDir } from '../bpf/bpffs.js';
 import { type LoadedObject, loadObject } from '../bpf/object.js';
 import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeArrayIndex, encodeConfig, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
-import { notFoundError, usageError } from '../cli/errors.js';
+import { notFoundError, usageError } from '../errors.js';
 import { liveConnectionKeys } from './connections.js';
 import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
 import type { Instance } from './instance.js';

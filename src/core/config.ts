@@ -5,7 +5,7 @@ import {
   encodeArrayIndex,
   encodeConfig,
 } from '../bpf/records.js';
-import { notFoundError, usageError } from '../cli/errors.js';
+import { notFoundError, usageError } from '../errors.js';
 import type { DatapathMaps } from './maps.js';
 
 /**

@@ -20,7 +20,7 @@ import {
   encodeArrayIndex,
 } from '../bpf/records.js';
 import { RingBufferReader } from '../bpf/ringbuf.js';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { attachedInterfaces } from './attach.js';
 import { type ConnectionView, listConnections } from './connections.js';
 import { type CountersJson, counterReadingToJson, readCounterReading } from './counter-snapshot.js';

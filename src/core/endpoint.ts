@@ -1,4 +1,4 @@
-import { usageError } from '../cli/errors.js';
+import { usageError } from '../errors.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../ppv2/ip-address.js';
 
 /**

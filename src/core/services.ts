@@ -16,7 +16,7 @@ import {
   type ServiceKey,
   type ServiceRecord,
 } from '../bpf/records.js';
-import { conflictError, notFoundError, usageError } from '../cli/errors.js';
+import { conflictError, notFoundError, usageError } from '../errors.js';
 import { describeTlv, type TlvDescription } from '../ppv2/describe.js';
 import { decodeV2 } from '../ppv2/index.js';
 import type { Tlv } from '../ppv2/types.js';

@@ -1,7 +1,6 @@
 import { readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { withNetns } from '../bpf/netns.js';
-import { conflictError, notFoundError } from '../cli/errors.js';
 import { attachInterfaces, detachInterfaces } from '../core/attach.js';
 import { parseEndpoint } from '../core/endpoint.js';
 import { resolveInstance } from '../core/instance.js';
@@ -10,6 +9,7 @@ import { parseBackend, parsePpv2Options, type ServiceSpec } from '../core/servic
 import { addService } from '../core/services.js';
 import { snatAddressFor } from '../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../core/state-file.js';
+import { conflictError, notFoundError } from '../errors.js';
 import { writeJsonAtomic } from '../sys/json-file.js';
 import { isAlive, stop } from '../sys/run.js';
 import { curlFrom, hostPort } from './curl.js';

@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { type ListenSpec, tcpListenerPids } from '../sys/run.js';
 
 /** `ADDR:PORT`, with the brackets an IPv6 address needs in URLs and in nginx/HAProxy `listen`/`bind`. */

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { spawnDaemon } from '../sys/run.js';
 import { assertSocketsFree, listenSpecs } from './net.js';
 import { removeScratchDir, stopAndRemove } from './scratch-dir.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { run, spawnDaemon } from '../sys/run.js';
 
 /**

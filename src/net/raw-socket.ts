@@ -4,7 +4,7 @@
  */
 import koffi from 'koffi';
 import { libc } from '../bpf/libc.js';
-import { errnoError } from '../cli/errors.js';
+import { errnoError } from '../errors.js';
 import { parseIpAddress } from '../ppv2/ip-address.js';
 
 const AF_INET = 2;

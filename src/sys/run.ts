@@ -3,7 +3,7 @@ import { constants as fsConstants, readFileSync } from 'node:fs';
 import { access, open, readFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 
 /** Where our tools live even when the caller's PATH lacks the sbin directories (nginx, ip, haproxy). */
 const EXTRA_PATH_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];

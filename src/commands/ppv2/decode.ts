@@ -1,12 +1,12 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { decodeUserBytes } from '../../cli/bytes-input.js';
-import { invalidDataError, usageError } from '../../cli/errors.js';
 import { renderKeyValue, renderTable } from '../../cli/output.js';
-import { readAllStdin } from '../../cli/stdin.js';
+import { invalidDataError, usageError } from '../../errors.js';
 import { describeTlv, type TlvDescription } from '../../ppv2/describe.js';
 import { decodeProxyHeader, type ProxyHeader, toPlainHeader } from '../../ppv2/index.js';
 import type { PlainHeader } from '../../ppv2/types.js';
+import { readAllStdin } from '../../sys/stdin.js';
 
 export interface DecodeOutput {
   header: PlainHeader;

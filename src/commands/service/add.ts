@@ -1,6 +1,5 @@
 import { Args, Flags } from '@oclif/core';
 import { DatapathCommand } from '../../cli/datapath-command.js';
-import { usageError } from '../../cli/errors.js';
 import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
 import { parseEndpoint } from '../../core/endpoint.js';
@@ -14,6 +13,7 @@ import {
 import { addService, type ServiceView } from '../../core/services.js';
 import { snatAddressFor } from '../../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../../core/state-file.js';
+import { usageError } from '../../errors.js';
 
 export default class ServiceAdd extends DatapathCommand<typeof ServiceAdd> {
   static override summary =
