@@ -11,7 +11,7 @@
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { errnoError, errnoName, LbctlError } from '../errors.js';
-import { libc } from './libc.js';
+import { libc } from '../sys/libc.js';
 
 type TypeSpec = Parameters<typeof koffi.type>[0];
 

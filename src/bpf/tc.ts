@@ -21,7 +21,7 @@ import {
   type TcHookValue,
   type TcOptsValue,
 } from './libbpf.js';
-import { libc } from './libc.js';
+import { libc } from '../sys/libc.js';
 
 /** The filter handle that marks lbctl's filter ('LB'). */
 export const LBCTL_TC_HANDLE = 0x4c42;

@@ -3,7 +3,7 @@
  * sockets, so this goes through libc. IPPROTO_RAW means "header included" for both families on Linux.
  */
 import koffi from 'koffi';
-import { libc } from '../bpf/libc.js';
+import { libc } from '../sys/libc.js';
 import { errnoError } from '../errors.js';
 import { parseIpAddress } from '../ppv2/ip-address.js';
 
