@@ -1,10 +1,10 @@
 import type { BpfMap } from '../bpf/map.js';
 import { type ProgInfo, progInfoById } from '../bpf/prog-info.js';
-import { decodeConfig, encodeArrayIndex } from '../bpf/records.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
 import { attachedInterfaces } from '../core/attach.js';
 import type { ServiceHealth } from '../core/backend-health.js';
+import { bootIdHex, readConfigRecord } from '../core/config.js';
 import { detectFeatures, type FeatureReport } from '../core/features.js';
 import { DatapathMaps } from '../core/maps.js';
 import { healthSummary } from '../core/service-summary.js';
@@ -99,11 +99,10 @@ export default class Status extends DatapathCommand<typeof Status> {
           backends: svc.backends.length,
           health: svc.health,
         }));
-        const config = maps.get('config').lookup(encodeArrayIndex(0));
-        if (config) {
-          const decoded = decodeConfig(config);
+        const decoded = readConfigRecord(maps);
+        if (decoded) {
           output.config = {
-            bootId: decoded.bootId.toString(16).padStart(16, '0'),
+            bootId: bootIdHex(decoded),
             events: decoded.events,
             detaching: decoded.detaching,
             timeoutsSeconds: decoded.timeouts,

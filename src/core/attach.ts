@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { removePinDir } from '../bpf/bpffs.js';
 import { type LoadedObject, loadObject } from '../bpf/object.js';
-import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeArrayIndex, encodeConfig, PROGRAM } from '../bpf/records.js';
+import { DEFAULT_TIMEOUTS_S, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
 import { notFoundError, usageError } from '../errors.js';
+import { readConfigRecord, writeConfigRecord } from './config.js';
 import { liveConnectionKeys } from './connections.js';
 import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
 import type { Instance } from './instance.js';
@@ -83,17 +84,16 @@ export function attachInterfaces(instance: Instance, ifnames: readonly string[])
 function initialiseConfig(instance: Instance): void {
   const maps = DatapathMaps.open(instance);
   try {
-    const config = maps.get('config');
-    const key = encodeArrayIndex(0);
-    const current = config.lookup(key);
-    if (current && decodeConfig(current).bootId !== 0n) {
+    const current = readConfigRecord(maps);
+    if (current && current.bootId !== 0n) {
       setDetachingMode(maps, null);
       return;
     }
     const bootId = randomBytes(8).readBigUInt64BE(0) || 1n;
-    config.update(
-      key,
-      encodeConfig({ bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S } }),
+    writeConfigRecord(
+      maps,
+      { bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S } },
+      'any',
     );
   } finally {
     maps.close();

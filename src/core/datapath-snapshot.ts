@@ -12,16 +12,11 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { enableRunTimeStats, progInfoById } from '../bpf/prog-info.js';
-import {
-  type DetachingMode,
-  decodeConfig,
-  decodeEvent,
-  type EventType,
-  encodeArrayIndex,
-} from '../bpf/records.js';
+import { type DetachingMode, decodeEvent, type EventType } from '../bpf/records.js';
 import { RingBufferReader } from '../bpf/ringbuf.js';
 import { LbctlError } from '../errors.js';
 import { attachedInterfaces } from './attach.js';
+import { readConfigRecord } from './config.js';
 import { type ConnectionView, listConnections } from './connections.js';
 import { type CountersJson, counterReadingToJson, readCounterReading } from './counter-snapshot.js';
 import type { Instance } from './instance.js';
@@ -263,8 +258,7 @@ export class DatapathCollector {
       progId: i.progId ?? null,
       attachedAt: i.attachedAt,
     }));
-    const config = this.maps.get('config').lookup(encodeArrayIndex(0));
-    const decoded = config ? decodeConfig(config) : undefined;
+    const decoded = readConfigRecord(this.maps);
     this.eventsOff = decoded !== undefined && !decoded.events;
     this.detaching = decoded?.detaching ?? null;
   }
