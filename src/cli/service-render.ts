@@ -1,5 +1,6 @@
 import { healthSummary, ppv2Summary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
+import { hostPort } from '../host-port.js';
 import { renderKeyValue, renderTable } from './output.js';
 
 /** Rendering of services shared by `service list/show/add/set` so they look alike. */
@@ -43,7 +44,7 @@ export function renderServiceDetail(s: ServiceView): string {
     ['backend id', 'backend', 'weight', 'health', 'share of new connections'],
     s.backends.map((b) => [
       `0x${b.id.toString(16)}`,
-      b.address.includes(':') ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
+      hostPort(b.address, b.port),
       b.weight,
       backendHealthCell(s, b),
       `${(b.share * 100).toFixed(1)}%`,

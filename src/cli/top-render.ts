@@ -3,11 +3,13 @@
  * tables or as one JSON line. Both are built from the same model state as the dashboard, so the numbers
  * agree with what the dashboard would show.
  */
+
 import type { ConnectionView } from '../core/connections.js';
 import type { CountersJson } from '../core/counter-snapshot.js';
 import type { DatapathSnapshot, InterfaceSample, ProgramSample } from '../core/datapath-snapshot.js';
 import { healthSummary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
+import { hostPort } from '../host-port.js';
 import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
 import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js';
@@ -194,10 +196,7 @@ export function renderTopText(state: DashboardState, options: TopRenderOptions):
             bitsPerSecond(rates?.bytes ?? 0),
             healthSummary(s.health),
             s.backends
-              .map(
-                (b) =>
-                  `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}${b.health === 'down' ? ' (down)' : ''}`,
-              )
+              .map((b) => `${hostPort(b.address, b.port)}${b.health === 'down' ? ' (down)' : ''}`)
               .join(' '),
           ];
         }),

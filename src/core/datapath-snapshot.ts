@@ -9,12 +9,14 @@
  * re-read every tick, a full one about every 20 s. Services and interfaces change rarely and are re-read every few seconds.
  * Events are drained every tick into a bounded ring, so a burst costs one copy per record and no decoding.
  */
+
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { enableRunTimeStats, progInfoById } from '../bpf/prog-info.js';
 import { type DetachingMode, decodeEvent, type EventType } from '../bpf/records.js';
 import { RingBufferReader } from '../bpf/ringbuf.js';
 import { LbctlError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { attachedInterfaces } from './attach.js';
 import { readConfigRecord } from './config.js';
 import { type ConnectionView, listConnections } from './connections.js';
@@ -347,9 +349,6 @@ export class DatapathCollector {
     return programs;
   }
 }
-
-const hostPort = (addr: string, port: number) =>
-  addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
 function readSysctl(): number | null {
   try {

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LbctlError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { run, spawnDaemon } from '../sys/run.js';
-import { assertSocketsFree, hostPort, listenSpecs } from './net.js';
+import { assertSocketsFree, listenSpecs } from './net.js';
 import { removeScratchDir, stopAndRemove } from './scratch-dir.js';
 
 /**
