@@ -11,9 +11,9 @@ import { healthSummary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
 import { hostPort } from '../host-port.js';
 import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
+import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/dashboard-state.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
 import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js';
-import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/model.js';
 import { DETACHING_TEXT, runTimeStatsText, serviceNames, visibleConnections } from '../ui/view-model.js';
 import { renderKeyValue, renderTable } from './output.js';
 

@@ -5,7 +5,7 @@ import { renderTopText, topSnapshotJson } from '../cli/top-render.js';
 import { DatapathCollector } from '../core/datapath-snapshot.js';
 import { usageError } from '../errors.js';
 import { SORT_KEYS } from '../ui/connection-table.js';
-import { advance, type DashboardState, initialState, type ModelOptions } from '../ui/model.js';
+import { advance, type DashboardState, initialState, type ModelOptions } from '../ui/dashboard-state.js';
 
 export default class Top extends DatapathCommand<typeof Top> {
   static override summary =

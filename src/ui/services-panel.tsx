@@ -3,8 +3,8 @@ import { healthSummary, ppv2Summary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
 import { hostPort } from '../host-port.js';
 import { type LiveCounts, pageRows } from './connection-table.js';
+import type { CounterView } from './dashboard-state.js';
 import { bitsPerSecond, clip, fit, si } from './format.js';
-import type { CounterView } from './model.js';
 
 export interface ServicesPanelProps {
   services: readonly ServiceView[];
