@@ -12,10 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import type { HaproxyConnectionView } from '../../src/lab/haproxy.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
-import { startCapture } from '../../src/lab/tshark.js';
 import { run } from '../../src/sys/run.js';
 import { lbctl, parseJson } from '../helpers/cli.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { startCapture } from '../helpers/tshark.js';
 import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
+import { Ppv2ValueError } from '../../src/ppv2/errors.js';
 import {
   alpnTlv,
   authorityTlv,
@@ -333,7 +333,7 @@ describe('decodeV2 size cap', () => {
 
   it('refuses a cap outside 16-65551', () => {
     for (const bad of [15, 65552, 1.5, Number.NaN]) {
-      assert.throws(() => decodeV2(tcp4(''), { maxHeaderBytes: bad }), LbctlError);
+      assert.throws(() => decodeV2(tcp4(''), { maxHeaderBytes: bad }), Ppv2ValueError);
     }
   });
 });
@@ -512,8 +512,7 @@ describe('encodeV2', () => {
       assert.throws(
         () => encodeV2(header, options),
         (error: unknown) =>
-          error instanceof LbctlError &&
-          error.kind === 'USAGE' &&
+          error instanceof Ppv2ValueError &&
           error.message.startsWith('cannot encode PROXY v2 header: ') &&
           message.test(error.message),
       );
@@ -622,7 +621,7 @@ describe('TLV builders and typed views', () => {
   });
 
   it('refuses values that break the rules', () => {
-    const usage = (error: unknown) => error instanceof LbctlError && error.kind === 'USAGE';
+    const usage = (error: unknown) => error instanceof Ppv2ValueError;
     assert.throws(() => uniqueIdTlv('x'.repeat(129)), usage);
     assert.throws(() => authorityTlv('a'.repeat(256)), usage);
     assert.throws(() => netnsTlv('ünicode'), usage);
