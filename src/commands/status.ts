@@ -2,6 +2,7 @@ import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
 import {
   type ConfigStatus,
+  type ConntrackStatus,
   type InterfaceStatus,
   type MapFill,
   readDatapathStatus,
@@ -17,6 +18,7 @@ export interface StatusOutput {
   attached: boolean;
   interfaces: InterfaceStatus[];
   maps: MapFill[];
+  conntrack: ConntrackStatus | null;
   config: ConfigStatus | null;
   services: ServiceStatus[];
   features: FeatureReport;
@@ -40,6 +42,7 @@ export default class Status extends DatapathCommand<typeof Status> {
       attached: false,
       interfaces: [],
       maps: [],
+      conntrack: null,
       config: null,
       services: [],
       features,
@@ -51,6 +54,8 @@ export default class Status extends DatapathCommand<typeof Status> {
     return output;
   }
 }
+
+const formatMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function render(s: StatusOutput): string {
   const yes = (v: boolean) => (v ? 'yes' : 'no');
@@ -92,14 +97,22 @@ function render(s: StatusOutput): string {
   if (s.maps.length > 0) {
     parts.push(
       renderTable(
-        ['map', 'entries', 'max', 'fill'],
+        ['map', 'entries', 'max', 'fill', 'memory'],
         s.maps.map((m) => [
           m.map,
           m.entries,
           m.maxEntries,
           `${((100 * m.entries) / m.maxEntries).toFixed(1)}%`,
+          formatMiB(m.memoryBytes),
         ]),
       ),
+    );
+  }
+  if (s.conntrack) {
+    const ct = s.conntrack;
+    parts.push(
+      `connections: ${ct.connections} of ${ct.capacityConnections}; ${ct.bytesPerConnection} B per connection ` +
+        `(two conntrack entries), ${formatMiB(ct.memoryBytes)} preallocated`,
     );
   }
   if (s.services.length > 0) {

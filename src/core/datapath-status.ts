@@ -35,6 +35,28 @@ export interface MapFill {
   map: string;
   entries: number;
   maxEntries: number;
+  /** What the kernel charges for the map (its fd's memlock): preallocated tables pay it from attach on. */
+  memoryBytes: number;
+}
+
+/** The connection table in connections: each takes two entries (ORIG and REPLY) and nothing else. */
+export interface ConntrackStatus {
+  connections: number;
+  capacityConnections: number;
+  memoryBytes: number;
+  bytesPerConnection: number;
+}
+
+/** Entries per connection in lb_conntrack (bpf/conntrack.h): ORIG and REPLY. */
+const CT_ENTRIES_PER_CONNECTION = 2;
+
+export function conntrackStatus(fill: MapFill): ConntrackStatus {
+  return {
+    connections: Math.floor(fill.entries / CT_ENTRIES_PER_CONNECTION),
+    capacityConnections: Math.floor(fill.maxEntries / CT_ENTRIES_PER_CONNECTION),
+    memoryBytes: fill.memoryBytes,
+    bytesPerConnection: Math.round((CT_ENTRIES_PER_CONNECTION * fill.memoryBytes) / fill.maxEntries),
+  };
 }
 
 export interface ConfigStatus {
@@ -49,6 +71,7 @@ export interface DatapathStatus {
   attached: boolean;
   interfaces: InterfaceStatus[];
   maps: MapFill[];
+  conntrack: ConntrackStatus | null;
   config: ConfigStatus | null;
   services: ServiceStatus[];
 }
@@ -71,10 +94,13 @@ export function readDatapathStatus(instance: Instance): DatapathStatus | undefin
   const maps = DatapathMaps.open(instance);
   try {
     const config = readConfigRecord(maps);
+    const fills = FILL_MAPS.map((name) => fill(name, maps.get(name)));
+    const conntrack = fills.find((f) => f.map === 'conntrack');
     return {
       attached: interfaces.some((i) => i.attached),
       interfaces,
-      maps: FILL_MAPS.map((name) => fill(name, maps.get(name))),
+      maps: fills,
+      conntrack: conntrack ? conntrackStatus(conntrack) : null,
       services: listServices(maps, loadState(instance)).map((svc) => ({
         id: svc.id,
         key: svc.key,
@@ -107,5 +133,5 @@ function programSummary(info: ProgInfo): InterfaceStatus['program'] {
 function fill(name: string, map: BpfMap): MapFill {
   let entries = 0;
   for (const _ of map.entries()) entries++;
-  return { map: name, entries, maxEntries: map.info.maxEntries };
+  return { map: name, entries, maxEntries: map.info.maxEntries, memoryBytes: map.memlockBytes() };
 }
