@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { type CliResult, lbctl, parseJson } from '../helpers/cli.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const VIP = '203.0.113.10';
 const PORT = 57002;
@@ -99,7 +98,7 @@ describe('apply and export: Kubernetes manifests drive the balancer', { skip }, 
   };
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     lb = await startBalancer('lbctl-ap');
     [b1 = '', b2 = ''] = lb.topo.backends.ipv4;
   });

@@ -28,10 +28,9 @@ import {
   uniqueSuffix,
   type VethPair,
 } from '../fixtures/bpf/fixture.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 
-const missing = missingPrerequisites({ root: true, binaries: ['clang', 'ip', 'tc'] });
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites({ root: true, binaries: ['clang', 'ip', 'tc'] });
 
 const UDP = 17;
 const u32 = (n: number) => {
@@ -71,7 +70,7 @@ describe('BPF bindings on a tc ingress hook', { skip }, () => {
   };
 
   before(() => {
-    assert.deepEqual(missing, [], `prerequisites missing: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = makeScratchDir();
     objectPath = buildFixture('counter', scratch);
     pair = createVethPair(suffix);

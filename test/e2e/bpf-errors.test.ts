@@ -27,11 +27,13 @@ import {
   type VethPair,
 } from '../fixtures/bpf/fixture.js';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 
-const missing = missingPrerequisites({ root: true, binaries: ['clang', 'ip', 'tc', 'setpriv'] });
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites({
+  root: true,
+  binaries: ['clang', 'ip', 'tc', 'setpriv'],
+});
 
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
@@ -67,7 +69,7 @@ describe('BPF binding error paths', { skip }, () => {
   let pair: VethPair | undefined;
 
   before(() => {
-    assert.deepEqual(missing, [], `prerequisites missing: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = makeScratchDir();
     counterObject = buildFixture('counter', scratch);
     rejectedObject = buildFixture('rejected', scratch);

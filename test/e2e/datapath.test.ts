@@ -15,7 +15,7 @@ import { sha256File } from '../../src/lab/nginx.js';
 import { startCapture } from '../../src/lab/tshark.js';
 import { run } from '../../src/sys/run.js';
 import { lbctl, parseJson } from '../helpers/cli.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 
@@ -23,8 +23,7 @@ const needs = {
   root: true,
   binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', 'dumpcap', 'tshark', 'setpriv'],
 };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const VIP4 = '203.0.113.10';
 const VIP6 = '2001:db8:f::10';
@@ -44,7 +43,7 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
   let scratch: string;
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = await mkdtemp(join(tmpdir(), 'lbctl-dp-'));
     lb = await startBalancer('lbctl-dp');
     const [b1, b2, hap] = lb.topo.backends.ipv4;

@@ -15,11 +15,10 @@ import { type NginxBackend, startNginx } from '../../src/lab/nginx.js';
 import { createTopology, destroyTopology, type Topology } from '../../src/lab/topology.js';
 import { findExecutable, isAlive, run, stop } from '../../src/sys/run.js';
 import { lbctl, REPO_ROOT } from '../helpers/cli.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const VIP = '203.0.113.10';
 const AGENT = { intervalS: 1, timeoutS: 0.5, fall: 2, rise: 2 };
@@ -171,7 +170,7 @@ describe('liveness: lbctl agent takes a stopped backend out of selection and put
   };
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     topo = await createTopology({ prefix: 'lbctl-live' });
     cleanups.push(() => destroyTopology(topo));
     // Registered before attaching: even a half-done attach is undone.

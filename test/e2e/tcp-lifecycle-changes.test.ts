@@ -18,7 +18,7 @@ import { httpGet, parseHttpResponse, tcpExchange } from '../../src/lab/client.js
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
 import { run } from '../../src/sys/run.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,
@@ -34,8 +34,7 @@ import {
 } from './fixtures/lifecycle.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 /** 20 MB at 2 MB/s: about 10 s, longer than the CLI calls each scenario makes meanwhile. */
 const RATE = '2M';
@@ -179,7 +178,7 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
   }
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = await mkdtemp(join(tmpdir(), 'lbctl-lcc-'));
     lb = await startBalancer('lbctl-lcc');
     await paceClientReceives(lb);

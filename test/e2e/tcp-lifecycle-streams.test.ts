@@ -10,7 +10,7 @@ import { httpGet, parseHttpResponse, type TcpExchangeResult, tcpExchange } from 
 import type { NginxAccessEntry, NginxConnectionView } from '../../src/lab/nginx.js';
 import type { Capture } from '../../src/lab/tshark.js';
 import { encodeV2 } from '../../src/ppv2/v2-encode.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,
@@ -26,8 +26,7 @@ import {
 } from './fixtures/lifecycle.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', 'dumpcap', 'tshark'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const MODES = [
   { mode: 'fullnat', port: 80, prefix: 'web' },
@@ -68,7 +67,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
   const noDataPorts: number[] = [];
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     lb = await startBalancer('lbctl-lcs');
     const add = (args: string[]) => lb.cliJson(['service', 'add', ...args, '--ppv2']);
     for (const f of FAMILIES) {

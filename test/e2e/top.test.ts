@@ -15,12 +15,11 @@ import type { TopSnapshotJson } from '../../src/cli/top-render.js';
 import type { StatsOutput } from '../../src/commands/stats.js';
 import { run } from '../../src/sys/run.js';
 import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { skipOrFailUnderCi, suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', 'tmux'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const VIP = '203.0.113.10';
 const RUN_JS = join(REPO_ROOT, 'bin/run.js');
@@ -137,7 +136,7 @@ describe('lbctl top against a live balancer', { skip }, () => {
   let tmux: Tmux;
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = await mkdtemp(join(tmpdir(), 'lbctl-top-'));
     tmux = new Tmux(join(scratch, 'tmux.sock'));
     lb = await startBalancer('lbctl-top');
@@ -255,7 +254,10 @@ describe('lbctl top against a live balancer', { skip }, () => {
     const others = bpfStatsHolders();
     if (sysctl !== '0' || others.size > 0) {
       const who = [...others.values()].join('; ');
-      t.diagnostic(`statistics are kept on by kernel.bpf_stats_enabled=${sysctl} or by: ${who || 'nobody'}`);
+      skipOrFailUnderCi(
+        t,
+        `statistics are kept on by kernel.bpf_stats_enabled=${sysctl} or by: ${who || 'nobody'}`,
+      );
       return;
     }
     type Status = { interfaces: Array<{ program: { runCount: number } | null }> };
@@ -266,7 +268,7 @@ describe('lbctl top against a live balancer', { skip }, () => {
     assert.ok((traffic?.requests() ?? 0) > requests, 'traffic flowed meanwhile');
     const after = runs();
     if (bpfStatsHolders().size > 0) {
-      t.diagnostic('another process turned statistics on meanwhile; nothing to conclude');
+      skipOrFailUnderCi(t, 'another process turned statistics on meanwhile; nothing to conclude');
       return;
     }
     assert.equal(after, before, 'run_cnt no longer counts: statistics are off again');
