@@ -15,6 +15,7 @@ import { AGENT_DEFAULTS, detectionWindowMs, parseAgentOptions } from '../../src/
 import { probeTcp } from '../../src/health/probe.js';
 import { HealthTracker } from '../../src/health/tracker.js';
 import { decodeV2 } from '../../src/ppv2/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Backend .3 of web went down after 3 refused probes: what the agent reports. */
 const DOWN_EVENT: HealthEvent = {
@@ -330,7 +331,9 @@ describe('health agent: rounds', () => {
     const { a } = agent(w);
     const controller = new AbortController();
     const running = a.run(controller.signal);
-    setTimeout(() => controller.abort(), 50);
+    // Abort once the first round has probed, i.e. while the agent waits for the next one.
+    await waitFor('the first round', () => w.probes.length === 1, { intervalMs: 5 });
+    controller.abort();
     const started = Date.now();
     await running;
     assert.ok(Date.now() - started < options.intervalMs, 'did not wait out the interval');
@@ -358,10 +361,8 @@ describe('TCP probe', () => {
 
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const waitReceived = async (n: number) => {
-    for (let i = 0; i < 100 && received.length < n; i++) await new Promise((r) => setTimeout(r, 10));
-    return received[n - 1];
-  };
+  const waitReceived = (n: number) =>
+    waitFor(`connection ${n} at the server`, () => received[n - 1], { timeoutMs: 1000, intervalMs: 10 });
 
   it('sends a PROXY v2 LOCAL header and closes, with ppv2', async () => {
     const result = await probeTcp({ address: '127.0.0.1', port }, { timeoutMs: 1000, ppv2: true });
