@@ -16,6 +16,7 @@ import type { StatsOutput } from '../../src/commands/stats.js';
 import { run } from '../../src/sys/run.js';
 import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
 import { skipOrFailUnderCi, suitePrerequisites } from '../helpers/prereq.js';
+import { waitFor } from '../helpers/wait.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', 'tmux'] };
@@ -34,7 +35,7 @@ function startTraffic(lb: Balancer, urls: string[]): { stop(): Promise<void>; re
         .curl(urls[i % urls.length] ?? '')
         .then(() => requests++)
         .catch(() => undefined);
-      await sleep(50);
+      await sleep(50); // pacing: a new connection every ~50 ms, not a wait for anything
     }
   })();
   return {
@@ -82,14 +83,15 @@ class Tmux {
   }
 
   async waitFor(what: string, check: (screen: string) => boolean, ms = 25_000): Promise<string> {
-    const deadline = Date.now() + ms;
     let screen = '';
-    while (Date.now() < deadline) {
-      screen = await this.capture();
-      if (check(screen)) return screen;
-      await sleep(250);
-    }
-    throw new Error(`timed out waiting for ${what}; the screen was:\n${screen}`);
+    return waitFor(
+      what,
+      async () => {
+        screen = await this.capture();
+        return check(screen) && screen;
+      },
+      { timeoutMs: ms, intervalMs: 250, detail: () => `the screen was:\n${screen}` },
+    );
   }
 
   /** Ends the server and with it the pane's processes (they get SIGHUP). */
@@ -168,11 +170,10 @@ describe('lbctl top against a live balancer', { skip }, () => {
       'hap',
     ]);
     traffic = startTraffic(lb, [`http://${VIP}:80/whoami`, `http://${VIP}:82/whoami`]);
-    const deadline = Date.now() + 15_000;
-    while (traffic.requests() < 3) {
-      if (Date.now() > deadline) throw new Error('the traffic loop gets no answers through the balancer');
-      await sleep(100);
-    }
+    const loop = traffic;
+    await waitFor('answers to the traffic loop through the balancer', () => loop.requests() >= 3, {
+      timeoutMs: 15_000,
+    });
   });
 
   after(async () => {
@@ -230,8 +231,7 @@ describe('lbctl top against a live balancer', { skip }, () => {
       await tmux.waitFor('raw hex', (s) => /^\S+ inj +(web|hap) 0d0a0d0a000d0a515549540a21/m.test(s));
 
       await tmux.keys('q');
-      const deadline = Date.now() + 15_000;
-      while (!existsSync(exitFile) && Date.now() < deadline) await sleep(100);
+      await waitFor('top to exit after q', () => existsSync(exitFile), { timeoutMs: 15_000 });
       assert.equal(readFileSync(exitFile, 'utf8').trim(), 'top-exit=0');
       const restored = await tmux.waitFor('the shell screen', (s) => s.includes('after-top-marker'), 5_000);
       assert.equal(
@@ -264,8 +264,8 @@ describe('lbctl top against a live balancer', { skip }, () => {
     const runs = () => lb.cliJson<Status>(['status']).interfaces[0]?.program?.runCount ?? -1;
     const before = runs();
     const requests = traffic?.requests() ?? 0;
-    await sleep(1500);
-    assert.ok((traffic?.requests() ?? 0) > requests, 'traffic flowed meanwhile');
+    // Answered requests went through the datapath program: had statistics stayed on, it counted them.
+    await waitFor('traffic through the datapath meanwhile', () => (traffic?.requests() ?? 0) >= requests + 3);
     const after = runs();
     if (bpfStatsHolders().size > 0) {
       skipOrFailUnderCi(t, 'another process turned statistics on meanwhile; nothing to conclude');
@@ -282,10 +282,12 @@ describe('lbctl top against a live balancer', { skip }, () => {
         allowFailure: true,
         timeoutMs: 30_000,
       });
-    // top reads its counters one interval after it started; start stats so it reads about then too.
-    const topRun = cli(['top', '--once', '--json', '--interval', '1']);
-    await sleep(1000);
-    const [top, stats] = await Promise.all([topRun, cli(['stats', '--json'])]);
+    // Started together: top reads its counters one interval after stats does, a difference the comparison
+    // below allows for (two intervals' worth of each counter's rate).
+    const [top, stats] = await Promise.all([
+      cli(['top', '--once', '--json', '--interval', '1']),
+      cli(['stats', '--json']),
+    ]);
     assert.equal(top.code, 0, top.stderr);
     assert.equal(stats.code, 0, stats.stderr);
     assert.equal(top.stdout.trim().split('\n').length, 1, 'one JSON document');
