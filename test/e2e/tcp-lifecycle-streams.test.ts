@@ -11,6 +11,7 @@ import type { NginxAccessEntry, NginxConnectionView } from '../../src/lab/nginx.
 import type { Capture } from '../../src/lab/tshark.js';
 import { encodeV2 } from '../../src/ppv2/v2-encode.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
+import { waitFor } from '../helpers/wait.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,
@@ -21,7 +22,6 @@ import {
   serviceCounters,
   signaturesTowardsClient,
   stats,
-  waitFor,
   waitForDrain,
 } from './fixtures/lifecycle.js';
 
@@ -360,27 +360,17 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
   });
 
   async function nginxEntryFor(res: TcpExchangeResult): Promise<NginxAccessEntry> {
-    return waitForAsync('the nginx access log entry', async () =>
-      (await lb.nginx.accessLog()).find(
-        (e) => e.proxy_protocol_port === String(res.localPort) && e.proxy_protocol_addr === res.localAddress,
-      ),
+    return waitFor(
+      'the nginx access log entry',
+      async () =>
+        (await lb.nginx.accessLog()).find(
+          (e) =>
+            e.proxy_protocol_port === String(res.localPort) && e.proxy_protocol_addr === res.localAddress,
+        ),
+      { timeoutMs: 5_000 },
     );
   }
 });
-
-async function waitForAsync<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function escapeRe(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
