@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureBpffs, ensurePinDir, isOnBpffs, removePinDir } from '../../src/bpf/bpffs.js';
 import { BpfMap, MapType, perCpuSlices, sumPerCpuU64 } from '../../src/bpf/map.js';
 import { withNetns } from '../../src/bpf/netns.js';
@@ -28,10 +27,10 @@ import {
   uniqueSuffix,
   type VethPair,
 } from '../fixtures/bpf/fixture.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
+import { waitFor } from '../helpers/wait.js';
 
-const missing = missingPrerequisites({ root: true, binaries: ['clang', 'ip', 'tc'] });
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites({ root: true, binaries: ['clang', 'ip', 'tc'] });
 
 const UDP = 17;
 const u32 = (n: number) => {
@@ -71,7 +70,7 @@ describe('BPF bindings on a tc ingress hook', { skip }, () => {
   };
 
   before(() => {
-    assert.deepEqual(missing, [], `prerequisites missing: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = makeScratchDir();
     objectPath = buildFixture('counter', scratch);
     pair = createVethPair(suffix);
@@ -315,18 +314,19 @@ describe('BPF bindings on a tc ingress hook', { skip }, () => {
     assert.equal(existsSync(pinDir), false);
     assert.equal(removePinDir(pinDir), false);
     // With the filter and the object gone the kernel frees the program, after an RCU grace period.
-    const deadline = Date.now() + 5000;
-    let gone = false;
-    while (!gone && Date.now() < deadline) {
-      try {
-        progInfoById(progId);
-        await sleep(20);
-      } catch (err) {
-        assert.equal((err as LbctlError).kind, 'NOT_FOUND');
-        gone = true;
-      }
-    }
-    assert.ok(gone, `program ${progId} still exists`);
+    await waitFor(
+      `the kernel to free program ${progId}`,
+      () => {
+        try {
+          progInfoById(progId);
+          return false;
+        } catch (err) {
+          assert.equal((err as LbctlError).kind, 'NOT_FOUND');
+          return true;
+        }
+      },
+      { timeoutMs: 5000, intervalMs: 20 },
+    );
   });
 
   it('keeps a clsact qdisc it did not create', () => {

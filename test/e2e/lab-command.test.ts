@@ -9,17 +9,16 @@ import type { DemoRow, LabState } from '../../src/lab/lab.js';
 import { listTopologies } from '../../src/lab/topology.js';
 import { isAlive } from '../../src/sys/run.js';
 import { lbctl, parseJson } from '../helpers/cli.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 
 const needs = { root: true, binaries: ['ip', 'nginx', 'haproxy', 'curl'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 describe('lbctl lab', { skip }, () => {
   let lab: LabState | undefined;
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     assert.deepEqual(
       await listTopologies('lbctl-lab'),
       [],

@@ -15,7 +15,8 @@ import {
   type Topology,
   topologyPids,
 } from '../../src/lab/topology.js';
-import { findExecutable, isAlive, run } from '../../src/sys/run.js';
+import { isAlive, run } from '../../src/sys/run.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { httpGet, parseHttpResponse, tcpExchange } from '../helpers/tcp-client.js';
 import { type Capture, startCapture } from '../helpers/tshark.js';
 
@@ -39,17 +40,11 @@ interface Vector {
   seen?: Record<string, string>;
 }
 
-async function missingPrerequisites(): Promise<string[]> {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push('root');
-  for (const tool of TOOLS) if (!(await findExecutable(tool))) missing.push(tool);
-  if (!existsSync(VECTORS_FILE)) missing.push(VECTORS_FILE);
-  return missing;
-}
-
-const missing = await missingPrerequisites();
-// In CI a missing prerequisite is a failure (the `before` hook throws); on a laptop it is a skip.
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites({
+  root: true,
+  binaries: TOOLS,
+  files: [VECTORS_FILE],
+});
 
 async function loadVectors(): Promise<Vector[]> {
   return (JSON.parse(await readFile(VECTORS_FILE, 'utf8')) as { vectors: Vector[] }).vectors;
@@ -72,11 +67,7 @@ describe('lab topology and PPv2 backends', { skip }, () => {
   const pids: number[] = [];
 
   before(async () => {
-    assert.deepEqual(
-      missing,
-      [],
-      `prerequisites missing: ${missing.join(', ')} (run scripts/setup.sh as root)`,
-    );
+    assertPrerequisites();
     vectors = await loadVectors();
     scratch = await mkdtemp(join(tmpdir(), 'lbctl-e2e-'));
     // Full checksums on the wire, so the capture can tell good from bad.

@@ -11,12 +11,11 @@ import { type NginxBackend, type NginxConnectionView, startNginx } from '../../s
 import { createTopology, destroyTopology, type Topology } from '../../src/lab/topology.js';
 import { authorityTlv, encodeV2, rawTlv, TlvType, uniqueIdTlv } from '../../src/ppv2/index.js';
 import { lbctl } from '../helpers/cli.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { httpGet, parseHttpResponse, tcpExchange } from '../helpers/tcp-client.js';
 
 const needs = { root: true, binaries: ['ip', 'nginx', 'haproxy', 'ss'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 describe('PPv2 interop with real receivers', { skip }, () => {
   let topo: Topology | undefined;
@@ -24,7 +23,7 @@ describe('PPv2 interop with real receivers', { skip }, () => {
   let haproxy: HaproxyBackend | undefined;
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     topo = await createTopology({ prefix: 'lbctl-iop' });
     const [ngx4, hap4] = topo.backends.ipv4;
     const [ngx6, hap6] = topo.backends.ipv6;

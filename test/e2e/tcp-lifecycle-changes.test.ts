@@ -9,20 +9,21 @@
  * (curl --limit-rate with a small receive buffer) so packets flow in both directions while the CLI acts.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
 import { run } from '../../src/sys/run.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { httpGet, parseHttpResponse, tcpExchange } from '../helpers/tcp-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,
   type CurlOutcome,
+  clientSocket,
   cliJsonAsync,
   curlOutcome,
   FAMILIES,
@@ -34,14 +35,19 @@ import {
 } from './fixtures/lifecycle.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 /** 20 MB at 2 MB/s: about 10 s, longer than the CLI calls each scenario makes meanwhile. */
 const RATE = '2M';
 const TRANSFER_MAX_S = 30;
 const MODES = ['fullnat', 'dnat'] as const;
 type Mode = (typeof MODES)[number];
+
+/** A file's size; 0 before curl has created it. */
+const sizeOf = (path: string) =>
+  stat(path)
+    .then((s) => s.size)
+    .catch(() => 0);
 
 /** One service per scenario, family and mode; ports by scenario, fullnat even and dnat odd. */
 interface DetachJson {
@@ -127,9 +133,27 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
       });
       return { t, out, done };
     });
-    await sleep(1_500);
+    let sizes: number[] = [];
+    await waitFor(
+      'the first bytes of every download',
+      async () => {
+        sizes = await Promise.all(running.map((r) => sizeOf(r.out)));
+        return sizes.every((n) => n > 0);
+      },
+      { timeoutMs: 15_000, detail: () => `bytes so far: ${sizes.join(', ')}` },
+    );
     return running;
   }
+
+  /** A raw client connection's local port, fixed (below the ephemeral range) so `ss` can find it. */
+  const localPortFor = (servicePort: number) => 20_000 + servicePort;
+
+  /** Wait until the client socket on `localPort` is established and the peer acked `bytes` of data. */
+  const waitAcked = (localPort: number, bytes: number) =>
+    waitFor(`the client on port ${localPort} to be established with ${bytes} bytes acked`, async () => {
+      const socket = await clientSocket(lb, localPort);
+      return socket !== undefined && socket.bytesAcked >= bytes + 1; // + 1: the SYN
+    });
 
   async function assertByteExact(r: Running): Promise<void> {
     const outcome = await r.done;
@@ -179,7 +203,7 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
   }
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = await mkdtemp(join(tmpdir(), 'lbctl-lcc-'));
     lb = await startBalancer('lbctl-lcc');
     await paceClientReceives(lb);
@@ -289,11 +313,12 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
         netns: lb.topo.ns.client,
         host: lb.topo.vip.ipv4,
         port,
+        localPort: localPortFor(port),
         send: [Buffer.alloc(0), httpGet('/whoami')],
         gapMs: 10_000,
         timeoutMs: 20_000,
       });
-      await sleep(1_000);
+      await waitAcked(localPortFor(port), 0);
       const before = stats(lb).global;
       await cliJsonAsync(lb, del ? ['service', 'delete', name] : ['service', 'set', name, '--no-ppv2']);
       const res = await pending;
@@ -340,15 +365,17 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
     ]);
     // The first half of the request goes before the detach; the second is sent while held, dropped, and
     // retransmitted by the client's TCP after the re-attach.
+    const halves = [Buffer.from('GET /whoami HTTP/1.0\r\n'), Buffer.from('Host: lbctl-lab.test\r\n\r\n')];
     const pending = tcpExchange({
       netns: lb.topo.ns.client,
       host: lb.topo.vip.ipv4,
       port: 94,
-      send: [Buffer.from('GET /whoami HTTP/1.0\r\n'), Buffer.from('Host: lbctl-lab.test\r\n\r\n')],
+      localPort: localPortFor(94),
+      send: halves,
       gapMs: 3_000,
       timeoutMs: 30_000,
     });
-    await sleep(1_000);
+    await waitAcked(localPortFor(94), halves[0]?.length ?? 0);
     const detached = await cliJsonAsync<{ liveConnections: number; removedState: boolean }>(lb, [
       'detach',
       '--all',
@@ -356,7 +383,11 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
     ]);
     assert.equal(detached.removedState, false);
     assert.ok(detached.liveConnections >= 1, 'the idle connection is reported as live');
-    await sleep(4_000);
+    // The second half leaves while held: the hold drops it, so it stays unacknowledged until the attach.
+    await waitFor('the second half sent and unacknowledged while held', async () => {
+      const socket = await clientSocket(lb, localPortFor(94));
+      return socket !== undefined && socket.unacked > 0;
+    });
     await attachBoth();
     const res = await pending;
     const http = parseHttpResponse(res.data);
@@ -380,8 +411,11 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
     assert.ok(detached.liveConnections >= list.length, 'the downloads are reported as live');
     const status = await cliJsonAsync<{ config: { detaching: string | null } }>(lb, ['status']);
     assert.equal(status.config.detaching, 'hold');
-    // A maintenance window of a few seconds: long enough for every download to lose packets to the hold.
-    await sleep(3_000);
+    // The maintenance window lasts until every download has lost packets to the hold.
+    await waitFor('every download to lose packets to the hold', () => {
+      const doc = stats(lb);
+      return list.every((t) => serviceCounters(lb, t.name, doc).drop_detaching > 0);
+    });
     await attachBoth();
     const after = await cliJsonAsync<{ config: { detaching: string | null } }>(lb, ['status']);
     assert.equal(after.config.detaching, null, 'attach ends the hold');
@@ -403,15 +437,18 @@ describe('TCP life-cycle: live changes under traffic', { skip }, () => {
     const list = await addServices('detach');
     cutRunning = await startDownloads(list);
     // An idle connection too: only the drain's probe makes it send something that can be turned into resets.
+    const idlePort = localPortFor(SCENARIO_PORTS.detach);
+    const firstHalf = Buffer.from('GET /whoami HTTP/1.0\r\n');
     idleCut = tcpExchange({
       netns: lb.topo.ns.client,
       host: lb.topo.vip.ipv4,
       port: SCENARIO_PORTS.detach,
-      send: [Buffer.from('GET /whoami HTTP/1.0\r\n'), Buffer.from('Host: lbctl-lab.test\r\n\r\n')],
+      localPort: idlePort,
+      send: [firstHalf, Buffer.from('Host: lbctl-lab.test\r\n\r\n')],
       gapMs: 25_000,
       timeoutMs: 40_000,
     }).then((res) => ({ ...res, endedAt: Date.now() }));
-    await sleep(500);
+    await waitAcked(idlePort, firstHalf.length);
     detachedAt = Date.now();
     const detached = await cliJsonAsync<DetachJson>(lb, ['detach', '--all']);
     assert.equal(detached.removedState, true);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_TIMEOUTS_S } from '../../src/bpf/records.js';
 import { run } from '../../src/sys/run.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,
@@ -22,8 +22,7 @@ import {
 } from './fixtures/lifecycle.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'ab'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const REQUESTS = 10_000;
 const CONCURRENCY = 50;
@@ -56,7 +55,7 @@ describe('TCP life-cycle: 10,000 short connections and a clean drain', { skip },
   let lastTrafficAt = 0;
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     lb = await startBalancer('lbctl-lcl');
     for (const f of FAMILIES) {
       const [b1, b2] = f.v6 ? lb.topo.backends.ipv6 : lb.topo.backends.ipv4;

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { NginxAccessEntry, NginxConnectionView } from '../../src/lab/nginx.js';
 import { encodeV2 } from '../../src/ppv2/v2-encode.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { httpGet, parseHttpResponse, type TcpExchangeResult, tcpExchange } from '../helpers/tcp-client.js';
 import type { Capture } from '../helpers/tshark.js';
+import { waitFor } from '../helpers/wait.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,
@@ -21,13 +22,11 @@ import {
   serviceCounters,
   signaturesTowardsClient,
   stats,
-  waitFor,
   waitForDrain,
 } from './fixtures/lifecycle.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', 'dumpcap', 'tshark'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const MODES = [
   { mode: 'fullnat', port: 80, prefix: 'web' },
@@ -68,7 +67,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
   const noDataPorts: number[] = [];
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     lb = await startBalancer('lbctl-lcs');
     const add = (args: string[]) => lb.cliJson(['service', 'add', ...args, '--ppv2']);
     for (const f of FAMILIES) {
@@ -361,27 +360,17 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
   });
 
   async function nginxEntryFor(res: TcpExchangeResult): Promise<NginxAccessEntry> {
-    return waitForAsync('the nginx access log entry', async () =>
-      (await lb.nginx.accessLog()).find(
-        (e) => e.proxy_protocol_port === String(res.localPort) && e.proxy_protocol_addr === res.localAddress,
-      ),
+    return waitFor(
+      'the nginx access log entry',
+      async () =>
+        (await lb.nginx.accessLog()).find(
+          (e) =>
+            e.proxy_protocol_port === String(res.localPort) && e.proxy_protocol_addr === res.localAddress,
+        ),
+      { timeoutMs: 5_000 },
     );
   }
 });
-
-async function waitForAsync<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function escapeRe(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

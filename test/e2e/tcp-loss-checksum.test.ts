@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256File } from '../../src/lab/nginx.js';
 import { setSegmentationOffload, setTxChecksum } from '../../src/lab/topology.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Capture, startCapture } from '../helpers/tshark.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 import {
@@ -32,8 +32,7 @@ const needs = {
   root: true,
   binaries: ['ip', 'tc', 'ethtool', 'nginx', 'haproxy', 'curl', 'dumpcap', 'tshark', 'clang'],
 };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const VIP4 = '203.0.113.10';
 const VIP6 = '2001:db8:f::10';
@@ -102,7 +101,7 @@ describe('TCP edge cases 5-6: 1% loss and reordering with SACK, checksum offload
   const hooks: LossHook[] = [];
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = await mkdtemp(join(tmpdir(), 'lbctl-tcpl-'));
     lb = await startBalancer('lbctl-tcpl');
     const [b1] = lb.topo.backends.ipv4;

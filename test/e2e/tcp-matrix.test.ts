@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { type NginxBackend, type NginxConnectionView, startNginx } from '../../src/lab/nginx.js';
 import { setClientTcpOptions, setMtu, setSegmentationOffload } from '../../src/lab/topology.js';
 import { run } from '../../src/sys/run.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { tcpExchange } from '../helpers/tcp-client.js';
 import { parseSinkReport, startTcpSink, type TcpSink } from '../helpers/tcp-sink.js';
 import { startCapture } from '../helpers/tshark.js';
@@ -47,8 +47,7 @@ const needs = {
     'clang',
   ],
 };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const VIP4 = '203.0.113.10';
 const VIP6 = '2001:db8:f::10';
@@ -89,7 +88,7 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
   let backendLoss: LossHook | undefined;
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     scratch = await mkdtemp(join(tmpdir(), 'lbctl-tcpm-'));
     lb = await startBalancer('lbctl-tcpm');
     const [b1, b2] = lb.topo.backends.ipv4;

@@ -23,10 +23,9 @@ import {
   TCP_SYN,
   type TcpOption,
 } from '../helpers/packets.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 
-const missing = missingPrerequisites({ root: true, binaries: ['ip', 'sysctl'] });
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites({ root: true, binaries: ['ip', 'sysctl'] });
 
 const BACKEND_PORT = 8080;
 const BOOT_ID = Buffer.from('1122334455667788', 'hex'); // the harness's lb_config boot id, big-endian
@@ -227,6 +226,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
   let h: DatapathHarness;
 
   before(() => {
+    assertPrerequisites();
     h = DatapathHarness.open();
     addServices(h, 4);
     addServices(h, 6);
@@ -908,6 +908,7 @@ describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
   let h: DatapathHarness;
 
   before(() => {
+    assertPrerequisites();
     h = DatapathHarness.open({ conntrackEntries: CAPACITY });
     addServices(h, family);
   });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeConfig } from '../../src/bpf/records.js';
 import { readConfig, updateTimeouts } from '../../src/core/config.js';
 import type { DatapathMaps } from '../../src/core/maps.js';
-import { LbctlError } from '../../src/errors.js';
+import { lbctlErrorOf } from '../helpers/errors.js';
 
 /** A stand-in for the pinned lb_config array: one value, updated in place. */
 function fakeMaps(initial: Buffer | undefined) {
@@ -54,8 +54,7 @@ describe('config: conntrack timeouts in lb_config', () => {
       const { maps, writes } = fakeMaps(stored());
       assert.throws(
         () => updateTimeouts(maps, { closedS: bad }),
-        (err: unknown) =>
-          err instanceof LbctlError && err.exitCode === 2 && /invalid CLOSED timeout/.test(err.message),
+        lbctlErrorOf('USAGE', { mentions: ['CLOSED'] }),
       );
       assert.equal(writes.length, 0);
     }
@@ -63,9 +62,6 @@ describe('config: conntrack timeouts in lb_config', () => {
 
   it('reports a missing record as NOT_FOUND with the fix', () => {
     const { maps } = fakeMaps(undefined);
-    assert.throws(
-      () => readConfig(maps),
-      (err: unknown) => err instanceof LbctlError && err.exitCode === 3 && /attach/.test(err.hint ?? ''),
-    );
+    assert.throws(() => readConfig(maps), lbctlErrorOf('NOT_FOUND', { hint: true }));
   });
 });

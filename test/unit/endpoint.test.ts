@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Endpoint, formatEndpoint, parseEndpoint } from '../../src/core/endpoint.js';
-import { LbctlError } from '../../src/errors.js';
+import { lbctlErrorOf } from '../helpers/errors.js';
 
 describe('parseEndpoint', () => {
   const accepted: Array<[string, Endpoint]> = [
@@ -21,43 +21,35 @@ describe('parseEndpoint', () => {
     });
   }
 
-  const refused: Array<[string, RegExp, RegExp?]> = [
-    ['', /endpoint is empty/],
-    ['192.0.2.10', /endpoint "192.0.2.10" has no port/, /192\.0\.2\.10:80/],
-    ['192.0.2.10:', /has no port/],
-    ['[2001:db8::1]', /endpoint "\[2001:db8::1\]" has no port/, /\[2001:db8::1\]:80/],
-    ['[2001:db8::1]:', /has no port/],
-    ['192.0.2.10:0', /port "0" in endpoint "192.0.2.10:0" is not a number from 1 to 65535/],
-    ['192.0.2.10:65536', /port "65536"/],
-    ['192.0.2.10:99999', /port "99999"/],
-    ['192.0.2.10:123456', /port "123456"/],
-    ['192.0.2.10:080', /port "080"/],
-    ['192.0.2.10:http', /port "http"/],
-    ['192.0.2.10:-1', /port "-1"/],
-    ['192.0.2.10:8 0', /port "8 0"/],
-    ['192.0.2.300:80', /"192.0.2.300" in endpoint "192.0.2.300:80" is not an IPv4 address/],
-    ['192.0.2.010:80', /is not an IPv4 address/],
-    ['example.com:80', /"example.com" .* is not an IPv4 address/],
-    ['2001:db8::1:80', /IPv6 endpoint "2001:db8::1:80" needs brackets/, /\[ADDRESS\]:PORT/],
-    ['::1', /needs brackets/],
-    ['[2001:db8::1', /without a closing "\]"/],
-    ['[2001:db8::1]80', /"80" after "\]"/],
-    ['[192.0.2.1]:80', /"192.0.2.1" .* is not an IPv6 address/],
-    ['[fe80::1%eth0]:80', /is not an IPv6 address/],
-    ['[2001:db8::g]:80', /is not an IPv6 address/],
+  // Each refusal names the endpoint and, where one part is wrong, that part.
+  const refused: Array<[string, string[]]> = [
+    ['', []],
+    ['192.0.2.10', ['"192.0.2.10"']],
+    ['192.0.2.10:', ['"192.0.2.10:"']],
+    ['[2001:db8::1]', ['"[2001:db8::1]"']],
+    ['[2001:db8::1]:', ['"[2001:db8::1]:"']],
+    ['192.0.2.10:0', ['"0"', '"192.0.2.10:0"']],
+    ['192.0.2.10:65536', ['"192.0.2.10:65536"', '"65536"']],
+    ['192.0.2.10:99999', ['"192.0.2.10:99999"', '"99999"']],
+    ['192.0.2.10:123456', ['"192.0.2.10:123456"', '"123456"']],
+    ['192.0.2.10:080', ['"192.0.2.10:080"', '"080"']],
+    ['192.0.2.10:http', ['"192.0.2.10:http"', '"http"']],
+    ['192.0.2.10:-1', ['"192.0.2.10:-1"', '"-1"']],
+    ['192.0.2.10:8 0', ['"192.0.2.10:8 0"', '"8 0"']],
+    ['192.0.2.300:80', ['"192.0.2.300"', '"192.0.2.300:80"']],
+    ['192.0.2.010:80', ['"192.0.2.010:80"', '"192.0.2.010"']],
+    ['example.com:80', ['"example.com:80"', '"example.com"']],
+    ['2001:db8::1:80', ['"2001:db8::1:80"']],
+    ['::1', ['"::1"']],
+    ['[2001:db8::1', ['"[2001:db8::1"']],
+    ['[2001:db8::1]80', ['"[2001:db8::1]80"', '"80"']],
+    ['[192.0.2.1]:80', ['"[192.0.2.1]:80"', '"192.0.2.1"']],
+    ['[fe80::1%eth0]:80', ['"[fe80::1%eth0]:80"', '"fe80::1%eth0"']],
+    ['[2001:db8::g]:80', ['"[2001:db8::g]:80"', '"2001:db8::g"']],
   ];
-  for (const [text, message, hint] of refused) {
+  for (const [text, mentions] of refused) {
     it(`refuses ${JSON.stringify(text)}`, () => {
-      assert.throws(
-        () => parseEndpoint(text),
-        (error: unknown) =>
-          error instanceof LbctlError &&
-          error.kind === 'USAGE' &&
-          message.test(error.message) &&
-          !error.message.includes('\n') &&
-          typeof error.hint === 'string' &&
-          (hint === undefined || hint.test(error.hint)),
-      );
+      assert.throws(() => parseEndpoint(text), lbctlErrorOf('USAGE', { mentions, hint: true }));
     });
   }
 

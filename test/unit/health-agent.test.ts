@@ -15,6 +15,8 @@ import { AGENT_DEFAULTS, detectionWindowMs, parseAgentOptions } from '../../src/
 import { probeTcp } from '../../src/health/probe.js';
 import { HealthTracker } from '../../src/health/tracker.js';
 import { decodeV2 } from '../../src/ppv2/index.js';
+import { lbctlErrorOf } from '../helpers/errors.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Backend .3 of web went down after 3 refused probes: what the agent reports. */
 const DOWN_EVENT: HealthEvent = {
@@ -87,22 +89,19 @@ describe('agent options', () => {
     });
   });
 
-  for (const [what, bad, pattern] of [
-    ['an interval that is not a number', { interval: 'soon' }, /--interval "soon"/],
-    ['an interval below 0.1 s', { interval: '0.05', timeout: '0.01' }, /--interval "0.05"/],
-    ['an empty timeout', { timeout: ' ' }, /--timeout/],
-    ['a timeout longer than the interval', { interval: '1', timeout: '2' }, /longer than --interval/],
-    ['rise 0', { rise: 0 }, /--rise 0/],
-    ['fall above 100', { fall: 101 }, /--fall 101/],
+  // Each refusal names the flag and the value it refuses.
+  for (const [what, bad, mentions] of [
+    ['an interval that is not a number', { interval: 'soon' }, ['--interval', '"soon"']],
+    ['an interval below 0.1 s', { interval: '0.05', timeout: '0.01' }, ['--interval', '"0.05"']],
+    ['an empty timeout', { timeout: ' ' }, ['--timeout']],
+    ['a timeout longer than the interval', { interval: '1', timeout: '2' }, ['--timeout', '--interval']],
+    ['rise 0', { rise: 0 }, ['--rise', '0']],
+    ['fall above 100', { fall: 101 }, ['--fall', '101']],
   ] as const) {
     it(`refuses ${what} as USAGE`, () => {
       assert.throws(
         () => parseAgentOptions({ ...flags, ...bad }),
-        (err: Error & { kind?: string }) => {
-          assert.equal(err.kind, 'USAGE');
-          assert.match(err.message, pattern);
-          return true;
-        },
+        lbctlErrorOf('USAGE', { mentions: [...mentions] }),
       );
     });
   }
@@ -330,7 +329,9 @@ describe('health agent: rounds', () => {
     const { a } = agent(w);
     const controller = new AbortController();
     const running = a.run(controller.signal);
-    setTimeout(() => controller.abort(), 50);
+    // Abort once the first round has probed, i.e. while the agent waits for the next one.
+    await waitFor('the first round', () => w.probes.length === 1, { intervalMs: 5 });
+    controller.abort();
     const started = Date.now();
     await running;
     assert.ok(Date.now() - started < options.intervalMs, 'did not wait out the interval');
@@ -358,10 +359,8 @@ describe('TCP probe', () => {
 
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const waitReceived = async (n: number) => {
-    for (let i = 0; i < 100 && received.length < n; i++) await new Promise((r) => setTimeout(r, 10));
-    return received[n - 1];
-  };
+  const waitReceived = (n: number) =>
+    waitFor(`connection ${n} at the server`, () => received[n - 1], { timeoutMs: 1000, intervalMs: 10 });
 
   it('sends a PROXY v2 LOCAL header and closes, with ppv2', async () => {
     const result = await probeTcp({ address: '127.0.0.1', port }, { timeoutMs: 1000, ppv2: true });

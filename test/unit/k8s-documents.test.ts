@@ -1,13 +1,13 @@
 /** Reading manifest streams: YAML and JSON documents, kubectl's List objects, and where errors point. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/errors.js';
 import { parseManifests } from '../../src/k8s/documents.js';
 import { splitJsonStream } from '../../src/k8s/json-stream.js';
 import { readObjects } from '../../src/k8s/objects.js';
+import { lbctlErrorOf } from '../helpers/errors.js';
 
-const invalid = (pattern: RegExp) => (err: unknown) =>
-  err instanceof LbctlError && err.kind === 'INVALID_DATA' && pattern.test(err.message);
+/** INVALID_DATA, naming where (document, field) and what (the value): the inputs, not the wording. */
+const invalid = (...mentions: string[]) => lbctlErrorOf('INVALID_DATA', { mentions });
 
 describe('k8s documents: parseManifests', () => {
   it('reads multi-document YAML, skipping empty documents, numbering every document', () => {
@@ -63,38 +63,26 @@ describe('k8s documents: parseManifests', () => {
   it('names the document and the line of a YAML syntax error', () => {
     assert.throws(
       () => parseManifests('kind: Service\n---\nkind: Service\nspec: [1, 2\n'),
-      invalid(/^document 2: not valid YAML: .*line \d+, column \d+/),
+      invalid('document 2', 'line 5, column 1'),
     );
-    assert.throws(
-      () => parseManifests('a: 1\na: 2\n'),
-      invalid(/^document 1: not valid YAML: Map keys must be unique/),
-    );
+    assert.throws(() => parseManifests('a: 1\na: 2\n'), invalid('document 1', 'line 2, column 1'));
   });
 
   it('names the document, and the line where V8 gives a position, of a JSON syntax error', () => {
     assert.throws(
       () => parseManifests('{"kind": "Service"}\n{"kind": "Service",\n "spec": 1 x}'),
-      invalid(/^document 2: not valid JSON: Expected ',' or '}' after property value at line 3, column 12$/),
+      invalid('document 2', 'line 3, column 12'),
     );
     assert.throws(
       () => parseManifests('{"kind": "Service"}\n{"kind": "Service",\n "spec": }'),
-      invalid(/^document 2: not valid JSON: Unexpected token '}'$/),
+      invalid('document 2'),
     );
   });
 
   it('refuses documents that are not objects', () => {
-    assert.throws(
-      () => parseManifests('- a\n- b\n'),
-      invalid(/^document 1 is not a Kubernetes object: .*a list/),
-    );
-    assert.throws(
-      () => parseManifests('kind: Service\n---\nhello\n'),
-      invalid(/^document 2 is not a Kubernetes object/),
-    );
-    assert.throws(
-      () => parseManifests('{"kind": "List", "items": [1]}'),
-      invalid(/^document 1 item 1 is not a Kubernetes object/),
-    );
+    assert.throws(() => parseManifests('- a\n- b\n'), invalid('document 1'));
+    assert.throws(() => parseManifests('kind: Service\n---\nhello\n'), invalid('document 2'));
+    assert.throws(() => parseManifests('{"kind": "List", "items": [1]}'), invalid('document 1 item 1'));
   });
 });
 
@@ -151,57 +139,57 @@ endpoints:
     assert.match(contents.ignored[0]?.reason ?? '', /not read by lbctl apply/);
   });
 
-  const refused: Array<[string, string, RegExp]> = [
-    ['no kind', 'apiVersion: v1\n', /^document 1: kind is missing$/],
+  const refused: Array<[string, string, string[]]> = [
+    ['no kind', 'apiVersion: v1\n', ['document 1', 'kind']],
     [
       'an old EndpointSlice version',
       'kind: EndpointSlice\napiVersion: discovery.k8s.io/v1beta1\nmetadata: {name: s}\n',
-      /^document 1 \(EndpointSlice default\/s\): apiVersion "discovery.k8s.io\/v1beta1" is not supported/,
+      ['document 1 (EndpointSlice default/s)', '"discovery.k8s.io/v1beta1"'],
     ],
     [
       'a Service without a name',
       'kind: Service\napiVersion: v1\nmetadata: {}\n',
-      /^document 1 \(Service\): metadata has no name$/,
+      ['document 1 (Service)', 'metadata'],
     ],
     [
       'a port out of range',
       'kind: Service\napiVersion: v1\nmetadata: {name: web}\nspec: {ports: [{port: 80}, {port: 70000}]}\n',
-      /^document 1 \(Service default\/web\): spec.ports\[1\].port must be an integer from 1 to 65535, got 70000$/,
+      ['document 1 (Service default/web)', 'spec.ports[1].port', '70000'],
     ],
     [
       'a non-string annotation',
       'kind: Service\napiVersion: v1\nmetadata: {name: web, annotations: {loxilb.io/liveness: true}}\n',
-      /: metadata.annotations\["loxilb.io\/liveness"\] must be a string, got true$/,
+      ['metadata.annotations["loxilb.io/liveness"]', 'true'],
     ],
     [
       'ports that are not a list',
       'kind: Service\napiVersion: v1\nmetadata: {name: web}\nspec: {ports: {port: 80}}\n',
-      /: spec.ports must be a list/,
+      ['spec.ports'],
     ],
     [
       'an IPv6 address in an IPv4 slice',
       'kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\nmetadata: {name: s}\naddressType: IPv4\nendpoints: [{addresses: ["2001:db8::1"]}]\n',
-      /^document 1 \(EndpointSlice default\/s\): endpoints\[0\].addresses\[0\] "2001:db8::1" is not an IPv4 address/,
+      ['document 1 (EndpointSlice default/s)', 'endpoints[0].addresses[0]', '"2001:db8::1"'],
     ],
     [
       'an endpoint without addresses',
       'kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\nmetadata: {name: s}\naddressType: IPv4\nendpoints: [{addresses: []}]\n',
-      /: endpoints\[0\].addresses is empty/,
+      ['endpoints[0].addresses'],
     ],
     [
       'a ready condition that is not a boolean',
       'kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\nmetadata: {name: s}\naddressType: IPv4\nendpoints: [{addresses: ["192.0.2.1"], conditions: {ready: "yes"}}]\n',
-      /: endpoints\[0\].conditions.ready must be true or false, got "yes"/,
+      ['endpoints[0].conditions.ready', '"yes"'],
     ],
     [
       'an Endpoints address that is not an IP',
       'kind: Endpoints\napiVersion: v1\nmetadata: {name: web}\nsubsets: [{addresses: [{ip: web.local}]}]\n',
-      /^document 1 \(Endpoints default\/web\): subsets\[0\].addresses\[0\].ip "web.local" is not an IP address$/,
+      ['document 1 (Endpoints default/web)', 'subsets[0].addresses[0].ip', '"web.local"'],
     ],
   ];
-  for (const [what, yaml, message] of refused) {
+  for (const [what, yaml, mentions] of refused) {
     it(`refuses ${what}, naming the document and field`, () => {
-      assert.throws(() => read(yaml), invalid(message));
+      assert.throws(() => read(yaml), invalid(...mentions));
     });
   }
 });

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { executePlan } from '../../src/core/apply-execute.js';
 import { computePlan, type DesiredService } from '../../src/core/apply-plan.js';
 import type { InstanceState } from '../../src/core/state-file.js';
-import { LbctlError } from '../../src/errors.js';
+import { lbctlErrorOf } from '../helpers/errors.js';
 import { FakeStore, specFrom, viewOf } from './k8s-fixtures.js';
 
 const SNAT = '198.51.100.1';
@@ -159,15 +159,17 @@ describe('k8s plan: computePlan', () => {
   it('refuses two parts of the input with one VIP:PORT or one name', () => {
     assert.throws(
       () => computePlan([desired(web()), desired({ ...api(), vip: web().vip }, 3)], [], {}, { prune: false }),
-      (err: unknown) =>
-        err instanceof LbctlError &&
-        err.kind === 'INVALID_DATA' &&
-        err.message ===
-          'document 3 (Service default/api) spec.ports[0] describes service 203.0.113.10:80/tcp again (already described by document 1 (Service default/web) spec.ports[0])',
+      lbctlErrorOf('INVALID_DATA', {
+        mentions: [
+          'document 3 (Service default/api)',
+          'document 1 (Service default/web)',
+          '203.0.113.10:80/tcp',
+        ],
+      }),
     );
     assert.throws(
       () => computePlan([desired(web()), desired({ ...api(), name: 'web' }, 2)], [], {}, { prune: false }),
-      /gets the lbctl name "web", like document 1/,
+      lbctlErrorOf('INVALID_DATA', { mentions: ['document 2', 'document 1', '"web"'] }),
     );
   });
 
@@ -180,10 +182,7 @@ describe('k8s plan: computePlan', () => {
           {},
           { prune: false },
         ),
-      (err: unknown) =>
-        err instanceof LbctlError &&
-        err.kind === 'CONFLICT' &&
-        /the lbctl name "manual" is taken by service 203.0.113.10:90\/tcp/.test(err.message),
+      lbctlErrorOf('CONFLICT', { mentions: ['"manual"', '203.0.113.10:90/tcp'] }),
     );
   });
 
@@ -193,7 +192,7 @@ describe('k8s plan: computePlan', () => {
     );
     assert.throws(
       () => computePlan(many, [], {}, { prune: false }),
-      /the apply would leave 256 services, more than the 255 a balancer holds/,
+      lbctlErrorOf('CONFLICT', { mentions: ['256', '255'] }),
     );
   });
 });
@@ -217,11 +216,8 @@ describe('k8s plan: executePlan is all or nothing', () => {
       store.calls.length = 0;
       assert.throws(
         () => apply(store, state, [desired(changedWeb), ...added], true),
-        (err: unknown) =>
-          err instanceof LbctlError &&
-          /^apply failed at \w+ .*: injected failure at .*; the \d completed step\(s\) were undone, nothing was applied$/.test(
-            err.message,
-          ),
+        // The injected cause travels in the message; that every step was undone, the snapshots show.
+        lbctlErrorOf('FAILURE', { mentions: [`injected failure at ${failing}`] }),
       );
       store.failWhen = undefined;
       assert.deepEqual(store.snapshot(), before);
@@ -241,11 +237,8 @@ describe('k8s plan: executePlan is all or nothing', () => {
     ];
     assert.throws(
       () => apply(store, emptyState(), input),
-      (err: unknown) =>
-        err instanceof LbctlError &&
-        err.message.endsWith(
-          'undoing failed (delete 203.0.113.10:82/tcp: map gone): check lbctl service list',
-        ),
+      // The undo that failed, and why.
+      lbctlErrorOf('FAILURE', { mentions: ['203.0.113.10:82/tcp', 'map gone'] }),
     );
   });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ppv2ValueError } from '../../src/ppv2/errors.js';
 import { bytesToHex, parseTlvSpec, TLV_SPEC_HINT } from '../../src/ppv2/index.js';
+import { errorOf } from '../helpers/errors.js';
 
 const hex = (text: string) => bytesToHex(new TextEncoder().encode(text));
 
@@ -35,40 +36,39 @@ describe('parseTlvSpec', () => {
     });
   }
 
-  const refused: Array<[string, RegExp]> = [
-    ['', /the name before "=" is empty/],
-    ['=abc', /the name before "=" is empty/],
-    ['foo=bar', /unknown name "foo"/],
-    ['constructor=x', /unknown name "constructor"/],
-    ['__proto__=x', /unknown name "__proto__"/],
-    ['0xe0', /"0xe0" needs a value: 0xe0=HEX or 0xe0=text:TEXT/],
-    ['unique-id', /"unique-id" needs a value: unique-id=VALUE/],
-    ['noop', /"noop" needs a value: noop=N/],
-    ['authority=', /the authority value is empty/],
-    [`unique-id=${'u'.repeat(129)}`, /UNIQUE_ID value is 129 bytes, more than the 128 allowed/],
-    [`authority=${'a'.repeat(256)}`, /AUTHORITY value is 256 bytes/],
-    ['netns=blü', /NETNS value is not a US-ASCII name/],
-    ['noop=x', /noop length "x" is not a number from 0 to 65535/],
-    ['noop=-1', /noop length "-1"/],
-    ['noop=65536', /NOOP length 65536/],
-    ['crc32c=1234', /crc32c takes no value/],
-    ['0xe0=abc', /value "abc" is not hex digits in pairs/],
-    ['0xe0=0x00', /value "0x00" is not hex digits in pairs/],
-    ['0xe0=zz', /value "zz"/],
-    ['0x100=00', /type "0x100" is not a number from 0x00 to 0xff/],
-    ['256=00', /type "256" is not a number from 0x00 to 0xff/],
-    ['0xf8=00', /type FUTURE\(0xf8\) is reserved for future use/],
-    ['0x03=00', /CRC32C value is 1 bytes, must be exactly 4/],
+  // Besides the spec itself (checked below), the part of it that is wrong where the spec has one.
+  const refused: Array<[string, string[]]> = [
+    ['', []],
+    ['=abc', []],
+    ['foo=bar', ['"foo"']],
+    ['constructor=x', ['"constructor"']],
+    ['__proto__=x', ['"__proto__"']],
+    ['0xe0', ['"0xe0"']],
+    ['unique-id', ['"unique-id"']],
+    ['noop', ['"noop"']],
+    ['authority=', []],
+    [`unique-id=${'u'.repeat(129)}`, ['129']],
+    [`authority=${'a'.repeat(256)}`, ['256']],
+    ['netns=blü', []],
+    ['noop=x', ['"x"']],
+    ['noop=-1', ['"-1"']],
+    ['noop=65536', ['65536']],
+    ['crc32c=1234', []],
+    ['0xe0=abc', ['"abc"']],
+    ['0xe0=0x00', ['"0x00"']],
+    ['0xe0=zz', ['"zz"']],
+    ['0x100=00', ['"0x100"']],
+    ['256=00', ['"256"']],
+    ['0xf8=00', ['0xf8']],
+    ['0x03=00', []],
   ];
-  for (const [spec, message] of refused) {
+  for (const [spec, mentions] of refused) {
     it(`refuses ${JSON.stringify(spec.length > 40 ? `${spec.slice(0, 40)}...` : spec)}`, () => {
       assert.throws(
         () => parseTlvSpec(spec),
         (error: unknown) =>
-          error instanceof Ppv2ValueError &&
-          error.message.startsWith(`invalid TLV "${spec}": `) &&
-          message.test(error.message) &&
-          error.hint === TLV_SPEC_HINT,
+          errorOf(Ppv2ValueError, { mentions: [`"${spec}"`, ...mentions] })(error) &&
+          (error as Ppv2ValueError).hint === TLV_SPEC_HINT,
       );
     });
   }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ppv2ValueError } from '../../src/ppv2/errors.js';
 import { decodeV1, encodeV1, type V1Header } from '../../src/ppv2/index.js';
+import { errorOf } from '../helpers/errors.js';
 
 const bytes = (text: string) => Uint8Array.from(text, (char) => char.charCodeAt(0));
 const textOf = (data: Uint8Array) => String.fromCharCode(...data);
@@ -171,25 +172,20 @@ describe('encodeV1', () => {
     assert.equal(line.length, 104);
   });
 
-  const refusals: Array<[string, unknown, RegExp]> = [
-    ['version 2', { ...tcp4(1, 2), version: 2 }, /version 2 is not 1/],
-    ['IPv6 on INET', { ...tcp4(1, 2), src: '::1' }, /src "::1" is not an IPv4 address/],
-    ['IPv4 on INET6', { ...tcp4(1, 2), family: 'INET6', src: '::1' }, /dst "203.0.113.10" is not an IPv6/],
-    ['port 65536', tcp4(65536, 2), /srcPort 65536/],
-    ['port -1', tcp4(1, -1), /dstPort -1/],
-    ['UNIX family', { ...tcp4(1, 2), family: 'UNIX' }, /not INET or INET6/],
-    ['LOCAL with an address family', { version: 1, command: 'LOCAL', family: 'INET' }, /family UNSPEC/],
-    ['unknown command', { ...tcp4(1, 2), command: 'CHECK' }, /command "CHECK"/],
+  const refusals: Array<[string, unknown, string[]]> = [
+    ['version 2', { ...tcp4(1, 2), version: 2 }, ['version', '2']],
+    ['IPv6 on INET', { ...tcp4(1, 2), src: '::1' }, ['src', '"::1"']],
+    ['IPv4 on INET6', { ...tcp4(1, 2), family: 'INET6', src: '::1' }, ['dst', '"203.0.113.10"']],
+    ['port 65536', tcp4(65536, 2), ['srcPort', '65536']],
+    ['port -1', tcp4(1, -1), ['dstPort', '-1']],
+    ['UNIX family', { ...tcp4(1, 2), family: 'UNIX' }, ['family', 'UNIX']],
+    ['LOCAL with an address family', { version: 1, command: 'LOCAL', family: 'INET' }, ['family', 'UNSPEC']],
+    ['unknown command', { ...tcp4(1, 2), command: 'CHECK' }, ['command', '"CHECK"']],
   ];
-  for (const [name, header, message] of refusals) {
+  // Each refusal names the field and the value it refuses.
+  for (const [name, header, mentions] of refusals) {
     it(`refuses ${name}`, () => {
-      assert.throws(
-        () => encodeV1(header as V1Header),
-        (error: unknown) =>
-          error instanceof Ppv2ValueError &&
-          error.message.startsWith('cannot encode PROXY v1 line: ') &&
-          message.test(error.message),
-      );
+      assert.throws(() => encodeV1(header as V1Header), errorOf(Ppv2ValueError, { mentions }));
     });
   }
 });

@@ -26,6 +26,7 @@ import {
   uniqueIdTlv,
   type V2Header,
 } from '../../src/ppv2/index.js';
+import { errorOf } from '../helpers/errors.js';
 
 const SIGNATURE = '0d0a0d0a000d0a515549540a';
 const hex8 = (n: number) => n.toString(16).padStart(2, '0');
@@ -459,63 +460,38 @@ describe('encodeV2', () => {
     );
   });
 
-  const refusals: Array<[string, V2Header, RegExp, Parameters<typeof encodeV2>[1]?]> = [
-    ['version', { ...base, version: 3 } as unknown as V2Header, /version 3/],
-    ['command', { ...base, command: 'HEALTH' } as unknown as V2Header, /command "HEALTH"/],
-    ['family', { ...base, family: 'INET4' } as unknown as V2Header, /family "INET4"/],
-    ['transport', { ...base, transport: 'SEQPACKET' } as unknown as V2Header, /transport "SEQPACKET"/],
-    ['UNSPEC + STREAM', { ...base, family: 'UNSPEC' } as V2Header, /UNSPEC family requires UNSPEC transport/],
-    ['INET + UNSPEC transport', { ...base, transport: 'UNSPEC' }, /requires STREAM or DGRAM/],
-    ['IPv6 in INET', { ...base, src: '2001:db8::1' }, /src "2001:db8::1" is not an IPv4 address/],
-    [
-      'IPv4 in INET6',
-      { ...base, family: 'INET6', dst: '192.0.2.1', src: '::1' },
-      /dst "192.0.2.1" is not an IPv6/,
-    ],
-    ['port 65536', { ...base, srcPort: 65536 }, /srcPort 65536/],
-    ['port -1', { ...base, dstPort: -1 }, /dstPort -1/],
-    ['port 1.5', { ...base, dstPort: 1.5 }, /dstPort 1.5/],
+  const refusals: Array<[string, V2Header, string[], Parameters<typeof encodeV2>[1]?]> = [
+    ['version', { ...base, version: 3 } as unknown as V2Header, ['version', '3']],
+    ['command', { ...base, command: 'HEALTH' } as unknown as V2Header, ['command', '"HEALTH"']],
+    ['family', { ...base, family: 'INET4' } as unknown as V2Header, ['family', '"INET4"']],
+    ['transport', { ...base, transport: 'SEQPACKET' } as unknown as V2Header, ['transport', '"SEQPACKET"']],
+    ['UNSPEC + STREAM', { ...base, family: 'UNSPEC' } as V2Header, ['UNSPEC', 'STREAM']],
+    ['INET + UNSPEC transport', { ...base, transport: 'UNSPEC' }, ['INET', 'UNSPEC']],
+    ['IPv6 in INET', { ...base, src: '2001:db8::1' }, ['src', '"2001:db8::1"']],
+    ['IPv4 in INET6', { ...base, family: 'INET6', dst: '192.0.2.1', src: '::1' }, ['dst', '"192.0.2.1"']],
+    ['port 65536', { ...base, srcPort: 65536 }, ['srcPort', '65536']],
+    ['port -1', { ...base, dstPort: -1 }, ['dstPort', '-1']],
+    ['port 1.5', { ...base, dstPort: 1.5 }, ['dstPort', '1.5']],
     [
       'unix path of 109 bytes',
       { ...base, family: 'UNIX', src: `/${'a'.repeat(108)}`, dst: '' } as V2Header,
-      /109 bytes, more than 108/,
+      ['109', '108'],
     ],
-    ['unix path with NUL', { ...base, family: 'UNIX', src: 'a\0b', dst: '' } as V2Header, /NUL/],
-    ['UNIQUE_ID 129 bytes', { ...base, tlvs: [{ type: 5, value: new Uint8Array(129) }] }, /129 bytes/],
-    ['CRC32C 3 bytes', { ...base, tlvs: [{ type: 3, value: new Uint8Array(3) }] }, /exactly 4/],
-    ['AUTHORITY twice', { ...base, tlvs: [authorityTlv('a'), authorityTlv('b')] }, /more than once/],
-    ['type 256', { ...base, tlvs: [{ type: 256, value: new Uint8Array() }] }, /type 256 is not a byte/],
-    [
-      'value not bytes',
-      { ...base, tlvs: [{ type: 0xe0, value: [1] }] } as unknown as V2Header,
-      /not a Uint8Array/,
-    ],
-    [
-      'value over 65535 bytes',
-      { ...base, tlvs: [{ type: 0xe0, value: new Uint8Array(65536) }] },
-      /65536 bytes/,
-    ],
-    [
-      'future type 0xF8',
-      { ...base, tlvs: [{ type: 0xf8, value: new Uint8Array() }] },
-      /reserved for future use/,
-    ],
-    [
-      'over 4096 bytes',
-      { ...base, tlvs: [noopTlv(4096 - 16 - 12 - 3 + 1)] },
-      /4097 bytes, more than the 4096-byte limit/,
-    ],
-    ['over a lower cap', base, /28 bytes, more than the 20-byte limit/, { maxHeaderBytes: 20 }],
+    ['unix path with NUL', { ...base, family: 'UNIX', src: 'a\0b', dst: '' } as V2Header, ['NUL']],
+    ['UNIQUE_ID 129 bytes', { ...base, tlvs: [{ type: 5, value: new Uint8Array(129) }] }, ['129']],
+    ['CRC32C 3 bytes', { ...base, tlvs: [{ type: 3, value: new Uint8Array(3) }] }, ['CRC32C', '3']],
+    ['AUTHORITY twice', { ...base, tlvs: [authorityTlv('a'), authorityTlv('b')] }, ['AUTHORITY']],
+    ['type 256', { ...base, tlvs: [{ type: 256, value: new Uint8Array() }] }, ['256']],
+    ['value not bytes', { ...base, tlvs: [{ type: 0xe0, value: [1] }] } as unknown as V2Header, []],
+    ['value over 65535 bytes', { ...base, tlvs: [{ type: 0xe0, value: new Uint8Array(65536) }] }, ['65536']],
+    ['future type 0xF8', { ...base, tlvs: [{ type: 0xf8, value: new Uint8Array() }] }, ['0xf8']],
+    ['over 4096 bytes', { ...base, tlvs: [noopTlv(4096 - 16 - 12 - 3 + 1)] }, ['4097']],
+    ['over a lower cap', base, ['28', '20'], { maxHeaderBytes: 20 }],
   ];
-  for (const [name, header, message, options] of refusals) {
+  // Each refusal names the field and the value (or size) it refuses.
+  for (const [name, header, mentions, options] of refusals) {
     it(`refuses ${name}`, () => {
-      assert.throws(
-        () => encodeV2(header, options),
-        (error: unknown) =>
-          error instanceof Ppv2ValueError &&
-          error.message.startsWith('cannot encode PROXY v2 header: ') &&
-          message.test(error.message),
-      );
+      assert.throws(() => encodeV2(header, options), errorOf(Ppv2ValueError, { mentions }));
     });
   }
 

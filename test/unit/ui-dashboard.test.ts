@@ -20,6 +20,7 @@ import type { TerminalSize } from '../../src/ui/layout.js';
 import { TopApp } from '../../src/ui/top-app.js';
 import { layoutFor, serviceNames, visibleConnections, visibleHeaders } from '../../src/ui/view-model.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { FIRST, headerEvent, probed, SECOND, SERVICES, snapshot, T0 } from './ui-fixtures.js';
 
 const TWO: DashboardState = advance(advance(initialState(), FIRST), SECOND);
@@ -252,11 +253,7 @@ class FakeSource {
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+  await waitFor(what, check, { timeoutMs: 3000, intervalMs: 10 });
 }
 
 describe('top dashboard: the live app and its keys', () => {
@@ -295,6 +292,8 @@ describe('top dashboard: the live app and its keys', () => {
 
     app.stdin.write('q');
     const stopped = source.calls;
+    // Not a wait for something to happen but a window in which nothing may: polling every 25 ms, an app
+    // that ignored q would be called about four more times.
     await sleep(100);
     assert.ok(source.calls <= stopped + 1, 'q unmounts the app and stops polling');
   });
