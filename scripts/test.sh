@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (README): set up, then lint, type-check, and run the unit and end-to-end suites.
-# End-to-end tests need root; under CI=true a missing prerequisite fails them instead of skipping.
+# The test command (README): set up, then lint, type-check, and run the unit, packet and end-to-end suites.
+# Packet tests (the datapath under BPF_PROG_TEST_RUN, seconds) and end-to-end tests need root; under
+# CI=true a missing prerequisite fails them instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ npm run --silent lint
 npx tsc -p tsconfig.test.json
 
 shopt -s nullglob
-tests=(test/unit/*.test.ts test/e2e/*.test.ts)
+tests=(test/unit/*.test.ts test/packet/*.test.ts test/e2e/*.test.ts)
 # One runner invocation, one file at a time: the end-to-end files share the kernel and bpffs. The spec
 # report goes to the terminal; a TAP copy gives the totals for the plain closing line.
 tap=$(mktemp)

@@ -58,6 +58,71 @@ const MapBatchOpts = koffi.struct({
 });
 
 /**
+ * struct bpf_test_run_opts (72 bytes): BPF_PROG_TEST_RUN's arguments. The buffers are native addresses
+ * (koffi.alloc), not JS Buffers: the kernel writes data_out and ctx_out, and koffi would copy a Buffer.
+ */
+const TestRunOpts = koffi.struct({
+  sz: 'size_t',
+  data_in: 'void *',
+  data_out: 'void *',
+  data_size_in: 'uint32',
+  data_size_out: 'uint32',
+  ctx_in: 'void *',
+  ctx_out: 'void *',
+  ctx_size_in: 'uint32',
+  ctx_size_out: 'uint32',
+  retval: 'uint32',
+  repeat: 'int',
+  duration: 'uint32',
+  flags: 'uint32',
+  cpu: 'uint32',
+  batch_size: 'uint32',
+});
+
+/**
+ * struct __sk_buff from linux/bpf.h (192 bytes): the context a tc program sees, and what
+ * BPF_PROG_TEST_RUN takes as ctx_in. The kernel accepts only a few fields set (mark, priority,
+ * ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp); the rest must be zero.
+ */
+export const SkBuffCtx = koffi.struct({
+  len: 'uint32',
+  pkt_type: 'uint32',
+  mark: 'uint32',
+  queue_mapping: 'uint32',
+  protocol: 'uint32',
+  vlan_present: 'uint32',
+  vlan_tci: 'uint32',
+  vlan_proto: 'uint32',
+  priority: 'uint32',
+  ingress_ifindex: 'uint32',
+  ifindex: 'uint32',
+  tc_index: 'uint32',
+  cb: koffi.array('uint32', 5, 'Array'),
+  hash: 'uint32',
+  tc_classid: 'uint32',
+  data: 'uint32',
+  data_end: 'uint32',
+  napi_id: 'uint32',
+  family: 'uint32',
+  remote_ip4: 'uint32',
+  local_ip4: 'uint32',
+  remote_ip6: koffi.array('uint32', 4, 'Array'),
+  local_ip6: koffi.array('uint32', 4, 'Array'),
+  remote_port: 'uint32',
+  local_port: 'uint32',
+  data_meta: 'uint32',
+  flow_keys: 'uint64',
+  tstamp: 'uint64',
+  wire_len: 'uint32',
+  gso_segs: 'uint32',
+  sk: 'uint64',
+  gso_size: 'uint32',
+  tstamp_type: 'uint8',
+  _tstamp_type_pad: koffi.array('uint8', 3, 'Array'),
+  hwtstamp: 'uint64',
+});
+
+/**
  * struct bpf_prog_info from linux/bpf.h as of the 6.x kernels (232 bytes). Every field is spelled out so
  * the offsets match the C layout exactly (checked against offsetof() in test/unit/bpf-bindings.test.ts);
  * the bitfield word after `ifindex` is `gpl_bits`. The kernel fills min(our size, its size) bytes.
@@ -130,6 +195,8 @@ export const STRUCT_LAYOUTS = {
   bpf_tc_hook: TcHook,
   bpf_tc_opts: TcOpts,
   bpf_map_batch_opts: MapBatchOpts,
+  bpf_test_run_opts: TestRunOpts,
+  __sk_buff: SkBuffCtx,
   bpf_prog_info: BpfProgInfo,
   bpf_map_info: BpfMapInfo,
 } as const;
@@ -140,6 +207,7 @@ export const OPTS_SIZE = {
   tcHook: koffi.sizeof(TcHook),
   tcOpts: koffi.sizeof(TcOpts),
   mapBatchOpts: koffi.sizeof(MapBatchOpts),
+  testRunOpts: koffi.sizeof(TestRunOpts),
 } as const;
 
 export interface OpenOptsValue {
@@ -177,6 +245,25 @@ export interface MapBatchOptsValue {
   flags: number | bigint;
 }
 
+/** Pointer fields hold native addresses (koffi.alloc); the out fields are filled in on return. */
+export interface TestRunOptsValue {
+  sz: number;
+  data_in: Pointer | null;
+  data_out: Pointer | null;
+  data_size_in: number;
+  data_size_out: number;
+  ctx_in: Pointer | null;
+  ctx_out: Pointer | null;
+  ctx_size_in: number;
+  ctx_size_out: number;
+  retval: number;
+  repeat: number;
+  duration: number;
+  flags: number;
+  cpu: number;
+  batch_size: number;
+}
+
 /** Signature of a ring buffer sample callback as koffi delivers it: (ctx, data, size). */
 export const RingBufferSampleFn = koffi.proto('int', ['void *', 'void *', 'size_t']);
 /** libbpf_print_fn_t: (level, fmt, va_list). va_list is an array type on x86-64, so it arrives as a pointer. */
@@ -211,6 +298,8 @@ export interface Libbpf {
   bpf_map__set_pin_path(map: Pointer, path: string | null): number;
   bpf_map__pin(map: Pointer, path: string | null): number;
   bpf_map__unpin(map: Pointer, path: string | null): number;
+  /** Before load only: the map is created with this many entries instead of the object's. */
+  bpf_map__set_max_entries(map: Pointer, maxEntries: number): number;
 
   bpf_obj_get(path: string): number;
   bpf_obj_pin(fd: number, path: string): number;
@@ -218,6 +307,8 @@ export interface Libbpf {
   bpf_prog_get_fd_by_id(id: number): number;
   bpf_map_get_fd_by_id(id: number): number;
   bpf_enable_stats(type: number): number;
+  /** BPF_PROG_TEST_RUN: fills opts.retval, duration, data_size_out and ctx_size_out. */
+  bpf_prog_test_run_opts(progFd: number, opts: TestRunOptsValue): number;
 
   bpf_map_create(
     type: number,
@@ -303,6 +394,7 @@ function bind(): Libbpf {
     bpf_map__set_pin_path: f('bpf_map__set_pin_path', 'int', ['void *', 'const char *']),
     bpf_map__pin: f('bpf_map__pin', 'int', ['void *', 'const char *']),
     bpf_map__unpin: f('bpf_map__unpin', 'int', ['void *', 'const char *']),
+    bpf_map__set_max_entries: f('bpf_map__set_max_entries', 'int', ['void *', 'uint32']),
 
     bpf_obj_get: f('bpf_obj_get', 'int', ['const char *']),
     bpf_obj_pin: f('bpf_obj_pin', 'int', ['int', 'const char *']),
@@ -310,6 +402,10 @@ function bind(): Libbpf {
     bpf_prog_get_fd_by_id: f('bpf_prog_get_fd_by_id', 'int', ['uint32']),
     bpf_map_get_fd_by_id: f('bpf_map_get_fd_by_id', 'int', ['uint32']),
     bpf_enable_stats: f('bpf_enable_stats', 'int', ['int']),
+    bpf_prog_test_run_opts: f('bpf_prog_test_run_opts', 'int', [
+      'int',
+      koffi.inout(koffi.pointer(TestRunOpts)),
+    ]),
 
     bpf_map_create: f('bpf_map_create', 'int', [
       'int',

@@ -53,6 +53,13 @@ export interface LoadedObject {
 export interface LoadOptions {
   /** Directory on bpffs for the pinned maps; created if missing. */
   pinDir: string;
+  /**
+   * false: no map is pinned or reused, every map is private to this load and goes with close() (tests
+   * that drive the program with BPF_PROG_TEST_RUN). pinDir is then only reported. Default true.
+   */
+  pin?: boolean;
+  /** Map name → max_entries to create it with instead of the object's (e.g. a small table to fill). */
+  maxEntries?: Readonly<Record<string, number>>;
   /** Bytes kept of the verifier log on failure (the kernel keeps the tail). Default 1 MiB. */
   logSize?: number;
 }
@@ -65,7 +72,8 @@ export function mapPinPath(pinDir: string, mapName: string): string {
 /** Open, pin-configure and load `path`. Throws LbctlError (with the verifier's reason) on failure. */
 export function loadObject(path: string, options: LoadOptions): LoadedObject {
   const bpf = libbpf();
-  ensurePinDir(options.pinDir);
+  const pin = options.pin ?? true;
+  if (pin) ensurePinDir(options.pinDir);
   const logSize = options.logSize ?? 1 << 20;
   // The log buffer must outlive bpf_object__open_file (libbpf keeps the pointer until load), so it is
   // native memory rather than a Buffer.
@@ -89,9 +97,16 @@ export function loadObject(path: string, options: LoadOptions): LoadedObject {
     const handles: Array<[Pointer, LoadedMap]> = []; // struct bpf_map * stays valid across load
     for (let m = bpf.bpf_object__next_map(obj, null); m !== null; m = bpf.bpf_object__next_map(obj, m)) {
       const name = bpf.bpf_map__name(m);
-      const pinPath = bpf.bpf_map__is_internal(m) ? undefined : mapPinPath(options.pinDir, name);
+      const pinPath = !pin || bpf.bpf_map__is_internal(m) ? undefined : mapPinPath(options.pinDir, name);
       if (pinPath !== undefined) {
         check(`set pin path of map ${name} to ${pinPath}`, bpf.bpf_map__set_pin_path(m, pinPath));
+      } else if (!pin) {
+        // the object's own pinning attribute (LIBBPF_PIN_BY_NAME) would pin it under the default root
+        check(`unpin map ${name}`, bpf.bpf_map__set_pin_path(m, null));
+      }
+      const maxEntries = options.maxEntries?.[name];
+      if (maxEntries !== undefined) {
+        check(`set max_entries of map ${name}`, bpf.bpf_map__set_max_entries(m, maxEntries));
       }
       const entry: LoadedMap = {
         name,

@@ -1,0 +1,953 @@
+/**
+ * The datapath packet by packet (issue 15): lbctl_ingress run with BPF_PROG_TEST_RUN on crafted IPv4 and
+ * IPv6 frames, each case a frame in and expectations on the frame out, the return code, conntrack (decoded
+ * by records.ts) and the counters. Checksums are verified by the test's own routine, injected headers by
+ * the project's PPv2 codec. Needs root (BPF, a scratch network namespace); runs in seconds.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { CtEntry, CtKey, Mode } from '../../src/bpf/records.js';
+import { decodeProxyHeader, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
+import { DatapathHarness, NET, type RunResult, TC_ACT } from '../helpers/datapath-harness.js';
+import {
+  buildFrame,
+  findOption,
+  type ParsedFrame,
+  parseFrame,
+  type Segment,
+  seqAdd,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  type TcpOption,
+} from '../helpers/packets.js';
+import { missingPrerequisites } from '../helpers/prereq.js';
+
+const missing = missingPrerequisites({ root: true, binaries: ['ip', 'sysctl'] });
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing: ${missing.join(', ')}` : false;
+
+const BACKEND_PORT = 8080;
+const BOOT_ID = Buffer.from('1122334455667788', 'hex'); // the harness's lb_config boot id, big-endian
+const CLIENT_MSS = 1460;
+/** A service's custom TLV, pre-encoded as the control plane stores it: type 0xE0, 3 bytes. */
+const CUSTOM_TLV = Buffer.from([0xe0, 0x00, 0x03, 0x61, 0x62, 0x63]);
+
+/** The services of one family: what each port of the VIP does. */
+function services(family: 4 | 6) {
+  const idBase = family === 4 ? 0 : 10;
+  const net = NET[family];
+  // PPv2 v2 header length by the spec: 16 fixed + addresses (12 or 36) + TLVs (UNIQUE_ID 3+16, CRC32C 3+4:
+  // idAndCrc; or the custom one).
+  const addrBytes = family === 4 ? 12 : 36;
+  return {
+    fullnat: {
+      id: idBase + 1,
+      port: 80,
+      mode: 'fullnat' as Mode,
+      n: 16 + addrBytes + 19 + 7,
+      idAndCrc: true,
+    },
+    dnat: { id: idBase + 2, port: 81, mode: 'dnat' as Mode, n: 16 + addrBytes, idAndCrc: false },
+    plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, idAndCrc: false },
+    custom: {
+      id: idBase + 4,
+      port: 83,
+      mode: 'fullnat' as Mode,
+      n: 16 + addrBytes + CUSTOM_TLV.length,
+      idAndCrc: false,
+    },
+    net,
+  };
+}
+type Service = ReturnType<typeof services>['fullnat'];
+
+function addServices(h: DatapathHarness, family: 4 | 6): void {
+  const s = services(family);
+  for (const svc of [s.fullnat, s.dnat, s.plain, s.custom]) {
+    h.addService({
+      id: svc.id,
+      vip: s.net.vip,
+      port: svc.port,
+      mode: svc.mode,
+      ppv2: svc.n > 0,
+      uniqueId: svc.idAndCrc,
+      crc32c: svc.idAndCrc,
+      tlvs: svc === s.custom ? CUSTOM_TLV : undefined,
+      snatAddr: svc.mode === 'fullnat' ? s.net.snat : undefined,
+      backends: [{ id: svc.id, addr: s.net.backend, port: BACKEND_PORT }],
+    });
+  }
+}
+
+/** Checks every forwarded frame must pass: right checksums, IP fields that are not ours untouched. */
+function assertWellFormed(input: Buffer, result: RunResult, checks = { tcpChecksum: true }): ParsedFrame {
+  assert.equal(result.retval, TC_ACT.REDIRECT, 'forwarded with bpf_redirect_neigh');
+  const out = parseFrame(result.frame);
+  const before = parseFrame(input);
+  assert.ok(out.ipChecksumOk, 'IPv4 header checksum');
+  if (checks.tcpChecksum) assert.ok(out.tcpChecksumOk, 'TCP checksum');
+  assert.deepEqual(out.ipInvariant, before.ipInvariant, 'TTL, ToS, id, flow label untouched');
+  assert.deepEqual(
+    result.frame.subarray(0, 14),
+    input.subarray(0, 14),
+    'Ethernet header (the redirect writes it)',
+  );
+  assert.equal(out.window, before.window);
+  return out;
+}
+
+/**
+ * One TCP connection through one service, driven segment by segment. Frames are built as each end sends
+ * them (the client in its own sequence space, the backend in its own, which the header shifts); the tests
+ * state what the other end must receive.
+ */
+class Connection {
+  readonly isn: number;
+  readonly backendIsn = 0x7000_0000;
+  /** What the backend sees as its peer: the SNAT address (fullnat) or the client (dnat). */
+  readonly peerAtBackend: { addr: string; port: number };
+  constructor(
+    private readonly h: DatapathHarness,
+    readonly family: 4 | 6,
+    readonly svc: Service,
+    readonly clientPort: number,
+    /** Options on every non-SYN segment (timestamps, or none at all: doff=5 as Windows sends). */
+    readonly dataOptions: readonly TcpOption[],
+  ) {
+    this.isn = 0xfff0_0000 + clientPort; // near the wrap: sequence arithmetic must be modular
+    const net = NET[family];
+    this.peerAtBackend =
+      svc.mode === 'fullnat' ? { addr: net.snat, port: clientPort } : { addr: net.client, port: clientPort };
+  }
+
+  get net() {
+    return NET[this.family];
+  }
+
+  /** A client → VIP frame. */
+  fromClient(seg: Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'>): Buffer {
+    return buildFrame({
+      src: this.net.client,
+      dst: this.net.vip,
+      sport: this.clientPort,
+      dport: this.svc.port,
+      ...seg,
+    });
+  }
+
+  /** A backend → (SNAT address | client) frame. */
+  fromBackend(seg: Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'>): Buffer {
+    return buildFrame({
+      src: this.net.backend,
+      dst: this.peerAtBackend.addr,
+      sport: BACKEND_PORT,
+      dport: this.peerAtBackend.port,
+      ...seg,
+    });
+  }
+
+  get origKey(): Omit<CtKey, 'family' | 'protocol'> {
+    return { saddr: this.net.client, daddr: this.net.vip, sport: this.clientPort, dport: this.svc.port };
+  }
+
+  get replyKey(): Omit<CtKey, 'family' | 'protocol'> {
+    return {
+      saddr: this.net.backend,
+      daddr: this.peerAtBackend.addr,
+      sport: BACKEND_PORT,
+      dport: this.peerAtBackend.port,
+    };
+  }
+
+  orig(): CtEntry {
+    const e = this.h.conntrackEntry(this.origKey);
+    assert.ok(e, 'the ORIG conntrack entry exists');
+    return e;
+  }
+
+  /** SYN, SYN-ACK, ACK, each checked for being forwarded. Returns the ACK as sent and as forwarded. */
+  handshake(): { ack: Buffer; result: RunResult } {
+    const syn = this.fromClient({
+      seq: this.isn,
+      ack: 0,
+      flags: TCP_SYN,
+      options: [{ kind: 'mss', value: CLIENT_MSS }],
+    });
+    assert.equal(this.h.run(syn, 'client').retval, TC_ACT.REDIRECT);
+    const synAck = this.fromBackend({
+      seq: this.backendIsn,
+      ack: seqAdd(this.isn, 1),
+      flags: TCP_SYN | TCP_ACK,
+      options: [{ kind: 'mss', value: CLIENT_MSS }],
+    });
+    assert.equal(this.h.run(synAck, 'backend').retval, TC_ACT.REDIRECT);
+    const ack = this.fromClient({
+      seq: seqAdd(this.isn, 1),
+      ack: seqAdd(this.backendIsn, 1),
+      flags: TCP_ACK,
+      options: this.dataOptions,
+    });
+    const result = this.h.run(ack, 'client');
+    assert.equal(result.retval, TC_ACT.REDIRECT);
+    return { ack, result };
+  }
+
+  /** A client data segment at client offset `offset` (0 = the first byte after the SYN). */
+  clientData(offset: number, payload: Buffer, flags = TCP_ACK | TCP_PSH): Buffer {
+    return this.fromClient({
+      seq: seqAdd(this.isn, 1 + offset),
+      ack: seqAdd(this.backendIsn, 1),
+      flags,
+      options: this.dataOptions,
+      payload,
+    });
+  }
+}
+
+/** The PPv2 header in front of a payload, decoded by the project's codec. */
+function decodeInjected(payload: Buffer): { header: V2InetHeader; consumed: number } {
+  const result = decodeProxyHeader(payload);
+  assert.equal(result.status, 'complete', `a complete PPv2 header: ${JSON.stringify(result)}`);
+  if (result.status !== 'complete') throw new Error('unreachable');
+  assert.equal(result.header.version, 2);
+  return { header: result.header as V2InetHeader, consumed: result.consumed };
+}
+
+const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: example.test\r\n\r\n');
+const SECOND = Buffer.from('second segment of the request body, after the header went out');
+const TIMESTAMPS: TcpOption[] = [
+  { kind: 'nop' },
+  { kind: 'nop' },
+  { kind: 'timestamps', value: 1000, echo: 2000 },
+];
+
+describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
+  let h: DatapathHarness;
+
+  before(() => {
+    h = DatapathHarness.open();
+    addServices(h, 4);
+    addServices(h, 6);
+  });
+  after(() => h?.close());
+
+  for (const family of [4, 6] as const) {
+    const s = services(family);
+    const net = NET[family];
+
+    describe(`IPv${family}`, () => {
+      it('a client SYN to a fullnat service: SNAT address and port, VIP -> backend, both conntrack entries', () => {
+        const conn = new Connection(h, family, s.fullnat, 40001, TIMESTAMPS);
+        const before = h.counters(s.fullnat.id);
+        const synOptions: TcpOption[] = [
+          { kind: 'mss', value: CLIENT_MSS },
+          { kind: 'sackPermitted' },
+          { kind: 'timestamps', value: 1, echo: 0 },
+          { kind: 'nop' },
+          { kind: 'wscale', shift: 7 },
+        ];
+        const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN, options: synOptions });
+        const out = assertWellFormed(syn, h.run(syn, 'client'));
+        assert.deepEqual(
+          [out.src, out.dst, out.sport, out.dport],
+          [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
+          'client:port -> VIP:80 becomes SNAT:client port -> backend:8080',
+        );
+        assert.equal(out.seq, conn.isn, 'the SYN keeps its sequence number');
+        assert.equal(out.flags, TCP_SYN);
+        assert.deepEqual(
+          out.options,
+          synOptions,
+          "the client's SYN options (its MSS too) are left as they are",
+        );
+
+        const orig = conn.orig();
+        assert.equal(orig.kind, 'orig');
+        assert.equal(orig.state, 'syn_sent');
+        assert.equal(orig.mode, 'fullnat');
+        assert.equal(orig.serviceId, s.fullnat.id);
+        assert.equal(orig.clientIsn, conn.isn);
+        assert.equal(orig.ppv2Len, s.fullnat.n);
+        assert.ok(orig.flags.ppv2 && !orig.flags.headerSent);
+        assert.deepEqual(orig.peer, { ...conn.replyKey, protocol: 'tcp', family });
+        const reply = h.conntrackEntry(conn.replyKey);
+        assert.ok(reply, 'the REPLY entry is keyed by what the backend will send');
+        assert.equal(reply.kind, 'reply');
+        assert.deepEqual(reply.peer, { ...conn.origKey, protocol: 'tcp', family });
+        assert.equal(h.counters(s.fullnat.id).conn_new, before.conn_new + 1n);
+      });
+
+      it('a client SYN to a dnat service: only the destination changes', () => {
+        const conn = new Connection(h, family, s.dnat, 40002, []);
+        const syn = conn.fromClient({
+          seq: conn.isn,
+          ack: 0,
+          flags: TCP_SYN,
+          options: [{ kind: 'mss', value: CLIENT_MSS }],
+        });
+        const out = assertWellFormed(syn, h.run(syn, 'client'));
+        assert.deepEqual(
+          [out.src, out.dst, out.sport, out.dport],
+          [net.client, net.backend, conn.clientPort, BACKEND_PORT],
+        );
+        assert.equal(conn.orig().mode, 'dnat');
+        assert.ok(h.conntrackEntry(conn.replyKey), 'REPLY entry keyed backend -> client');
+      });
+
+      for (const svc of [s.fullnat, s.dnat]) {
+        it(`the SYN-ACK (${svc.mode}): back to VIP -> client, MSS lowered by the header length (${svc.n}), established`, () => {
+          const conn = new Connection(h, family, svc, 40010 + svc.id, []);
+          const syn = conn.fromClient({
+            seq: conn.isn,
+            ack: 0,
+            flags: TCP_SYN,
+            options: [{ kind: 'mss', value: CLIENT_MSS }],
+          });
+          h.run(syn, 'client');
+          const before = h.counters(svc.id);
+          const synAck = conn.fromBackend({
+            seq: conn.backendIsn,
+            ack: seqAdd(conn.isn, 1),
+            flags: TCP_SYN | TCP_ACK,
+            options: [
+              { kind: 'mss', value: CLIENT_MSS },
+              { kind: 'nop' },
+              { kind: 'wscale', shift: 7 },
+              { kind: 'sackPermitted' },
+            ],
+          });
+          const out = assertWellFormed(synAck, h.run(synAck, 'backend'));
+          assert.deepEqual(
+            [out.src, out.dst, out.sport, out.dport],
+            [net.vip, net.client, svc.port, conn.clientPort],
+          );
+          assert.equal(out.ack, seqAdd(conn.isn, 1), 'nothing to shift before the header');
+          assert.equal(out.seq, conn.backendIsn);
+          assert.equal(findOption(out.options, 'mss')?.value, CLIENT_MSS - svc.n);
+          assert.deepEqual(out.options.slice(1), [
+            { kind: 'nop' },
+            { kind: 'wscale', shift: 7 },
+            { kind: 'sackPermitted' },
+          ]);
+          assert.equal(conn.orig().state, 'established');
+          assert.equal(h.counters(svc.id).mss_clamped, before.mss_clamped + 1n);
+        });
+      }
+
+      it('the SYN-ACK MSS: a small one is left alone, a jumbo one is capped at what the insertion can move', () => {
+        for (const [port, mss, expected] of [
+          [40020, s.fullnat.n + 88, s.fullnat.n + 88],
+          [40021, 65495, 9216],
+        ] as const) {
+          const conn = new Connection(h, family, s.fullnat, port, []);
+          h.run(conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN }), 'client');
+          const synAck = conn.fromBackend({
+            seq: conn.backendIsn,
+            ack: seqAdd(conn.isn, 1),
+            flags: TCP_SYN | TCP_ACK,
+            options: [{ kind: 'mss', value: mss }],
+          });
+          const out = assertWellFormed(synAck, h.run(synAck, 'backend'));
+          assert.equal(findOption(out.options, 'mss')?.value, expected, `backend MSS ${mss}`);
+        }
+      });
+
+      it('a service without PPv2: NAT only, no header, no shift, no clamp', () => {
+        const conn = new Connection(h, family, s.plain, 40030, TIMESTAMPS);
+        conn.handshake();
+        const data = conn.clientData(0, REQUEST);
+        const out = assertWellFormed(data, h.run(data, 'client'));
+        assert.deepEqual(out.payload, REQUEST);
+        assert.equal(out.seq, seqAdd(conn.isn, 1));
+        const synAckMss = conn.fromBackend({
+          seq: conn.backendIsn,
+          ack: seqAdd(conn.isn, 1),
+          flags: TCP_SYN | TCP_ACK,
+          options: [{ kind: 'mss', value: CLIENT_MSS }],
+        });
+        assert.equal(
+          findOption(parseFrame(h.run(synAckMss, 'backend').frame).options, 'mss')?.value,
+          CLIENT_MSS,
+        );
+        assert.equal(h.counters(s.plain.id).ppv2_injected, 0n);
+      });
+
+      for (const [svc, options, label] of [
+        [s.fullnat, TIMESTAMPS, 'fullnat, timestamps'],
+        [s.dnat, [], 'dnat, no TCP options (doff=5)'],
+      ] as const) {
+        describe(`a PPv2 connection (${label})`, () => {
+          // one connection through the steps below, in order (made once the harness is open)
+          let conn: Connection;
+          let firstOut: Buffer;
+
+          it('the handshake-completing ACK goes through unshifted and gets no header', () => {
+            conn = new Connection(h, family, svc, 41000 + svc.id, options);
+            const before = h.counters(svc.id);
+            const { ack, result } = conn.handshake();
+            const out = assertWellFormed(ack, result);
+            assert.deepEqual(
+              [out.seq, out.ack, out.flags],
+              [seqAdd(conn.isn, 1), seqAdd(conn.backendIsn, 1), TCP_ACK],
+            );
+            assert.equal(out.payload.length, 0);
+            assert.equal(h.counters(svc.id).ppv2_injected, before.ppv2_injected);
+            assert.ok(!conn.orig().flags.headerSent);
+          });
+
+          it('the first data segment gets the header in front: lengths, checksums, client address, VIP', () => {
+            const before = h.counters(svc.id);
+            const data = conn.clientData(0, REQUEST);
+            const result = h.run(data, 'client');
+            const out = assertWellFormed(data, result);
+            firstOut = result.frame;
+            assert.equal(
+              out.seq,
+              seqAdd(conn.isn, 1),
+              'the header takes the place of the first payload byte',
+            );
+            assert.equal(out.payload.length, svc.n + REQUEST.length);
+            assert.equal(result.frame.length, data.length + svc.n);
+            assert.deepEqual(out.options, parseFrame(data).options);
+            const { header, consumed } = decodeInjected(out.payload);
+            assert.equal(consumed, svc.n, 'header length = the shift recorded in conntrack');
+            assert.equal(conn.orig().ppv2Len, svc.n);
+            assert.equal(header.command, 'PROXY');
+            assert.equal(header.family, family === 4 ? 'INET' : 'INET6');
+            assert.equal(header.transport, 'STREAM');
+            assert.deepEqual(
+              [header.src, header.srcPort, header.dst, header.dstPort],
+              [net.client, conn.clientPort, net.vip, svc.port],
+            );
+            const types = header.tlvs.map((t) => t.type);
+            if (svc.idAndCrc) {
+              assert.deepEqual(
+                types,
+                [TlvType.UNIQUE_ID, TlvType.CRC32C],
+                'the codec verified the CRC32C value',
+              );
+              const uid = Buffer.from(header.tlvs[0]?.value ?? []);
+              assert.deepEqual(uid.subarray(0, 8), BOOT_ID, 'UNIQUE_ID starts with the boot id');
+              assert.deepEqual(uid, conn.orig().uniqueId);
+            } else {
+              assert.deepEqual(types, []);
+            }
+            assert.deepEqual(out.payload.subarray(svc.n), REQUEST, 'the payload follows intact');
+            assert.ok(conn.orig().flags.headerSent);
+            assert.equal(h.counters(svc.id).ppv2_injected, before.ppv2_injected + 1n);
+          });
+
+          it('a retransmission of the first segment (same seq) gets the identical header again', () => {
+            const before = h.counters(svc.id);
+            const again = h.run(conn.clientData(0, REQUEST), 'client');
+            assert.equal(again.retval, TC_ACT.REDIRECT);
+            assert.deepEqual(again.frame, firstOut, 'byte for byte the first output');
+            assert.equal(conn.orig().reinjections, 1);
+            assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected + 1n);
+          });
+
+          it('later client segments: seq += header length, payload untouched', () => {
+            const data = conn.clientData(REQUEST.length, SECOND);
+            const out = assertWellFormed(data, h.run(data, 'client'));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n + REQUEST.length));
+            assert.deepEqual(out.payload, SECOND);
+          });
+
+          it('backend segments: ack -= header length, SACK blocks shifted, an ack inside the header maps to its start', () => {
+            const before = h.counters(svc.id);
+            const sent = REQUEST.length + SECOND.length;
+            const bAck = (clientOffset: number) => seqAdd(conn.isn, 1 + svc.n + clientOffset); // backend space
+            const cAck = (clientOffset: number) => seqAdd(conn.isn, 1 + clientOffset);
+            const sackOptions: TcpOption[] = [
+              ...(options.length ? TIMESTAMPS : []),
+              { kind: 'nop' },
+              { kind: 'nop' },
+              {
+                kind: 'sack',
+                blocks: [
+                  [bAck(sent + 100), bAck(sent + 200)],
+                  [bAck(sent + 300), bAck(sent + 400)],
+                ],
+              },
+            ];
+            const seg = conn.fromBackend({
+              seq: seqAdd(conn.backendIsn, 1),
+              ack: bAck(sent),
+              flags: TCP_ACK | TCP_PSH,
+              options: sackOptions,
+              payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n'),
+            });
+            const out = assertWellFormed(seg, h.run(seg, 'backend'));
+            assert.deepEqual(
+              [out.src, out.dst, out.sport, out.dport],
+              [net.vip, net.client, svc.port, conn.clientPort],
+            );
+            assert.equal(out.ack, cAck(sent));
+            assert.deepEqual(findOption(out.options, 'sack')?.blocks, [
+              [cAck(sent + 100), cAck(sent + 200)],
+              [cAck(sent + 300), cAck(sent + 400)],
+            ]);
+            if (options.length) assert.deepEqual(findOption(out.options, 'timestamps'), TIMESTAMPS[2]);
+            assert.equal(h.counters(svc.id).sack_shifted, before.sack_shifted + 1n);
+
+            const partial = conn.fromBackend({
+              seq: seqAdd(conn.backendIsn, 1),
+              ack: seqAdd(conn.isn, 1 + 10),
+              flags: TCP_ACK,
+            });
+            assert.equal(
+              assertWellFormed(partial, h.run(partial, 'backend')).ack,
+              cAck(0),
+              'acking part of the header',
+            );
+          });
+
+          it('FIN from the client, then from the backend: shifted, and the connection closes', () => {
+            const sent = REQUEST.length + SECOND.length;
+            const fin = conn.clientData(sent, Buffer.alloc(0), TCP_FIN | TCP_ACK);
+            const out = assertWellFormed(fin, h.run(fin, 'client'));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n + sent));
+            assert.equal(out.flags, TCP_FIN | TCP_ACK);
+            let e = conn.orig();
+            assert.equal(e.state, 'fin');
+            assert.ok(e.flags.finFromClient && !e.flags.finFromBackend);
+
+            const bFin = conn.fromBackend({
+              seq: seqAdd(conn.backendIsn, 1 + 19),
+              ack: seqAdd(conn.isn, 1 + svc.n + sent + 1),
+              flags: TCP_FIN | TCP_ACK,
+              options,
+            });
+            const bOut = assertWellFormed(bFin, h.run(bFin, 'backend'));
+            assert.equal(
+              bOut.ack,
+              seqAdd(conn.isn, 1 + sent + 1),
+              "the client's FIN acknowledged in its own space",
+            );
+            e = conn.orig();
+            assert.equal(e.state, 'closed');
+            assert.ok(e.flags.finFromClient && e.flags.finFromBackend);
+          });
+        });
+      }
+
+      it("a client's own (forged) PPv2 header stays payload behind ours", () => {
+        const conn = new Connection(h, family, s.dnat, 42010, []);
+        conn.handshake();
+        const forged = Buffer.concat([
+          Buffer.from('0d0a0d0a000d0a515549540a2111000c', 'hex'),
+          Buffer.from([198, 51, 100, 66, 203, 0, 113, 66, 0x30, 0x39, 0, 80]),
+          REQUEST,
+        ]);
+        const data = conn.clientData(0, forged);
+        const out = assertWellFormed(data, h.run(data, 'client'));
+        const { header, consumed } = decodeInjected(out.payload);
+        assert.deepEqual(
+          [header.src, header.srcPort],
+          [net.client, conn.clientPort],
+          'ours first, with the real client',
+        );
+        assert.deepEqual(out.payload.subarray(consumed), forged, 'the forged one follows as plain payload');
+      });
+
+      it('a SYN carrying data (TCP Fast Open) to a PPv2 service is dropped and counted', () => {
+        const conn = new Connection(h, family, s.fullnat, 42011, []);
+        const before = h.counters(s.fullnat.id);
+        const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN, payload: REQUEST });
+        assert.equal(h.run(syn, 'client').retval, TC_ACT.SHOT);
+        assert.equal(h.counters(s.fullnat.id).ppv2_syn_data, before.ppv2_syn_data + 1n);
+      });
+
+      it('a GSO first segment is cut to one segment before the header goes in (the rest is retransmitted)', () => {
+        const conn = new Connection(h, family, s.fullnat, 42012, TIMESTAMPS);
+        conn.handshake();
+        const before = h.counters(s.fullnat.id);
+        const big = Buffer.alloc(3000, 'x');
+        const gsoSize = 1000;
+        const data = conn.clientData(0, big, TCP_ACK | TCP_PSH | TCP_FIN);
+        // No TCP checksum check here: a test run's skb is CHECKSUM_NONE, while a real GSO (or GRO) packet is
+        // always CHECKSUM_PARTIAL, whose th->check holds only the pseudo-header sum; the cut bytes' share of a
+        // full sum is never subtracted, nor needs to be. The end-to-end GSO case checks it on the wire.
+        const result = h.run(data, 'client', { gsoSize });
+        const out = assertWellFormed(data, result, { tcpChecksum: false });
+        assert.equal(
+          result.frame.length,
+          data.length - big.length + s.fullnat.n + gsoSize,
+          'no bytes past the cut',
+        );
+        const { consumed } = decodeInjected(out.payload);
+        assert.equal(consumed, s.fullnat.n);
+        assert.deepEqual(
+          out.payload.subarray(consumed),
+          big.subarray(0, gsoSize),
+          'only the first gso_size bytes',
+        );
+        assert.equal(out.flags & TCP_FIN, 0, 'the FIN went with the cut bytes');
+        assert.equal(h.counters(s.fullnat.id).ppv2_gso_trimmed, before.ppv2_gso_trimmed + 1n);
+      });
+
+      it('two clients on the same source port to the same backend (fullnat): the second gets another SNAT port', () => {
+        const a = new Connection(h, family, s.fullnat, 44000, []);
+        const before = h.counters(s.fullnat.id);
+        const synA = a.fromClient({ seq: a.isn, ack: 0, flags: TCP_SYN });
+        const outA = assertWellFormed(synA, h.run(synA, 'client'));
+        const client2 = family === 4 ? '192.0.2.11' : '2001:db8:1::11';
+        const synB = buildFrame({
+          src: client2,
+          dst: net.vip,
+          sport: 44000,
+          dport: 80,
+          seq: 5,
+          ack: 0,
+          flags: TCP_SYN,
+        });
+        const outB = assertWellFormed(synB, h.run(synB, 'client'));
+        assert.equal(outA.sport, 44000, 'the first keeps its own port');
+        assert.equal(outB.src, net.snat);
+        assert.notEqual(outB.sport, 44000, 'the second is remapped');
+        assert.equal(h.counters(s.fullnat.id).snat_port_collision, before.snat_port_collision + 1n);
+        const replyB = buildFrame({
+          src: net.backend,
+          dst: net.snat,
+          sport: BACKEND_PORT,
+          dport: outB.sport,
+          seq: 9,
+          ack: 6,
+          flags: TCP_SYN | TCP_ACK,
+        });
+        const back = assertWellFormed(replyB, h.run(replyB, 'backend'));
+        assert.deepEqual(
+          [back.dst, back.dport],
+          [client2, 44000],
+          "the remapped port's replies reach the second client",
+        );
+      });
+
+      it('a retransmitted SYN keeps its connection; a new SYN on a closed tuple recycles it', () => {
+        const conn = new Connection(h, family, s.dnat, 44100, []);
+        const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN });
+        h.run(syn, 'client');
+        const before = h.counters(s.dnat.id);
+        assert.equal(h.run(syn, 'client').retval, TC_ACT.REDIRECT);
+        assert.equal(h.counters(s.dnat.id).conn_new, before.conn_new, 'the same connection');
+        h.run(conn.fromClient({ seq: seqAdd(conn.isn, 1), ack: 0, flags: TCP_RST }), 'client');
+        assert.equal(conn.orig().state, 'closed');
+        const again = conn.fromClient({ seq: seqAdd(conn.isn, 100_000), ack: 0, flags: TCP_SYN });
+        assert.equal(h.run(again, 'client').retval, TC_ACT.REDIRECT);
+        const after = h.counters(s.dnat.id);
+        assert.equal(after.conn_recycled, before.conn_recycled + 1n);
+        assert.equal(after.conn_new, before.conn_new + 1n);
+        assert.deepEqual([conn.orig().state, conn.orig().clientIsn], ['syn_sent', seqAdd(conn.isn, 100_000)]);
+      });
+
+      it('a service deleted between the SYN and the first data: the header of its SYN, custom TLVs as NOOP', () => {
+        const conn = new Connection(h, family, s.custom, 44200, []);
+        conn.handshake();
+        const kept = new Connection(h, family, s.custom, 44201, []);
+        kept.handshake();
+        const first = kept.clientData(0, REQUEST);
+        const withService = decodeInjected(assertWellFormed(first, h.run(first, 'client')).payload);
+        assert.deepEqual(
+          withService.header.tlvs.map((t) => [t.type, Buffer.from(t.value).toString()]),
+          [[0xe0, 'abc']],
+          'while the service exists: its custom TLV',
+        );
+        h.deleteService(net.vip, s.custom.port);
+        try {
+          const before = h.counters(s.custom.id);
+          const data = conn.clientData(0, REQUEST);
+          const out = assertWellFormed(data, h.run(data, 'client'));
+          const { header, consumed } = decodeInjected(out.payload);
+          assert.equal(consumed, s.custom.n, 'the length promised at SYN time');
+          assert.deepEqual([header.src, header.srcPort, header.dst], [net.client, conn.clientPort, net.vip]);
+          assert.deepEqual(
+            header.tlvs.map((t) => t.type),
+            [TlvType.NOOP],
+          );
+          assert.equal(h.counters(s.custom.id).ppv2_no_service, before.ppv2_no_service + 1n);
+        } finally {
+          addServices(h, family); // put it back for the cases after this one
+        }
+      });
+
+      it('a client RST before any data: not shifted (no header went out), the connection closes', () => {
+        const conn = new Connection(h, family, s.fullnat, 42001, []);
+        conn.handshake();
+        const rst = conn.fromClient({ seq: seqAdd(conn.isn, 1), ack: 0, flags: TCP_RST });
+        const out = assertWellFormed(rst, h.run(rst, 'client'));
+        assert.equal(out.seq, seqAdd(conn.isn, 1));
+        assert.equal(out.flags, TCP_RST);
+        assert.equal(conn.orig().state, 'closed');
+      });
+
+      it('a close before any data: FINs unshifted both ways (no header is owed), the connection closes', () => {
+        const conn = new Connection(h, family, s.fullnat, 42003, []);
+        conn.handshake();
+        const fin = conn.clientData(0, Buffer.alloc(0), TCP_FIN | TCP_ACK);
+        assert.equal(assertWellFormed(fin, h.run(fin, 'client')).seq, seqAdd(conn.isn, 1));
+        const bFin = conn.fromBackend({
+          seq: seqAdd(conn.backendIsn, 1),
+          ack: seqAdd(conn.isn, 2),
+          flags: TCP_FIN | TCP_ACK,
+        });
+        assert.equal(
+          assertWellFormed(bFin, h.run(bFin, 'backend')).ack,
+          seqAdd(conn.isn, 2),
+          "the client's FIN acked",
+        );
+        const e = conn.orig();
+        assert.equal(e.state, 'closed');
+        assert.ok(!e.flags.headerSent);
+      });
+
+      it('a backend that refuses the connection (RST to the SYN): the reset reaches the client, closed', () => {
+        const conn = new Connection(h, family, s.dnat, 42004, []);
+        h.run(conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN }), 'client');
+        const rst = conn.fromBackend({ seq: 0, ack: seqAdd(conn.isn, 1), flags: TCP_RST | TCP_ACK });
+        const out = assertWellFormed(rst, h.run(rst, 'backend'));
+        assert.deepEqual(
+          [out.src, out.dst, out.dport, out.flags],
+          [net.vip, net.client, conn.clientPort, TCP_RST | TCP_ACK],
+        );
+        assert.equal(out.ack, seqAdd(conn.isn, 1));
+        assert.equal(conn.orig().state, 'closed');
+      });
+
+      it('a backend RST after the header: ack shifted back, the connection closes', () => {
+        const conn = new Connection(h, family, s.dnat, 42002, []);
+        conn.handshake();
+        h.run(conn.clientData(0, REQUEST), 'client');
+        const rst = conn.fromBackend({
+          seq: seqAdd(conn.backendIsn, 1),
+          ack: seqAdd(conn.isn, 1 + s.dnat.n + REQUEST.length),
+          flags: TCP_RST | TCP_ACK,
+        });
+        const out = assertWellFormed(rst, h.run(rst, 'backend'));
+        assert.equal(out.ack, seqAdd(conn.isn, 1 + REQUEST.length));
+        assert.equal(conn.orig().state, 'closed');
+      });
+
+      it('while detach holds the datapath: tracked and service packets are dropped and counted, others pass', () => {
+        const conn = new Connection(h, family, s.dnat, 44300, []);
+        conn.handshake();
+        h.configure({ detaching: 'hold' });
+        try {
+          const before = h.counters(s.dnat.id);
+          assert.equal(h.run(conn.clientData(0, REQUEST), 'client').retval, TC_ACT.SHOT);
+          const newSyn = buildFrame({
+            src: net.client,
+            dst: net.vip,
+            sport: 44301,
+            dport: s.dnat.port,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          });
+          assert.equal(h.run(newSyn, 'client').retval, TC_ACT.SHOT);
+          assert.equal(h.counters(s.dnat.id).drop_detaching, before.drop_detaching + 2n);
+          const other = buildFrame({
+            src: net.client,
+            dst: net.backend,
+            sport: 44302,
+            dport: 80,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          });
+          assert.equal(h.run(other, 'client').retval, TC_ACT.OK);
+          assert.ok(!conn.orig().flags.headerSent, 'nothing went out: the header is still owed');
+        } finally {
+          h.configure({ detaching: null });
+        }
+      });
+
+      it('while detach drains: a payload-free segment becomes a reset to the peer (translated, shifted)', () => {
+        const conn = new Connection(h, family, s.fullnat, 44310, []);
+        conn.handshake();
+        h.run(conn.clientData(0, REQUEST), 'client');
+        h.configure({ detaching: 'drain' });
+        try {
+          const before = h.counters(s.fullnat.id);
+          const data = conn.clientData(REQUEST.length, SECOND);
+          assert.equal(h.run(data, 'client').retval, TC_ACT.SHOT, 'payload is dropped, not reset');
+          const ack = conn.clientData(REQUEST.length, Buffer.alloc(0), TCP_ACK);
+          const out = assertWellFormed(ack, h.run(ack, 'client'));
+          assert.equal(out.flags, TCP_RST | TCP_ACK);
+          assert.deepEqual(
+            [out.src, out.dst, out.sport, out.dport],
+            [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
+          );
+          assert.equal(
+            out.seq,
+            seqAdd(conn.isn, 1 + s.fullnat.n + REQUEST.length),
+            'in the backend sequence space',
+          );
+          const after = h.counters(s.fullnat.id);
+          assert.equal(after.drain_resets, before.drain_resets + 1n);
+          assert.equal(after.drop_detaching, before.drop_detaching + 1n);
+          assert.equal(conn.orig().state, 'closed');
+        } finally {
+          h.configure({ detaching: null });
+        }
+      });
+
+      it('with events on: each injected header is reported with its bytes, and a refused SYN with its reason', () => {
+        const conn = new Connection(h, family, s.fullnat, 44400, []);
+        conn.handshake();
+        h.configure({ events: true });
+        try {
+          h.takeEvents();
+          const first = parseFrame(h.run(conn.clientData(0, REQUEST), 'client').frame);
+          h.run(conn.clientData(0, REQUEST), 'client');
+          const tfo = new Connection(h, family, s.fullnat, 44401, []);
+          h.run(tfo.fromClient({ seq: tfo.isn, ack: 0, flags: TCP_SYN, payload: REQUEST }), 'client');
+          const events = h.takeEvents();
+          assert.deepEqual(
+            events.map((e) => [
+              e.type,
+              e.reason,
+              e.serviceId,
+              e.client.addr,
+              e.client.port,
+              e.vip.addr,
+              e.vip.port,
+            ]),
+            [
+              ['header_injected', null, s.fullnat.id, net.client, conn.clientPort, net.vip, 80],
+              ['header_reinjected', null, s.fullnat.id, net.client, conn.clientPort, net.vip, 80],
+              ['failure', 'ppv2_syn_data', s.fullnat.id, net.client, tfo.clientPort, net.vip, 80],
+            ],
+          );
+          const injected = first.payload.subarray(0, s.fullnat.n);
+          assert.deepEqual(events[0]?.header, injected, 'the reported bytes are the injected bytes');
+          assert.deepEqual(events[1]?.header, injected);
+        } finally {
+          h.configure({ events: false });
+        }
+      });
+
+      it('packets that are none of its business pass untouched (TC_ACT_OK, byte-identical)', () => {
+        const entries = h.conntrack().length;
+        const before = h.counters(0);
+        const frames = [
+          // another address, a VIP port with no service, and a reply-looking segment nobody tracks
+          buildFrame({
+            src: net.client,
+            dst: net.backend,
+            sport: 43000,
+            dport: 80,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          }),
+          buildFrame({
+            src: net.client,
+            dst: net.vip,
+            sport: 43001,
+            dport: 9999,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          }),
+          buildFrame({
+            src: net.backend,
+            dst: net.client,
+            sport: 80,
+            dport: 43002,
+            seq: 5,
+            ack: 7,
+            flags: TCP_ACK,
+            payload: REQUEST,
+          }),
+        ];
+        for (const frame of frames) {
+          const result = h.run(frame, 'client');
+          assert.equal(result.retval, TC_ACT.OK);
+          assert.deepEqual(result.frame, frame);
+        }
+        assert.equal(h.conntrack().length, entries, 'no conntrack entry made');
+        assert.equal(h.counters(0).fwd_packets, before.fwd_packets);
+      });
+
+      it('a non-SYN to a service without a connection is dropped and counted', () => {
+        const before = h.counters(s.fullnat.id);
+        const stray = buildFrame({
+          src: net.client,
+          dst: net.vip,
+          sport: 43003,
+          dport: 80,
+          seq: 1,
+          ack: 1,
+          flags: TCP_ACK,
+          payload: REQUEST,
+        });
+        assert.equal(h.run(stray, 'client').retval, TC_ACT.SHOT);
+        assert.equal(h.counters(s.fullnat.id).drop_no_conntrack, before.drop_no_conntrack + 1n);
+        assert.equal(
+          h.conntrackEntry({ saddr: net.client, daddr: net.vip, sport: 43003, dport: 80 }),
+          undefined,
+        );
+      });
+    });
+  }
+});
+
+/*
+ * DATAPATH BUG (todo until fixed): DESIGN.md and issue 15 require that "a full table refuses new connections
+ * and never evicts a live one". lb_conntrack is an LRU hash, so a SYN that finds the table full is accepted
+ * and the kernel evicts the least recently used entries to make room: the REPLY entries of live connections
+ * go first (nothing looks them up until the backend answers), and those connections' backend packets then
+ * find no entry. bpf/ABI.md documents the eviction; the design says otherwise.
+ */
+describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
+  const CAPACITY = 16;
+  const family = 4;
+  const s = services(family);
+  let h: DatapathHarness;
+
+  before(() => {
+    h = DatapathHarness.open({ conntrackEntries: CAPACITY });
+    addServices(h, family);
+  });
+  after(() => h?.close());
+
+  it('refuses (drops and counts) a new connection and evicts no live one', {
+    todo: 'datapath bug: lb_conntrack is an LRU hash, a new SYN evicts live entries (reported to the lead)',
+  }, () => {
+    const live: Connection[] = [];
+    for (let i = 0; i < CAPACITY / 2; i += 1) {
+      const conn = new Connection(h, family, s.fullnat, 50000 + i, []);
+      const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN });
+      assert.equal(h.run(syn, 'client').retval, TC_ACT.REDIRECT, `connection ${i} fits`);
+      live.push(conn);
+    }
+    assert.equal(h.conntrack().length, CAPACITY, 'the table is full');
+    const before = h.counters(s.fullnat.id);
+
+    const extra = new Connection(h, family, s.fullnat, 50100, []);
+    const result = h.run(extra.fromClient({ seq: extra.isn, ack: 0, flags: TCP_SYN }), 'client');
+
+    const after = h.counters(s.fullnat.id);
+    assert.equal(result.retval, TC_ACT.SHOT, 'the SYN that finds the table full is dropped');
+    assert.equal(after.conn_new, before.conn_new, 'no connection made');
+    const drops = (c: typeof before) => c.drop_ct_insert + c.drop_snat_exhausted + c.drop_reply_collision;
+    assert.equal(drops(after), drops(before) + 1n, 'and counted');
+    assert.equal(h.conntrackEntry(extra.origKey), undefined);
+    for (const conn of live) {
+      assert.ok(h.conntrackEntry(conn.origKey), `port ${conn.clientPort}: ORIG entry kept`);
+      assert.ok(h.conntrackEntry(conn.replyKey), `port ${conn.clientPort}: REPLY entry kept`);
+      const synAck = conn.fromBackend({
+        seq: conn.backendIsn,
+        ack: seqAdd(conn.isn, 1),
+        flags: TCP_SYN | TCP_ACK,
+      });
+      assert.equal(
+        h.run(synAck, 'backend').retval,
+        TC_ACT.REDIRECT,
+        `port ${conn.clientPort}: the backend still reaches the client`,
+      );
+    }
+  });
+});
