@@ -492,7 +492,11 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
 
           it("the backend's ACK of the header: mapped to ISN+1 for the client, and the header is never sent again", () => {
             const out = parseFrame(conn.backendAck(0).frame);
-            assert.equal(out.ack, seqAdd(conn.isn, 1), 'the client never sees an ack of bytes it did not send');
+            assert.equal(
+              out.ack,
+              seqAdd(conn.isn, 1),
+              'the client never sees an ack of bytes it did not send',
+            );
             assert.ok(conn.orig().flags.headerAcked);
             assert.ok(h.conntrackEntry(conn.replyKey)?.flags.headerAcked, 'the REPLY entry too');
             const before = h.counters(svc.id);
