@@ -22,8 +22,12 @@
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_timer and friends are GPL-only helpers */
 
-/* Create both conntrack entries for a client SYN. NULL when dropped (already counted). */
-static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const struct lb_service *svc)
+/*
+ * Create both conntrack entries for a client SYN. NULL when dropped (already counted); *table_full is then set
+ * when the reason is a full table, which the caller answers with a reset.
+ */
+static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const struct lb_service *svc,
+						     int *table_full)
 {
 	struct lb_ct_key reply = {};
 	struct lb_ct_entry *e, *tmpl;
@@ -60,6 +64,7 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->flags |= LB_CT_F_MIRROR;
 	err = snat_claim(&reply, &p->tuple, svc, be, hash, tmpl);
 	if (err) {
+		*table_full = err == LB_CNT_DROP_CT_FULL;
 		fail_event(svc->id, err, &p->tuple);
 		return 0;
 	}
@@ -70,10 +75,11 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->flags &= ~LB_CT_F_MIRROR;
 	if (svc->flags & LB_SVC_F_UNIQUE_ID)
 		unique_id_next(tmpl->unique_id);
-	e = ct_insert_orig(&p->tuple, tmpl);
-	if (!e) {
+	err = ct_insert_orig(&p->tuple, tmpl, &e);
+	if (err) {
 		bpf_map_delete_elem(&lb_conntrack, &reply);
-		fail_event(svc->id, LB_CNT_DROP_CT_INSERT, &p->tuple);
+		*table_full = err == -E2BIG;
+		fail_event(svc->id, *table_full ? LB_CNT_DROP_CT_FULL : LB_CNT_DROP_CT_INSERT, &p->tuple);
 		return 0;
 	}
 	stat_inc(svc->id, LB_CNT_CONN_NEW);
@@ -314,6 +320,17 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	return fib_forward(skb, &orig, svc_id, now);
 }
 
+/*
+ * A SYN the table has no room for: answered at once with a reset out of the interface it came in on, so the
+ * client fails fast instead of retrying its SYN for a minute, and no live connection is evicted for it.
+ */
+static __always_inline int refuse_syn(struct __sk_buff *skb, struct pkt *p)
+{
+	if (reflect_reset(skb, p))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
 /* While detach holds or drains the datapath (see detaching.h). */
 static __always_inline int handle_detaching(struct __sk_buff *skb, struct pkt *p, __u32 mode)
 {
@@ -353,6 +370,7 @@ int lbctl_ingress(struct __sk_buff *skb)
 	struct lb_ct_entry *e;
 	struct pkt p;
 	__u32 detaching;
+	int table_full = 0;
 
 	if (parse_pkt(skb, &p))
 		return TC_ACT_OK;
@@ -378,8 +396,8 @@ int lbctl_ingress(struct __sk_buff *skb)
 		stat_inc(svc->id, LB_CNT_DROP_NO_CONNTRACK);
 		return TC_ACT_SHOT;
 	}
-	e = ct_create(&p, svc);
+	e = ct_create(&p, svc, &table_full);
 	if (!e)
-		return TC_ACT_SHOT;
+		return table_full ? refuse_syn(skb, &p) : TC_ACT_SHOT;
 	return handle_orig(skb, &p, e);
 }

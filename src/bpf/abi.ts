@@ -246,6 +246,7 @@ export const COUNTERS = [
     'ppv2_hdr_with_data',
     "first headers sent in front of the client's first data (it came with the handshake's ACK)",
   ],
+  ['drop_ct_full', 'SYNs refused with a reset: the conntrack table is full (no live entry is evicted)'],
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number][0];
@@ -555,12 +556,12 @@ export const MAPS = {
   },
   conntrack: {
     name: 'lb_conntrack',
-    type: 'lru_hash',
+    type: 'hash',
     key: 'lb_ct_key',
     value: 'lb_ct_entry',
     maxEntries: lim.CT_MAX_ENTRIES,
     shared: true,
-    doc: '2 entries per connection; max_entries may be raised before load',
+    doc: '2 entries per connection, preallocated; a full table refuses new connections (never evicts)',
   },
   stats: {
     name: 'lb_stats',

@@ -971,11 +971,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
 });
 
 /*
- * DATAPATH BUG (todo until fixed): DESIGN.md and issue 15 require that "a full table refuses new connections
- * and never evicts a live one". lb_conntrack is an LRU hash, so a SYN that finds the table full is accepted
- * and the kernel evicts the least recently used entries to make room: the REPLY entries of live connections
- * go first (nothing looks them up until the backend answers), and those connections' backend packets then
- * find no entry. bpf/ABI.md documents the eviction; the design says otherwise.
+ * A full table refuses new connections and never evicts a live one (lb_conntrack is a preallocated hash, not
+ * an LRU, which would evict the REPLY entries of live connections first).
  */
 describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
   const CAPACITY = 16;
@@ -989,9 +986,7 @@ describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
   });
   after(() => h?.close());
 
-  it('refuses (drops and counts) a new connection and evicts no live one', {
-    todo: 'datapath bug: lb_conntrack is an LRU hash, a new SYN evicts live entries (reported to the lead)',
-  }, () => {
+  it('refuses a new connection with a reset to the client, counts it, and evicts no live one', () => {
     const live: Connection[] = [];
     for (let i = 0; i < CAPACITY / 2; i += 1) {
       const conn = new Connection(h, family, s.fullnat, 50000 + i, []);
@@ -1000,17 +995,36 @@ describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
       live.push(conn);
     }
     assert.equal(h.conntrack().length, CAPACITY, 'the table is full');
-    const before = h.counters(s.fullnat.id);
+    const before = h.counters(0);
+    const net4 = NET[family];
 
-    const extra = new Connection(h, family, s.fullnat, 50100, []);
-    const result = h.run(extra.fromClient({ seq: extra.isn, ack: 0, flags: TCP_SYN }), 'client');
-
-    const after = h.counters(s.fullnat.id);
-    assert.equal(result.retval, TC_ACT.SHOT, 'the SYN that finds the table full is dropped');
+    for (const [i, svc] of [s.fullnat, s.dnat].entries()) {
+      const extra = new Connection(h, family, svc, 50100 + i, []);
+      const syn = extra.fromClient({ seq: extra.isn, ack: 0, flags: TCP_SYN });
+      const result = h.run(syn, 'client');
+      assert.equal(result.retval, TC_ACT.REDIRECT, `${svc.mode}: sent back out of the ingress interface`);
+      const rst = parseFrame(result.frame);
+      assert.deepEqual(
+        [rst.src, rst.dst, rst.sport, rst.dport, rst.flags, rst.seq, rst.ack],
+        [net4.vip, net4.client, svc.port, extra.clientPort, TCP_RST | TCP_ACK, 0, seqAdd(extra.isn, 1)],
+        `${svc.mode}: a reset from the VIP that acknowledges the SYN`,
+      );
+      assert.ok(rst.ipChecksumOk && rst.tcpChecksumOk, 'checksums');
+      assert.deepEqual(
+        [result.frame.subarray(0, 6), result.frame.subarray(6, 12)],
+        [syn.subarray(6, 12), syn.subarray(0, 6)],
+        'MAC addresses swapped: it goes back the way the SYN came',
+      );
+      assert.equal(h.conntrackEntry(extra.origKey), undefined);
+    }
+    const after = h.counters(0);
     assert.equal(after.conn_new, before.conn_new, 'no connection made');
-    const drops = (c: typeof before) => c.drop_ct_insert + c.drop_snat_exhausted + c.drop_reply_collision;
-    assert.equal(drops(after), drops(before) + 1n, 'and counted');
-    assert.equal(h.conntrackEntry(extra.origKey), undefined);
+    assert.equal(after.drop_ct_full, before.drop_ct_full + 2n, 'counted as a full table');
+    assert.equal(
+      after.drop_snat_exhausted + after.drop_reply_collision + after.drop_ct_insert,
+      before.drop_snat_exhausted + before.drop_reply_collision + before.drop_ct_insert,
+      'and as nothing else',
+    );
     for (const conn of live) {
       assert.ok(h.conntrackEntry(conn.origKey), `port ${conn.clientPort}: ORIG entry kept`);
       assert.ok(h.conntrackEntry(conn.replyKey), `port ${conn.clientPort}: REPLY entry kept`);
