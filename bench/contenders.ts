@@ -15,7 +15,7 @@ import type { Counters } from '../src/bpf/records.js';
 import { resolveInstance } from '../src/core/instance.js';
 import { DatapathMaps } from '../src/core/maps.js';
 import { readCounters } from '../src/core/stats.js';
-import { hostPort } from '../src/lab/net.js';
+import { hostPort } from '../src/host-port.js';
 import { type Daemon, run, spawnDaemon } from '../src/sys/run.js';
 import type { Cleanup } from './cleanup.js';
 import {

@@ -17,9 +17,9 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import koffi from 'koffi';
-import { errnoError, LbctlError } from '../cli/errors.js';
+import { errnoError, LbctlError } from '../errors.js';
 import { withFileLock } from '../sys/file-lock.js';
-import { libc, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from './libc.js';
+import { libc, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from '../sys/libc.js';
 
 export const BPFFS_ROOT = '/sys/fs/bpf';
 /** Serialises "check, then mount" between concurrent lbctl processes, so bpffs is never mounted twice. */

@@ -10,8 +10,8 @@
  * machine without libbpf.
  */
 import koffi, { type LibraryHandle } from 'koffi';
-import { errnoError, errnoName, LbctlError } from '../cli/errors.js';
-import { libc } from './libc.js';
+import { errnoError, errnoName, LbctlError } from '../errors.js';
+import { libc } from '../sys/libc.js';
 
 type TypeSpec = Parameters<typeof koffi.type>[0];
 

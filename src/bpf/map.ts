@@ -9,7 +9,7 @@
  */
 import { closeSync, readFileSync } from 'node:fs';
 import koffi from 'koffi';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import {
   BPF_ANY,
   BpfMapInfo,

@@ -15,8 +15,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import koffi from 'koffi';
-import { errnoError, LbctlError } from '../cli/errors.js';
-import { CLONE_NEWNET, libc } from './libc.js';
+import { errnoError, LbctlError } from '../errors.js';
+import { CLONE_NEWNET, libc } from '../sys/libc.js';
 
 const NETNS_DIR = '/run/netns';
 /** The namespace of this thread (not of the thread group leader, which /proc/self would give). */

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import koffi from 'koffi';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { ensurePinDir } from './bpffs.js';
 import {
   check,

@@ -5,7 +5,7 @@
  */
 import { closeSync } from 'node:fs';
 import koffi from 'koffi';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { BPF_STATS_RUN_TIME, BpfProgInfo, check, cString, libbpf, libbpfError, toBigInt } from './libbpf.js';
 
 export interface ProgInfo {

@@ -11,7 +11,7 @@
  */
 import { closeSync } from 'node:fs';
 import koffi from 'koffi';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { check, checkPtr, libbpf, libbpfError, type Pointer, RingBufferSampleFn } from './libbpf.js';
 import { MapType, mapInfoByFd } from './map.js';
 

@@ -10,7 +10,8 @@
  * shows the namespace /sys was mounted in.
  */
 import koffi from 'koffi';
-import { errnoError, LbctlError } from '../cli/errors.js';
+import { errnoError, LbctlError } from '../errors.js';
+import { libc } from '../sys/libc.js';
 import {
   BPF_TC_EGRESS,
   BPF_TC_F_REPLACE,
@@ -21,7 +22,6 @@ import {
   type TcHookValue,
   type TcOptsValue,
 } from './libbpf.js';
-import { libc } from './libc.js';
 
 /** The filter handle that marks lbctl's filter ('LB'). */
 export const LBCTL_TC_HANDLE = 0x4c42;

@@ -1,4 +1,4 @@
-import { usageError } from './errors.js';
+import { usageError } from '../errors.js';
 
 export type ByteFormat = 'hex' | 'base64' | 'raw';
 

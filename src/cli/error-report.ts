@@ -1,22 +1,18 @@
 import { Errors } from '@oclif/core';
-import { LbctlError } from './errors.js';
-import { ExitCode, type ExitCodeName } from './exit-codes.js';
+import { codecUsageError } from '../core/codec-errors.js';
+import { asLbctlError, firstLine, LbctlError } from '../errors.js';
+import { ExitCode, type ExitCodeName } from '../exit-codes.js';
+import { Ppv2ValueError } from '../ppv2/errors.js';
 
 /** The JSON shape of an error under `--json` (documented in the README). */
 export interface ErrorJson {
   error: { code: ExitCodeName; exitCode: number; message: string; hint?: string };
 }
 
-const NODE_CODE_KIND: Record<string, ExitCodeName> = {
-  EPERM: 'PERMISSION',
-  EACCES: 'PERMISSION',
-  ENOENT: 'NOT_FOUND',
-  EEXIST: 'CONFLICT',
-};
-
 /**
- * Every error a command can throw, normalised to an LbctlError: our own pass through, oclif's parser errors
- * (bad flags, missing args) become USAGE, Node system errors map by their code, anything else is FAILURE.
+ * Every error a command can throw, normalised to an LbctlError: oclif's parser errors (bad flags, missing
+ * args) and values the PPv2 codec refuses
+ * become USAGE; the rest is mapped by the layer-neutral `asLbctlError`.
  */
 export function toLbctlError(err: unknown): LbctlError {
   if (err instanceof LbctlError) return err;
@@ -25,12 +21,8 @@ export function toLbctlError(err: unknown): LbctlError {
     const kind: ExitCodeName = exit === ExitCode.USAGE || exit === undefined ? 'USAGE' : 'FAILURE';
     return new LbctlError(kind, firstLine(stripPrefix(err.message)), 'see --help for usage and examples');
   }
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const kind = (code && NODE_CODE_KIND[code]) || 'FAILURE';
-    return new LbctlError(kind, firstLine(err.message), undefined, { cause: err });
-  }
-  return new LbctlError('FAILURE', String(err));
+  if (err instanceof Ppv2ValueError) return codecUsageError(err) as LbctlError;
+  return asLbctlError(err);
 }
 
 export function errorJson(err: LbctlError): ErrorJson {
@@ -42,10 +34,6 @@ export function errorJson(err: LbctlError): ErrorJson {
 /** One line for stderr: what failed, then how to fix it. */
 export function errorLine(err: LbctlError): string {
   return err.hint ? `Error: ${err.message} (hint: ${err.hint})` : `Error: ${err.message}`;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '') ?? text;
 }
 
 function stripPrefix(text: string): string {

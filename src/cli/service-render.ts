@@ -1,27 +1,9 @@
-import type { ServiceHealth } from '../core/backend-health.js';
+import { healthSummary, ppv2Summary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
+import { hostPort } from '../host-port.js';
 import { renderKeyValue, renderTable } from './output.js';
 
 /** Rendering of services shared by `service list/show/add/set` so they look alike. */
-export function ppv2Summary(s: ServiceView): string {
-  if (!s.ppv2.enabled) return 'off';
-  const parts = [
-    'v2',
-    s.ppv2.uniqueId && 'unique-id',
-    s.ppv2.crc32c && 'crc32c',
-    ...s.ppv2.tlvs.map((t) => `${t.name}=${t.text}`),
-  ];
-  return `${parts.filter(Boolean).join(' ')} (${s.ppv2.headerBytes} B)`;
-}
-
-/**
- * "2/3 up" for a service with liveness on ("0/2 up, fail-open" when every backend is down and all of them
- * stay in the table); "-" when nobody probes it.
- */
-export function healthSummary(h: ServiceHealth): string {
-  if (!h.probed) return '-';
-  return `${h.up}/${h.up + h.down} up${h.failOpen ? ', fail-open' : ''}`;
-}
 
 /** A backend's health cell: up or down when the service is probed, "-" otherwise. */
 export function backendHealthCell(
@@ -62,7 +44,7 @@ export function renderServiceDetail(s: ServiceView): string {
     ['backend id', 'backend', 'weight', 'health', 'share of new connections'],
     s.backends.map((b) => [
       `0x${b.id.toString(16)}`,
-      b.address.includes(':') ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
+      hostPort(b.address, b.port),
       b.weight,
       backendHealthCell(s, b),
       `${(b.share * 100).toFixed(1)}%`,

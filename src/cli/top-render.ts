@@ -3,17 +3,19 @@
  * tables or as one JSON line. Both are built from the same model state as the dashboard, so the numbers
  * agree with what the dashboard would show.
  */
+
 import type { ConnectionView } from '../core/connections.js';
 import type { CountersJson } from '../core/counter-snapshot.js';
 import type { DatapathSnapshot, InterfaceSample, ProgramSample } from '../core/datapath-snapshot.js';
+import { healthSummary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
+import { hostPort } from '../host-port.js';
 import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
+import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/dashboard-state.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
 import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js';
-import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/model.js';
 import { DETACHING_TEXT, runTimeStatsText, serviceNames, visibleConnections } from '../ui/view-model.js';
 import { renderKeyValue, renderTable } from './output.js';
-import { healthSummary } from './service-render.js';
 
 export interface TopRenderOptions {
   /** Most connection rows and header lines per snapshot. */
@@ -194,10 +196,7 @@ export function renderTopText(state: DashboardState, options: TopRenderOptions):
             bitsPerSecond(rates?.bytes ?? 0),
             healthSummary(s.health),
             s.backends
-              .map(
-                (b) =>
-                  `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}${b.health === 'down' ? ' (down)' : ''}`,
-              )
+              .map((b) => `${hostPort(b.address, b.port)}${b.health === 'down' ? ' (down)' : ''}`)
               .join(' '),
           ];
         }),

@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { DatapathCommand } from '../cli/datapath-command.js';
-import { usageError } from '../cli/errors.js';
 import { renderTable } from '../cli/output.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, type DetachReport, detachInterfaces } from '../core/attach.js';
 import { withInstanceLock } from '../core/state-file.js';
+import { usageError } from '../errors.js';
 
 export default class Detach extends DatapathCommand<typeof Detach> {
   static override summary = 'Detach the datapath from interfaces; with --all, remove every trace of lbctl.';

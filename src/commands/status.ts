@@ -1,40 +1,15 @@
-import type { BpfMap } from '../bpf/map.js';
-import { type ProgInfo, progInfoById } from '../bpf/prog-info.js';
-import { decodeConfig, encodeArrayIndex } from '../bpf/records.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
-import { healthSummary } from '../cli/service-render.js';
-import { attachedInterfaces } from '../core/attach.js';
-import type { ServiceHealth } from '../core/backend-health.js';
+import {
+  type ConfigStatus,
+  type ConntrackStatus,
+  type InterfaceStatus,
+  type MapFill,
+  readDatapathStatus,
+  type ServiceStatus,
+} from '../core/datapath-status.js';
 import { detectFeatures, type FeatureReport } from '../core/features.js';
-import { DatapathMaps } from '../core/maps.js';
-import { listServices } from '../core/services.js';
-import { loadState } from '../core/state-file.js';
-
-interface InterfaceStatus {
-  interface: string;
-  ifindex: number;
-  attached: boolean;
-  progId: number | null;
-  program: { name: string; runCount: number; runTimeNs: number } | null;
-  createdQdisc: boolean;
-  attachedAt: string;
-}
-
-/** Per service: how many backends there are and, with liveness on, how many are up. */
-interface ServiceStatus {
-  id: number;
-  key: string;
-  name: string | null;
-  backends: number;
-  health: ServiceHealth;
-}
-
-interface MapFill {
-  map: string;
-  entries: number;
-  maxEntries: number;
-}
+import { healthSummary } from '../core/service-summary.js';
 
 export interface StatusOutput {
   instance: string;
@@ -43,13 +18,8 @@ export interface StatusOutput {
   attached: boolean;
   interfaces: InterfaceStatus[];
   maps: MapFill[];
-  config: {
-    bootId: string;
-    events: boolean;
-    /** "hold" after detach --keep-maps (traffic parked until attach), "drain" while detach resets connections. */
-    detaching: 'hold' | 'drain' | null;
-    timeoutsSeconds: Record<string, number>;
-  } | null;
+  conntrack: ConntrackStatus | null;
+  config: ConfigStatus | null;
   services: ServiceStatus[];
   features: FeatureReport;
 }
@@ -72,61 +42,20 @@ export default class Status extends DatapathCommand<typeof Status> {
       attached: false,
       interfaces: [],
       maps: [],
+      conntrack: null,
       config: null,
       services: [],
       features,
     };
-    if (DatapathMaps.exists(this.instance)) {
-      output.interfaces = attachedInterfaces(this.instance).map((i) => ({
-        interface: i.interface,
-        ifindex: i.ifindex,
-        attached: i.progId !== undefined,
-        progId: i.progId ?? null,
-        program: i.progId !== undefined ? programSummary(progInfoById(i.progId)) : null,
-        createdQdisc: i.createdClsact,
-        attachedAt: i.attachedAt,
-      }));
-      output.attached = output.interfaces.some((i) => i.attached);
-      const maps = DatapathMaps.open(this.instance);
-      try {
-        output.maps = (['services', 'backends', 'conntrack'] as const).map((name) =>
-          fill(name, maps.get(name)),
-        );
-        output.services = listServices(maps, loadState(this.instance)).map((svc) => ({
-          id: svc.id,
-          key: svc.key,
-          name: svc.name,
-          backends: svc.backends.length,
-          health: svc.health,
-        }));
-        const config = maps.get('config').lookup(encodeArrayIndex(0));
-        if (config) {
-          const decoded = decodeConfig(config);
-          output.config = {
-            bootId: decoded.bootId.toString(16).padStart(16, '0'),
-            events: decoded.events,
-            detaching: decoded.detaching,
-            timeoutsSeconds: decoded.timeouts,
-          };
-        }
-      } finally {
-        maps.close();
-      }
-    }
+    // Before any attach there are no pinned maps: the defaults above say so.
+    const datapath = readDatapathStatus(this.instance);
+    if (datapath) Object.assign(output, datapath);
     this.log(render(output));
     return output;
   }
 }
 
-function programSummary(info: ProgInfo): InterfaceStatus['program'] {
-  return { name: info.name, runCount: Number(info.runCnt), runTimeNs: Number(info.runTimeNs) };
-}
-
-function fill(name: string, map: BpfMap): MapFill {
-  let entries = 0;
-  for (const _ of map.keys()) entries++;
-  return { map: name, entries, maxEntries: map.info.maxEntries };
-}
+const formatMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function render(s: StatusOutput): string {
   const yes = (v: boolean) => (v ? 'yes' : 'no');
@@ -168,14 +97,22 @@ function render(s: StatusOutput): string {
   if (s.maps.length > 0) {
     parts.push(
       renderTable(
-        ['map', 'entries', 'max', 'fill'],
+        ['map', 'entries', 'max', 'fill', 'memory'],
         s.maps.map((m) => [
           m.map,
           m.entries,
           m.maxEntries,
           `${((100 * m.entries) / m.maxEntries).toFixed(1)}%`,
+          formatMiB(m.memoryBytes),
         ]),
       ),
+    );
+  }
+  if (s.conntrack) {
+    const ct = s.conntrack;
+    parts.push(
+      `connections: ${ct.connections} of ${ct.capacityConnections}; ${ct.bytesPerConnection} B per connection ` +
+        `(two conntrack entries), ${formatMiB(ct.memoryBytes)} preallocated`,
     );
   }
   if (s.services.length > 0) {

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Flags } from '@oclif/core';
 import { DatapathCommand } from '../cli/datapath-command.js';
-import { usageError } from '../cli/errors.js';
 import { renderTopText, topSnapshotJson } from '../cli/top-render.js';
 import { DatapathCollector } from '../core/datapath-snapshot.js';
+import { usageError } from '../errors.js';
 import { SORT_KEYS } from '../ui/connection-table.js';
-import { advance, type DashboardState, initialState, type ModelOptions } from '../ui/model.js';
+import { advance, type DashboardState, initialState, type ModelOptions } from '../ui/dashboard-state.js';
 
 export default class Top extends DatapathCommand<typeof Top> {
   static override summary =

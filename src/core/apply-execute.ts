@@ -1,5 +1,4 @@
-import { toLbctlError } from '../cli/error-report.js';
-import { LbctlError } from '../cli/errors.js';
+import { asLbctlError, LbctlError } from '../errors.js';
 import { changesFor, type Plan, type PlanEntry, specOfView } from './apply-plan.js';
 import type { DatapathMaps } from './maps.js';
 import type { ServiceSpec } from './service-spec.js';
@@ -12,6 +11,7 @@ import {
   updateService,
 } from './services.js';
 import type { InstanceState } from './state-file.js';
+import { type UndoJournal, withRollback } from './transaction.js';
 
 /**
  * Carry out a plan all or nothing. Steps run deletes first (freeing names and table slots), then changes,
@@ -42,21 +42,22 @@ const ORDER: Record<PlanEntry['action'], number> = { delete: 0, change: 1, add: 
 /** Runs the plan; returns its entries with the ids the services have afterwards. */
 export function executePlan(plan: Plan, store: ServiceStore, state: InstanceState): PlanEntry[] {
   const saved = structuredClone({ names: state.serviceNames, owned: state.appliedServices });
-  const undo: Array<{ what: string; run: () => void }> = [];
   const results = new Map<PlanEntry, PlanEntry>();
   const steps = [...plan.entries].sort((a, b) => ORDER[a.action] - ORDER[b.action]);
   let current: PlanEntry | undefined;
-  try {
-    for (const entry of steps) {
-      current = entry;
-      results.set(entry, runStep(entry, store, state, undo));
-    }
-  } catch (err) {
-    const failures = rollBack(undo);
-    state.serviceNames = saved.names;
-    state.appliedServices = saved.owned;
-    throw stepError(err, current, undo.length, failures);
-  }
+  withRollback(
+    (journal) => {
+      for (const entry of steps) {
+        current = entry;
+        results.set(entry, runStep(entry, store, state, journal));
+      }
+    },
+    (err, journal, failures) => {
+      state.serviceNames = saved.names;
+      state.appliedServices = saved.owned;
+      return stepError(err, current, journal.size, failures);
+    },
+  );
   const owned = { ...state.appliedServices };
   for (const key of plan.staleOwnership) delete owned[key];
   for (const entry of plan.entries) {
@@ -71,7 +72,7 @@ function runStep(
   entry: PlanEntry,
   store: ServiceStore,
   state: InstanceState,
-  undo: Array<{ what: string; run: () => void }>,
+  journal: UndoJournal,
 ): PlanEntry {
   const { key } = entry;
   switch (entry.action) {
@@ -79,23 +80,17 @@ function runStep(
       return entry;
     case 'delete': {
       const previous = entry.current as ServiceView;
-      undo.push({
-        what: `re-add ${key}`,
-        run: () => {
-          if (!store.find(key)) store.add(specOfView(previous), previous.snat);
-        },
+      journal.record(`re-add ${key}`, () => {
+        if (!store.find(key)) store.add(specOfView(previous), previous.snat);
       });
       store.remove(previous);
       return entry;
     }
     case 'add': {
       const desired = entry.desired as NonNullable<PlanEntry['desired']>;
-      undo.push({
-        what: `delete ${key}`,
-        run: () => {
-          const added = store.find(key);
-          if (added) store.remove(added);
-        },
+      journal.record(`delete ${key}`, () => {
+        const added = store.find(key);
+        if (added) store.remove(added);
       });
       const added = store.add(desired.spec, desired.snat);
       return { ...entry, id: added.id };
@@ -103,14 +98,11 @@ function runStep(
     case 'change': {
       const previous = entry.current as ServiceView;
       const spec = specOfView(previous);
-      undo.push({
-        what: `restore ${key}`,
-        run: () => {
-          const now = store.find(key);
-          if (!now) return;
-          const { backends, mode, ppv2, liveness } = spec;
-          store.update(now, { backends, mode, ppv2, liveness, snat: previous.snat });
-        },
+      journal.record(`restore ${key}`, () => {
+        const now = store.find(key);
+        if (!now) return;
+        const { backends, mode, ppv2, liveness } = spec;
+        store.update(now, { backends, mode, ppv2, liveness, snat: previous.snat });
       });
       const changes = changesFor(entry);
       // A rename alone is state only: no map write.
@@ -124,26 +116,13 @@ function runStep(
   }
 }
 
-/** Undo newest first; a step whose undo fails is reported, the rest still run. */
-function rollBack(undo: ReadonlyArray<{ what: string; run: () => void }>): string[] {
-  const failures: string[] = [];
-  for (const step of [...undo].reverse()) {
-    try {
-      step.run();
-    } catch (err) {
-      failures.push(`${step.what}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-  return failures;
-}
-
 function stepError(
   err: unknown,
   entry: PlanEntry | undefined,
   journalled: number,
   failures: string[],
 ): LbctlError {
-  const cause = toLbctlError(err);
+  const cause = asLbctlError(err);
   const what = entry ? `${entry.action} ${entry.name ? `${entry.name} (${entry.key})` : entry.key}` : 'apply';
   const from = entry?.source ? ` from ${entry.source}` : '';
   // The failed step journalled its own undo first, so the completed steps are one fewer.

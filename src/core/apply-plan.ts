@@ -1,5 +1,5 @@
 import { LB_LIMITS } from '../bpf/records.js';
-import { conflictError, invalidDataError } from '../cli/errors.js';
+import { conflictError, invalidDataError } from '../errors.js';
 import { bytesToHex } from '../ppv2/hex.js';
 import { formatEndpoint } from './endpoint.js';
 import type { BackendSpec, Ppv2Spec, ServiceSpec } from './service-spec.js';

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { removePinDir } from '../bpf/bpffs.js';
 import { type LoadedObject, loadObject } from '../bpf/object.js';
-import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeArrayIndex, encodeConfig, PROGRAM } from '../bpf/records.js';
+import { DEFAULT_TIMEOUTS_S, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
-import { notFoundError, usageError } from '../cli/errors.js';
+import { notFoundError, usageError } from '../errors.js';
+import { readConfigRecord, writeConfigRecord } from './config.js';
 import { liveConnectionKeys } from './connections.js';
 import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
 import type { Instance } from './instance.js';
@@ -16,6 +17,7 @@ import {
   removeState,
   saveState,
 } from './state-file.js';
+import { withRollback } from './transaction.js';
 
 export interface AttachOutcome {
   interface: string;
@@ -38,39 +40,44 @@ export function attachInterfaces(instance: Instance, ifnames: readonly string[])
   const hadState = DatapathMaps.exists(instance);
   const state = loadState(instance);
   const objectPath = datapathObjectPath();
-  const done: AttachOutcome[] = [];
   let object: LoadedObject | undefined;
   try {
-    object = loadObject(objectPath, { pinDir: instance.pinDir });
-    initialiseConfig(instance);
-    const progFd = object.programFd(PROGRAM.name);
-    unique.forEach((ifname, i) => {
-      const ifindex = ifindexes[i] ?? 0;
-      const before = queryTc({ dev: ifindex, direction: 'ingress' });
-      const result = attachTc({ dev: ifindex, direction: 'ingress', progFd });
-      const previous = state.interfaces[ifname];
-      state.interfaces[ifname] = {
-        ifindex,
-        // Ownership of the qdisc is decided once, by the attach that found no clsact.
-        createdClsact: previous?.createdClsact ?? result.createdClsact,
-        progId: result.progId,
-        attachedAt: previous?.attachedAt ?? new Date().toISOString(),
-      };
-      done.push({
-        interface: ifname,
-        ifindex,
-        progId: result.progId,
-        action: before ? 'replaced' : 'attached',
+    return withRollback((journal) => {
+      if (!hadState) {
+        journal.record(`remove ${instance.pinDir}`, () => {
+          if (existsSync(instance.pinDir)) removePinDir(instance.pinDir);
+        });
+      }
+      const loaded = loadObject(objectPath, { pinDir: instance.pinDir });
+      object = loaded;
+      initialiseConfig(instance);
+      const progFd = loaded.programFd(PROGRAM.name);
+      const done: AttachOutcome[] = [];
+      unique.forEach((ifname, i) => {
+        const ifindex = ifindexes[i] ?? 0;
+        const before = queryTc({ dev: ifindex, direction: 'ingress' });
+        const result = attachTc({ dev: ifindex, direction: 'ingress', progFd });
+        const previous = state.interfaces[ifname];
+        const record: AttachedInterface = {
+          ifindex,
+          // Ownership of the qdisc is decided once, by the attach that found no clsact.
+          createdClsact: previous?.createdClsact ?? result.createdClsact,
+          progId: result.progId,
+          attachedAt: previous?.attachedAt ?? new Date().toISOString(),
+        };
+        state.interfaces[ifname] = record;
+        // Only a filter this attach created is taken away again; a replaced one was an earlier attach's.
+        if (!before) journal.record(`detach ${ifname}`, () => undoAttach(ifindex, record));
+        done.push({
+          interface: ifname,
+          ifindex,
+          progId: result.progId,
+          action: before ? 'replaced' : 'attached',
+        });
       });
+      saveState(instance, state);
+      return done;
     });
-    saveState(instance, state);
-    return done;
-  } catch (err) {
-    for (const outcome of done) {
-      if (outcome.action === 'attached') undoAttach(outcome.ifindex, state.interfaces[outcome.interface]);
-    }
-    if (!hadState && existsSync(instance.pinDir)) removePinDir(instance.pinDir);
-    throw err;
   } finally {
     object?.close();
   }
@@ -83,26 +90,25 @@ export function attachInterfaces(instance: Instance, ifnames: readonly string[])
 function initialiseConfig(instance: Instance): void {
   const maps = DatapathMaps.open(instance);
   try {
-    const config = maps.get('config');
-    const key = encodeArrayIndex(0);
-    const current = config.lookup(key);
-    if (current && decodeConfig(current).bootId !== 0n) {
+    const current = readConfigRecord(maps);
+    if (current && current.bootId !== 0n) {
       setDetachingMode(maps, null);
       return;
     }
     const bootId = randomBytes(8).readBigUInt64BE(0) || 1n;
-    config.update(
-      key,
-      encodeConfig({ bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S } }),
+    writeConfigRecord(
+      maps,
+      { bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S } },
+      'any',
     );
   } finally {
     maps.close();
   }
 }
 
-function undoAttach(ifindex: number, record: AttachedInterface | undefined): void {
+function undoAttach(ifindex: number, record: AttachedInterface): void {
   detachTc({ dev: ifindex, direction: 'ingress' });
-  if (record?.createdClsact) removeClsact(ifindex);
+  if (record.createdClsact) removeClsact(ifindex);
 }
 
 export interface DetachOutcome {

@@ -1,3 +1,4 @@
+import type { UpdateFlag } from '../bpf/map.js';
 import {
   type ConfigRecord,
   DEFAULT_TIMEOUTS_S,
@@ -5,7 +6,7 @@ import {
   encodeArrayIndex,
   encodeConfig,
 } from '../bpf/records.js';
-import { notFoundError, usageError } from '../cli/errors.js';
+import { notFoundError, usageError } from '../errors.js';
 import type { DatapathMaps } from './maps.js';
 
 /**
@@ -29,11 +30,31 @@ export interface ConfigView {
 
 const KEY = encodeArrayIndex(0);
 
-function readRecord(maps: DatapathMaps): ConfigRecord {
+/** The lb_config record, or undefined before an attach wrote it. Every reader of lb_config goes through here. */
+export function readConfigRecord(maps: DatapathMaps): ConfigRecord | undefined {
   const value = maps.get('config').lookup(KEY);
-  if (!value)
+  return value ? decodeConfig(value) : undefined;
+}
+
+/** Replaces the whole record in one map update, so the datapath never sees half a change. */
+export function writeConfigRecord(
+  maps: DatapathMaps,
+  record: ConfigRecord,
+  flag: UpdateFlag = 'exist',
+): void {
+  maps.get('config').update(KEY, encodeConfig(record), flag);
+}
+
+/** The boot id as shown to users: 16 hex digits. */
+export function bootIdHex(record: ConfigRecord): string {
+  return record.bootId.toString(16).padStart(16, '0');
+}
+
+function readRecord(maps: DatapathMaps): ConfigRecord {
+  const record = readConfigRecord(maps);
+  if (!record)
     throw notFoundError('the balancer has no configuration record', 'attach again: lbctl attach IFACE...');
-  return decodeConfig(value);
+  return record;
 }
 
 function view(record: ConfigRecord): ConfigView {
@@ -42,7 +63,7 @@ function view(record: ConfigRecord): ConfigView {
     if (effective[name] === 0) effective[name] = DEFAULT_TIMEOUTS_S[name];
   }
   return {
-    bootId: record.bootId.toString(16).padStart(16, '0'),
+    bootId: bootIdHex(record),
     events: record.events,
     timeoutsSeconds: effective,
     defaultsSeconds: { ...DEFAULT_TIMEOUTS_S },
@@ -86,6 +107,6 @@ export function updateTimeouts(maps: DatapathMaps, changes: Partial<Timeouts>): 
     if (seconds !== undefined) timeouts[name] = seconds === 0 ? DEFAULT_TIMEOUTS_S[name] : seconds;
   }
   const next = { ...record, timeouts };
-  maps.get('config').update(KEY, encodeConfig(next), 'exist');
+  writeConfigRecord(maps, next);
   return view(next);
 }

@@ -9,6 +9,7 @@ import {
   RECORD_SIZES,
   replyShare,
 } from '../bpf/records.js';
+import { hostPort } from '../host-port.js';
 import type { DatapathMaps } from './maps.js';
 import type { ServiceView } from './services.js';
 
@@ -38,9 +39,6 @@ export interface ConnectionFilter {
   address?: string;
   state?: CtEntry['state'];
 }
-
-const hostPort = (addr: string, port: number) =>
-  addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
 /** What a connection's reply-direction entry adds to it: that direction's counters and last packet. */
 type ReplyShare = ReturnType<typeof replyShare>;

@@ -9,19 +9,16 @@
  * re-read every tick, a full one about every 20 s. Services and interfaces change rarely and are re-read every few seconds.
  * Events are drained every tick into a bounded ring, so a burst costs one copy per record and no decoding.
  */
+
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { enableRunTimeStats, progInfoById } from '../bpf/prog-info.js';
-import {
-  type DetachingMode,
-  decodeConfig,
-  decodeEvent,
-  type EventType,
-  encodeArrayIndex,
-} from '../bpf/records.js';
+import { type DetachingMode, decodeEvent, type EventType } from '../bpf/records.js';
 import { RingBufferReader } from '../bpf/ringbuf.js';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { attachedInterfaces } from './attach.js';
+import { readConfigRecord } from './config.js';
 import { type ConnectionView, listConnections } from './connections.js';
 import { type CountersJson, counterReadingToJson, readCounterReading } from './counter-snapshot.js';
 import type { Instance } from './instance.js';
@@ -263,8 +260,7 @@ export class DatapathCollector {
       progId: i.progId ?? null,
       attachedAt: i.attachedAt,
     }));
-    const config = this.maps.get('config').lookup(encodeArrayIndex(0));
-    const decoded = config ? decodeConfig(config) : undefined;
+    const decoded = readConfigRecord(this.maps);
     this.eventsOff = decoded !== undefined && !decoded.events;
     this.detaching = decoded?.detaching ?? null;
   }
@@ -353,9 +349,6 @@ export class DatapathCollector {
     return programs;
   }
 }
-
-const hostPort = (addr: string, port: number) =>
-  addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
 function readSysctl(): number | null {
   try {

@@ -4,22 +4,19 @@
  */
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DetachingMode, decodeConfig, encodeArrayIndex, encodeConfig } from '../bpf/records.js';
+import type { DetachingMode } from '../bpf/records.js';
 import { RawSender } from '../net/raw-socket.js';
 import { buildTcpAck } from '../net/tcp-probe.js';
+import { readConfigRecord, writeConfigRecord } from './config.js';
 import { type LiveConnectionKeys, liveConnectionKeys } from './connections.js';
 import type { DatapathMaps } from './maps.js';
 
-const CONFIG_KEY = encodeArrayIndex(0);
-
 /** Set or clear the detaching mode; the rest of the configuration record stays as it is. */
 export function setDetachingMode(maps: DatapathMaps, mode: DetachingMode | null): void {
-  const config = maps.get('config');
-  const current = config.lookup(CONFIG_KEY);
-  if (!current) return; // no record yet: nothing is attached that could be in a mode
-  const record = decodeConfig(current);
+  const record = readConfigRecord(maps);
+  if (!record) return; // no record yet: nothing is attached that could be in a mode
   if (record.detaching === mode) return;
-  config.update(CONFIG_KEY, encodeConfig({ ...record, detaching: mode }), 'exist');
+  writeConfigRecord(maps, { ...record, detaching: mode });
 }
 
 export interface DrainResult {

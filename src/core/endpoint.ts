@@ -1,4 +1,5 @@
-import { usageError } from '../cli/errors.js';
+import { usageError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../ppv2/ip-address.js';
 
 /**
@@ -53,7 +54,7 @@ export function parseEndpoint(text: string): Endpoint {
     throw usageError(`"${addressText}" in endpoint "${text}" is not an IPv4 address`, FORMAT_HINT);
   }
   if (portText === undefined || portText === '') {
-    const example = bracketed ? `[${addressText}]:80` : `${addressText}:80`;
+    const example = hostPort(addressText, 80);
     throw usageError(`endpoint "${text}" has no port`, `add the port, e.g. ${example}`);
   }
   const port = /^[1-9][0-9]{0,4}$/.test(portText) ? Number(portText) : Number.NaN;
@@ -70,7 +71,5 @@ export function parseEndpoint(text: string): Endpoint {
 
 /** "192.0.2.10:80" or "[2001:db8::1]:80": the form parseEndpoint reads. */
 export function formatEndpoint(endpoint: Endpoint): string {
-  return endpoint.family === 6
-    ? `[${endpoint.address}]:${endpoint.port}`
-    : `${endpoint.address}:${endpoint.port}`;
+  return hostPort(endpoint.address, endpoint.port);
 }

@@ -1,7 +1,7 @@
 import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BPFFS_ROOT, isOnBpffs } from '../bpf/bpffs.js';
-import { usageError } from '../cli/errors.js';
+import { usageError } from '../errors.js';
 
 /**
  * One balancer instance = one network namespace. Its state lives in the host's bpffs (pinned maps) under a

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../bpf/map.js';
 import { mapPinPath } from '../bpf/object.js';
 import { MAP_NAMES } from '../bpf/records.js';
-import { notFoundError, unsupportedError } from '../cli/errors.js';
+import { notFoundError, unsupportedError } from '../errors.js';
 import type { Instance } from './instance.js';
 
 /** The compiled datapath shipped with the package; LBCTL_BPF_OBJECT points elsewhere (development). */

@@ -1,9 +1,10 @@
-import { usageError } from '../cli/errors.js';
+import { usageError } from '../errors.js';
 import { TlvType } from '../ppv2/constants.js';
 import { encodeV2 } from '../ppv2/index.js';
 import { parseTlvSpec, TLV_SPEC_HINT } from '../ppv2/tlv-spec.js';
 import { tlvTypeClass } from '../ppv2/tlv-types.js';
 import type { Tlv } from '../ppv2/types.js';
+import { withCodecUsage } from './codec-errors.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint.js';
 
 /**
@@ -69,7 +70,7 @@ export function parsePpv2Options(specs: readonly string[]): Omit<Ppv2Spec, 'enab
 }
 
 function staticTlv(spec: string): Tlv {
-  const tlv = parseTlvSpec(spec);
+  const tlv = withCodecUsage(() => parseTlvSpec(spec));
   const cls = tlvTypeClass(tlv.type);
   if (!STATIC_TLV_TYPES.has(tlv.type) && cls !== 'custom' && cls !== 'experimental') {
     throw usageError(
@@ -127,12 +128,14 @@ export function staticTlvBytes(tlvs: readonly Tlv[]): number {
 /** The static TLVs as the datapath stores them: encoded back to back, checked by the codec's rules. */
 export function encodeStaticTlvs(tlvs: readonly Tlv[]): Buffer {
   if (tlvs.length === 0) return Buffer.alloc(0);
-  const header = encodeV2({
-    version: 2,
-    command: 'LOCAL',
-    family: 'UNSPEC',
-    transport: 'UNSPEC',
-    tlvs: [...tlvs],
-  });
+  const header = withCodecUsage(() =>
+    encodeV2({
+      version: 2,
+      command: 'LOCAL',
+      family: 'UNSPEC',
+      transport: 'UNSPEC',
+      tlvs: [...tlvs],
+    }),
+  );
   return Buffer.from(header.subarray(16));
 }

@@ -16,7 +16,7 @@ import {
   type ServiceKey,
   type ServiceRecord,
 } from '../bpf/records.js';
-import { conflictError, notFoundError, usageError } from '../cli/errors.js';
+import { conflictError, notFoundError, usageError } from '../errors.js';
 import { describeTlv, type TlvDescription } from '../ppv2/describe.js';
 import { decodeV2 } from '../ppv2/index.js';
 import type { Tlv } from '../ppv2/types.js';
@@ -32,6 +32,7 @@ import {
   validateService,
 } from './service-spec.js';
 import type { InstanceState } from './state-file.js';
+import { withRollback } from './transaction.js';
 
 /** A service as commands show it: the kernel's records joined with the name from the state file. */
 export interface ServiceView {
@@ -73,6 +74,8 @@ export interface BackendView {
 const BACKEND_SLOT_BITS = 16;
 const serviceOfBackend = (id: number) => id >>> BACKEND_SLOT_BITS;
 const backendId = (serviceId: number, slot: number) => ((serviceId << BACKEND_SLOT_BITS) | slot) >>> 0;
+/** A backend id as users see it: 0x10001 is slot 1 of service 1. */
+const hexId = (id: number) => `0x${id.toString(16)}`;
 
 export function serviceKeyText(vip: Endpoint | { address: string; port: number; family: 4 | 6 }): string {
   return `${formatEndpoint(vip)}/tcp`;
@@ -137,17 +140,18 @@ export function addService(
   // Backends start up: the agent takes out the ones that fail their probes.
   const backends = spec.backends.map((b, slot) => ({ id: backendId(id, slot + 1), spec: b, down: false }));
 
-  const undo: Array<() => void> = [];
-  try {
+  withRollback((journal) => {
     resetStatsSlot(maps, id);
     for (const b of backends) {
       maps
         .get('backends')
         .update(encodeBackendId(b.id), encodeBackend(backendRecord(b.spec, b.down)), 'noexist');
-      undo.push(() => maps.get('backends').delete(encodeBackendId(b.id)));
+      journal.record(`delete backend ${hexId(b.id)}`, () =>
+        maps.get('backends').delete(encodeBackendId(b.id)),
+      );
     }
     maps.get('maglev').update(encodeServiceId(id), encodeMaglevRing(ring(backends)), 'noexist');
-    undo.push(() => maps.get('maglev').delete(encodeServiceId(id)));
+    journal.record(`delete the table of service ${id}`, () => maps.get('maglev').delete(encodeServiceId(id)));
     maps
       .get('services')
       .update(
@@ -155,10 +159,7 @@ export function addService(
         encodeService(record),
         'noexist',
       );
-  } catch (err) {
-    for (const step of undo.reverse()) step();
-    throw err;
-  }
+  });
   if (spec.name) state.serviceNames[key] = spec.name;
   return findService(maps, state, key);
 }
@@ -215,8 +216,7 @@ export function updateService(
     return { id, spec: b, down: spec.liveness === true && wasDown.has(id) };
   });
   const keep = new Set(backends.map((b) => b.id));
-  const created: number[] = [];
-  try {
+  withRollback((journal) => {
     for (const b of backends) {
       const isNew = !current.backends.some((c) => c.id === b.id);
       maps
@@ -226,13 +226,13 @@ export function updateService(
           encodeBackend(backendRecord(b.spec, b.down)),
           isNew ? 'noexist' : 'exist',
         );
-      if (isNew) created.push(b.id);
+      if (isNew)
+        journal.record(`delete backend ${hexId(b.id)}`, () =>
+          maps.get('backends').delete(encodeBackendId(b.id)),
+        );
     }
     maps.get('maglev').update(encodeServiceId(current.id), encodeMaglevRing(ring(backends)), 'exist');
-  } catch (err) {
-    for (const id of created) maps.get('backends').delete(encodeBackendId(id));
-    throw err;
-  }
+  });
   const snat = changes.snat !== undefined ? changes.snat : current.snat;
   maps
     .get('services')
@@ -278,8 +278,8 @@ export function setBackendsHealth(
   for (const [id, down] of wanted) {
     if (!service.backends.some((b) => b.id === id)) {
       throw notFoundError(
-        `backend 0x${id.toString(16)} is not in service ${service.key}`,
-        `its backends: ${service.backends.map((b) => `0x${b.id.toString(16)}`).join(', ') || 'none'}`,
+        `backend ${hexId(id)} is not in service ${service.key}`,
+        `its backends: ${service.backends.map((b) => hexId(b.id)).join(', ') || 'none'}`,
       );
     }
     if (down && !service.liveness) {
@@ -295,18 +295,16 @@ export function setBackendsHealth(
     down: wanted.get(b.id) ?? b.health === 'down',
     was: b.health === 'down',
   }));
-  const undo: Array<() => void> = [];
-  try {
+  withRollback((journal) => {
     for (const b of next.filter((x) => x.down !== x.was)) {
       const key = encodeBackendId(b.id);
       maps.get('backends').update(key, encodeBackend(backendRecord(b.spec, b.down)), 'exist');
-      undo.push(() => maps.get('backends').update(key, encodeBackend(backendRecord(b.spec, b.was)), 'exist'));
+      journal.record(`mark backend ${hexId(b.id)} ${b.was ? 'down' : 'up'} again`, () =>
+        maps.get('backends').update(key, encodeBackend(backendRecord(b.spec, b.was)), 'exist'),
+      );
     }
     maps.get('maglev').update(encodeServiceId(service.id), encodeMaglevRing(ring(next)), 'exist');
-  } catch (err) {
-    for (const step of undo.reverse()) step();
-    throw err;
-  }
+  });
   return findService(maps, state, service.key);
 }
 

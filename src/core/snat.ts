@@ -1,4 +1,4 @@
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { run } from '../sys/run.js';
 import { type Endpoint, formatEndpoint } from './endpoint.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { withFileLockAsync } from '../sys/file-lock.js';
 import { writeJsonAtomic } from '../sys/json-file.js';
 import type { Instance } from './instance.js';

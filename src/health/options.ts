@@ -1,4 +1,4 @@
-import { usageError } from '../cli/errors.js';
+import { usageError } from '../errors.js';
 import type { Thresholds } from './tracker.js';
 
 /** How the agent probes; see `lbctl agent --help` and the README for what the defaults add up to. */

@@ -1,6 +1,6 @@
-import { LbctlError } from '../cli/errors.js';
 import { parseEndpoint } from '../core/endpoint.js';
 import { MAX_WEIGHT, type Mode, NAME_RULE, type Ppv2Spec, parsePpv2Options } from '../core/service-spec.js';
+import { LbctlError } from '../errors.js';
 import { canonicalIpAddress, parseIpAddress } from '../ppv2/ip-address.js';
 import { childPath, type Field, fieldError } from './fields.js';
 import type { ServiceObject } from './objects.js';

@@ -1,6 +1,6 @@
-import { LbctlError } from '../cli/errors.js';
 import type { Endpoint } from '../core/endpoint.js';
 import { type BackendSpec, type ServiceSpec, validateService } from '../core/service-spec.js';
+import { LbctlError } from '../errors.js';
 import { readServiceSettings, type WeightRule } from './annotations.js';
 import { backendsFor, indexEndpoints } from './backends.js';
 import { fieldError } from './fields.js';

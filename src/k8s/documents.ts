@@ -1,5 +1,5 @@
 import { parseAllDocuments } from 'yaml';
-import { invalidDataError } from '../cli/errors.js';
+import { invalidDataError } from '../errors.js';
 import { lineAndColumn, splitJsonStream } from './json-stream.js';
 
 /**

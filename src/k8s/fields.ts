@@ -1,5 +1,5 @@
-import { LbctlError } from '../cli/errors.js';
-import type { ExitCodeName } from '../cli/exit-codes.js';
+import { LbctlError } from '../errors.js';
+import type { ExitCodeName } from '../exit-codes.js';
 
 /**
  * Typed reads from an untyped manifest. A `Field` knows which document it came from and its path inside

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { notFoundError, usageError } from '../cli/errors.js';
-import { readAllStdin } from '../cli/stdin.js';
+import { notFoundError, usageError } from '../errors.js';
+import { readAllStdin } from '../sys/stdin.js';
 import { type ManifestReading, servicesFromManifests } from './desired.js';
 import { parseManifests } from './documents.js';
 import { readObjects } from './objects.js';

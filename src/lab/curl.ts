@@ -38,8 +38,3 @@ export async function curlFrom(
   const [localIp = '', localPort = '0'] = res.stdout.slice(at + MARKER.length).split(' ');
   return { body: res.stdout.slice(0, at), localIp, localPort: Number(localPort) };
 }
-
-/** "addr:port", with brackets for IPv6. */
-export function hostPort(addr: string, port: string | number): string {
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}

@@ -2,9 +2,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { spawnDaemon } from '../sys/run.js';
-import { assertSocketsFree, hostPort, listenSpecs } from './net.js';
+import { assertSocketsFree, listenSpecs } from './net.js';
 import { removeScratchDir, stopAndRemove } from './scratch-dir.js';
 
 /**

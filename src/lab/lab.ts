@@ -1,7 +1,6 @@
 import { readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { withNetns } from '../bpf/netns.js';
-import { conflictError, notFoundError } from '../cli/errors.js';
 import { attachInterfaces, detachInterfaces } from '../core/attach.js';
 import { parseEndpoint } from '../core/endpoint.js';
 import { resolveInstance } from '../core/instance.js';
@@ -10,9 +9,11 @@ import { parseBackend, parsePpv2Options, type ServiceSpec } from '../core/servic
 import { addService } from '../core/services.js';
 import { snatAddressFor } from '../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../core/state-file.js';
+import { conflictError, notFoundError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { writeJsonAtomic } from '../sys/json-file.js';
 import { isAlive, stop } from '../sys/run.js';
-import { curlFrom, hostPort } from './curl.js';
+import { curlFrom } from './curl.js';
 import { startHaproxy } from './haproxy.js';
 import { startNginx } from './nginx.js';
 import { createTopology, destroyTopologies, destroyTopology, type Topology } from './topology.js';
@@ -68,8 +69,9 @@ export async function labUp(): Promise<LabState> {
   const topology = await createTopology({ prefix: LAB_PREFIX });
   const lab: LabState = { topology, processes: [], services: [], createdAt: new Date().toISOString() };
   try {
-    const [be1, be2, be3] = topology.backends.ipv4;
-    const [be1v6, be2v6, be3v6] = topology.backends.ipv6;
+    // createTopology always makes three backends per family.
+    const [be1 = '', be2 = '', be3 = ''] = topology.backends.ipv4;
+    const [be1v6 = '', be2v6 = '', be3v6 = ''] = topology.backends.ipv6;
     const starts = [
       ['nginx-1', [be1, be1v6]],
       ['nginx-2', [be2, be2v6]],
@@ -90,7 +92,7 @@ export async function labUp(): Promise<LabState> {
     }
     const haproxy = await startHaproxy({
       netns: topology.ns.backends,
-      addresses: [be3 ?? '', be3v6 ?? ''],
+      addresses: [be3, be3v6],
       detached: true,
     });
     lab.processes.push({
@@ -102,33 +104,33 @@ export async function labUp(): Promise<LabState> {
     });
 
     const v4 = topology.vip.ipv4;
-    const v6 = `[${topology.vip.ipv6}]`;
+    const v6 = topology.vip.ipv6;
     lab.services = [
       {
         name: 'web4',
-        vip: `${v4}:80`,
-        backends: [`${be1}:80`, `${be2}:80`],
+        vip: hostPort(v4, 80),
+        backends: [hostPort(be1, 80), hostPort(be2, 80)],
         receiver: 'nginx',
         tlvs: ['unique-id'],
       },
       {
         name: 'web6',
-        vip: `${v6}:80`,
-        backends: [`[${be1v6}]:80`, `[${be2v6}]:80`],
+        vip: hostPort(v6, 80),
+        backends: [hostPort(be1v6, 80), hostPort(be2v6, 80)],
         receiver: 'nginx',
         tlvs: ['unique-id'],
       },
       {
         name: 'haproxy4',
-        vip: `${v4}:81`,
-        backends: [`${be3}:80`],
+        vip: hostPort(v4, 81),
+        backends: [hostPort(be3, 80)],
         receiver: 'haproxy',
         tlvs: ['unique-id', 'crc32c'],
       },
       {
         name: 'haproxy6',
-        vip: `${v6}:81`,
-        backends: [`[${be3v6}]:80`],
+        vip: hostPort(v6, 81),
+        backends: [hostPort(be3v6, 80)],
         receiver: 'haproxy',
         tlvs: ['unique-id', 'crc32c'],
       },

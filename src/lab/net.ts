@@ -1,11 +1,6 @@
-import { isIPv6 } from 'node:net';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { type ListenSpec, tcpListenerPids } from '../sys/run.js';
-
-/** `ADDR:PORT`, with the brackets an IPv6 address needs in URLs and in nginx/HAProxy `listen`/`bind`. */
-export function hostPort(address: string, port: number): string {
-  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 /** Every address combined with every port. */
 export function listenSpecs(addresses: readonly string[], ports: readonly number[]): ListenSpec[] {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 import { isAlive, run, stop } from '../sys/run.js';
 
 /**

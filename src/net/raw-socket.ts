@@ -3,9 +3,9 @@
  * sockets, so this goes through libc. IPPROTO_RAW means "header included" for both families on Linux.
  */
 import koffi from 'koffi';
-import { libc } from '../bpf/libc.js';
-import { errnoError } from '../cli/errors.js';
+import { errnoError } from '../errors.js';
 import { parseIpAddress } from '../ppv2/ip-address.js';
+import { libc } from '../sys/libc.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -1,7 +1,7 @@
 /**
  * PROXY protocol v1/v2 codec: pure functions over Uint8Array, no I/O. Decoders return a DecodeResult
- * (complete / incomplete / invalid) and never throw on data; encoders and builders throw LbctlError USAGE
- * for headers they refuse to emit.
+ * (complete / incomplete / invalid) and never throw on data; encoders and builders throw Ppv2ValueError
+ * (a RangeError) for headers they refuse to emit.
  */
 
 export {
@@ -20,6 +20,7 @@ export {
 export { crc32c } from './crc32c.js';
 export { decodeProxyHeader } from './decode.js';
 export { encodeProxyHeader } from './encode.js';
+export { Ppv2ValueError } from './errors.js';
 export { bytesToHex, hexToBytes } from './hex.js';
 export {
   canonicalIpAddress,

@@ -1,9 +1,9 @@
-import { usageError } from '../cli/errors.js';
 import {
   DEFAULT_MAX_V2_HEADER_BYTES,
   V2_FIXED_HEADER_BYTES,
   V2_PROTOCOL_MAX_HEADER_BYTES,
 } from './constants.js';
+import { Ppv2ValueError } from './errors.js';
 
 /**
  * The v2 header size cap in force: the caller's `maxHeaderBytes`, or the default. A cap outside what the
@@ -16,7 +16,7 @@ export function resolveMaxHeaderBytes(maxHeaderBytes: number | undefined): numbe
     maxHeaderBytes < V2_FIXED_HEADER_BYTES ||
     maxHeaderBytes > V2_PROTOCOL_MAX_HEADER_BYTES
   ) {
-    throw usageError(
+    throw new Ppv2ValueError(
       `maxHeaderBytes ${maxHeaderBytes} is not an integer from ${V2_FIXED_HEADER_BYTES} to ${V2_PROTOCOL_MAX_HEADER_BYTES}`,
     );
   }

@@ -1,4 +1,4 @@
-import { LbctlError } from '../cli/errors.js';
+import { Ppv2ValueError } from './errors.js';
 import { hexToBytes } from './hex.js';
 import { encodeUtf8 } from './text.js';
 import { tlvTypeClass, tlvTypeName } from './tlv-types.js';
@@ -38,15 +38,15 @@ export interface TlvSpecOptions {
   readonly allowFutureTypes?: boolean;
 }
 
-/** The TLV a flag value describes. Throws LbctlError USAGE naming the part that is wrong. */
+/** The TLV a flag value describes. Throws Ppv2ValueError naming the part that is wrong. */
 export function parseTlvSpec(text: string, options: TlvSpecOptions = {}): Tlv {
-  const bad = (why: string) => new LbctlError('USAGE', `invalid TLV "${text}": ${why}`, TLV_SPEC_HINT);
+  const bad = (why: string) => new Ppv2ValueError(`invalid TLV "${text}": ${why}`, TLV_SPEC_HINT);
   // Builders word the value rule that failed ("UNIQUE_ID value is 129 bytes, ..."); name the flag too.
   const build = (make: () => Tlv): Tlv => {
     try {
       return make();
     } catch (error) {
-      if (error instanceof LbctlError) throw bad(error.message.replace(/^invalid TLV: /, ''));
+      if (error instanceof Ppv2ValueError) throw bad(error.message.replace(/^invalid TLV: /, ''));
       throw error;
     }
   };

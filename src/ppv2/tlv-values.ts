@@ -1,6 +1,6 @@
-import { usageError } from '../cli/errors.js';
 import { readUint32 } from './bytes.js';
 import { CRC32C_VALUE_BYTES, TLV_MAX_VALUE_BYTES, TlvType } from './constants.js';
+import { Ppv2ValueError } from './errors.js';
 import { buildSslValue, parseSslValue, type SslInfo, type SslTlvInput } from './ssl.js';
 import { decodeUtf8Lossy, decodeUtf8Strict, encodeUtf8, isPrintableAscii } from './text.js';
 import { tlvShapeError } from './tlv-framing.js';
@@ -10,7 +10,7 @@ import type { Tlv } from './types.js';
 
 /**
  * Typed builders and typed views of TLVs. A header only ever holds raw `Tlv`s ({type, value}); these
- * turn meaningful values into them and back. Builders throw LbctlError USAGE with the rule that failed.
+ * turn meaningful values into them and back. Builders throw Ppv2ValueError with the rule that failed.
  */
 
 /** ALPN protocol identifier, e.g. "h2" (text is written as UTF-8). */
@@ -31,7 +31,7 @@ export function crc32cTlv(): Tlv {
 /** NOOP of `length` zero bytes (padding). */
 export function noopTlv(length: number): Tlv {
   if (!Number.isInteger(length) || length < 0 || length > TLV_MAX_VALUE_BYTES) {
-    throw usageError(`NOOP length ${length} is not an integer from 0 to ${TLV_MAX_VALUE_BYTES}`);
+    throw new Ppv2ValueError(`NOOP length ${length} is not an integer from 0 to ${TLV_MAX_VALUE_BYTES}`);
   }
   return { type: TlvType.NOOP, value: new Uint8Array(length) };
 }
@@ -44,7 +44,7 @@ export function uniqueIdTlv(id: string | Uint8Array): Tlv {
 /** SSL with its client bitfield (SslClientFlag), verify result and sub-TLVs. */
 export function sslTlv(input: SslTlvInput): Tlv {
   const value = buildSslValue(input);
-  if (typeof value === 'string') throw usageError(`invalid SSL TLV: ${value}`);
+  if (typeof value === 'string') throw new Ppv2ValueError(`invalid SSL TLV: ${value}`);
   return checked(TlvType.SSL, value);
 }
 
@@ -61,7 +61,7 @@ export function rawTlv(type: number, value: Uint8Array): Tlv {
 function checked(type: number, value: Uint8Array): Tlv {
   const tlv = { type, value };
   const error = tlvShapeError(tlv, 'TLV') ?? tlvValueError(tlv);
-  if (error !== undefined) throw usageError(`invalid TLV: ${error}`);
+  if (error !== undefined) throw new Ppv2ValueError(`invalid TLV: ${error}`);
   return tlv;
 }
 

@@ -40,7 +40,9 @@ export interface V2InetHeader extends V2Common {
 
 /**
  * AF_UNIX: socket paths (UTF-8, at most 108 bytes). A Linux abstract socket, whose sun_path starts with a
- * NUL byte, is written "@name" as `ss` does; "" is an unnamed socket (all zero bytes).
+ * NUL byte, is written "@name" as `ss` does; "" is an unnamed socket (all zero bytes). As with `ss`, a
+ * file path that itself starts with "@" reads the same as an abstract name, and encodes as one; a bare
+ * "@" is the file "@".
  */
 export interface V2UnixHeader extends V2Common {
   readonly family: 'UNIX';

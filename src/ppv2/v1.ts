@@ -1,5 +1,5 @@
-import { usageError } from '../cli/errors.js';
 import { V1_MAX_LINE_BYTES, V1_MIN_LINE_BYTES, V1_MIN_LINE_BYTES_BY_PROTO, V1_PREFIX } from './constants.js';
+import { Ppv2ValueError } from './errors.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-address.js';
 import type { DecodeResult, V1Header } from './types.js';
 import { isPort } from './v2-address.js';
@@ -131,7 +131,7 @@ function invalid(reason: string): DecodeResult<V1Header> {
 
 /**
  * The v1 line for `header` as US-ASCII bytes, addresses in canonical form. LOCAL/UNSPEC is written as
- * the short "PROXY UNKNOWN\r\n". Throws LbctlError USAGE naming the bad field.
+ * the short "PROXY UNKNOWN\r\n". Throws Ppv2ValueError naming the bad field.
  */
 export function encodeV1(header: V1Header): Uint8Array {
   const fields = header as unknown as Record<string, unknown>;
@@ -172,5 +172,5 @@ function asciiBytes(text: string): Uint8Array {
 }
 
 function fail(message: string): never {
-  throw usageError(`cannot encode PROXY v1 line: ${message}`);
+  throw new Ppv2ValueError(`cannot encode PROXY v1 line: ${message}`);
 }

@@ -1,7 +1,7 @@
 import { readUint16, writeUint16 } from './bytes.js';
 import { ADDRESS_BLOCK_BYTES, UNIX_PATH_BYTES } from './constants.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-address.js';
-import { decodeUtf8Lossy, encodeUtf8 } from './text.js';
+import { decodeUtf8Lossy, decodeUtf8Strict, encodeUtf8 } from './text.js';
 import type { Family } from './types.js';
 
 /**
@@ -101,27 +101,38 @@ export function isPort(value: unknown): value is number {
 /**
  * sun_path bytes to text: a leading NUL marks a Linux abstract name ("@name"), otherwise the path ends
  * at the first NUL like a C string. Bytes after the terminator are ignored (a sender that did not zero
- * its sockaddr leaves garbage there), and non-UTF-8 bytes show as U+FFFD; in both cases encoding the
- * result does not give back the same bytes.
+ * its sockaddr leaves garbage there), and bytes that are not UTF-8 show as "?"; in both cases encoding the
+ * result does not give back the same bytes, but it does give a header that decodes to the same text.
  */
 function decodeUnixPath(raw: Uint8Array): string {
   if (raw[0] === 0) {
     const rest = raw.subarray(1);
     const end = rest.indexOf(0);
     const name = rest.subarray(0, end < 0 ? rest.length : end);
-    return name.length === 0 ? '' : `@${decodeUtf8Lossy(name)}`;
+    return name.length === 0 ? '' : `@${unixPathText(name)}`;
   }
   const end = raw.indexOf(0);
-  return decodeUtf8Lossy(raw.subarray(0, end < 0 ? raw.length : end));
+  return unixPathText(raw.subarray(0, end < 0 ? raw.length : end));
+}
+
+/**
+ * Path bytes as text that re-encodes within the 108 bytes the bytes came from. Found by the property
+ * tests: U+FFFD, which a lossy UTF-8 decoder puts for each bad sequence, takes 3 bytes in UTF-8, so a
+ * full-length path with one stray byte (e.g. 0x80) decoded to text the encoder refuses as too long. "?"
+ * (as `ls` shows such names) is 1 byte and every bad sequence is at least 1 byte, so the text never grows.
+ * Valid UTF-8 is decoded exactly; only a path that is not UTF-8 gets its replacements turned into "?".
+ */
+function unixPathText(bytes: Uint8Array): string {
+  return decodeUtf8Strict(bytes) ?? decodeUtf8Lossy(bytes).replaceAll('\uFFFD', '?');
 }
 
 function encodeUnixPath(path: unknown, name: 'src' | 'dst'): Uint8Array | string {
   if (typeof path !== 'string') return `${name} ${JSON.stringify(path)} is not a unix socket path`;
   if (path.includes('\0')) return `${name} unix path ${JSON.stringify(path)} contains a NUL byte`;
-  const abstract = path.startsWith('@');
-  if (abstract && path.length === 1) {
-    return `${name} unix path "@" names an abstract socket without a name`;
-  }
+  // "@name" is an abstract name. A bare "@" cannot be one (an abstract socket without a name is the
+  // unnamed socket, written ""), so it is the file "@", which is how decodeUnixPath shows a sun_path
+  // holding just "@". Found by the property tests: refusing it made such a decoded header unencodable.
+  const abstract = path.startsWith('@') && path.length > 1;
   const text = encodeUtf8(abstract ? path.slice(1) : path);
   const bytes = abstract ? new Uint8Array([0, ...text]) : text;
   if (bytes.length > UNIX_PATH_BYTES) {

@@ -1,4 +1,3 @@
-import { usageError } from '../cli/errors.js';
 import { writeUint16, writeUint32 } from './bytes.js';
 import {
   CRC32C_VALUE_BYTES,
@@ -8,6 +7,7 @@ import {
   V2_SIGNATURE,
 } from './constants.js';
 import { crc32c } from './crc32c.js';
+import { Ppv2ValueError } from './errors.js';
 import { resolveMaxHeaderBytes } from './limits.js';
 import { tlvListBytes, tlvShapeError, writeTlvList } from './tlv-framing.js';
 import { tlvListError } from './tlv-rules.js';
@@ -27,7 +27,7 @@ const SIGNATURE = new Uint8Array(V2_SIGNATURE);
 
 /**
  * The wire bytes of a v2 header. The encoder applies every rule the decoder checks, so its output always
- * decodes back to the same header; anything it cannot encode that way throws LbctlError USAGE naming
+ * decodes back to the same header; anything it cannot encode that way throws Ppv2ValueError naming
  * the field. Fields are checked at run time because headers also come from JSON and JavaScript.
  */
 export function encodeV2(header: V2Header, options: EncodeV2Options = {}): Uint8Array {
@@ -95,5 +95,5 @@ function collectTlvs(header: V2Header, options: EncodeV2Options): Tlv[] {
 }
 
 function fail(message: string): never {
-  throw usageError(`cannot encode PROXY v2 header: ${message}`);
+  throw new Ppv2ValueError(`cannot encode PROXY v2 header: ${message}`);
 }

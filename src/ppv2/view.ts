@@ -1,4 +1,4 @@
-import { usageError } from '../cli/errors.js';
+import { Ppv2ValueError } from './errors.js';
 import { bytesToHex, hexToBytes } from './hex.js';
 import type { PlainHeader, PlainTlv, ProxyHeader, Tlv } from './types.js';
 
@@ -28,20 +28,22 @@ export function toPlainTlv(tlv: Tlv): PlainTlv {
 
 /**
  * The header a plain view describes (for JSON input to `ppv2 encode`). Only the TLV hex is converted and
- * checked here; the encoders check every other field. Throws LbctlError USAGE.
+ * checked here; the encoders check every other field. Throws Ppv2ValueError.
  */
 export function fromPlainHeader(plain: PlainHeader): ProxyHeader {
-  if (typeof plain !== 'object' || plain === null) throw usageError('header JSON is not an object');
+  if (typeof plain !== 'object' || plain === null) throw new Ppv2ValueError('header JSON is not an object');
   const { tlvs, ...rest } = plain;
   if (plain.version !== 2) return rest as ProxyHeader;
-  if (!Array.isArray(tlvs)) throw usageError('header JSON has version 2 but no "tlvs" array');
+  if (!Array.isArray(tlvs)) throw new Ppv2ValueError('header JSON has version 2 but no "tlvs" array');
   return { ...rest, tlvs: tlvs.map(fromPlainTlv) } as ProxyHeader;
 }
 
 function fromPlainTlv(plain: PlainTlv, index: number): Tlv {
   const value = typeof plain?.hex === 'string' ? hexToBytes(plain.hex) : undefined;
   if (value === undefined) {
-    throw usageError(`tlvs[${index}].hex ${JSON.stringify(plain?.hex)} is not an even number of hex digits`);
+    throw new Ppv2ValueError(
+      `tlvs[${index}].hex ${JSON.stringify(plain?.hex)} is not an even number of hex digits`,
+    );
   }
   return { type: plain.type, value };
 }

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LOCK_EX, LOCK_UN, libc } from '../bpf/libc.js';
+import { LOCK_EX, LOCK_UN, libc } from './libc.js';
 
 /**
  * Run `fn` holding an exclusive flock(2) on `path`. Short-lived lbctl processes can run concurrently (two

@@ -3,7 +3,8 @@ import { constants as fsConstants, readFileSync } from 'node:fs';
 import { access, open, readFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 
 /** Where our tools live even when the caller's PATH lacks the sbin directories (nginx, ip, haproxy). */
 const EXTRA_PATH_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
@@ -286,7 +287,7 @@ export interface ListenSpec {
 /** PIDs owning TCP listeners on `port` (and `host`, if given) in the namespace; empty if none. */
 export async function tcpListenerPids(spec: ListenSpec, netns?: string): Promise<number[]> {
   const { port, host } = spec;
-  const filter = host ? `src ${host.includes(':') ? `[${host}]` : host}:${port}` : `sport = :${port}`;
+  const filter = host ? `src ${hostPort(host, port)}` : `sport = :${port}`;
   const res = await run('ss', ['-Hltnp', filter], { netns, allowFailure: true, timeoutMs: 5_000 });
   if (res.code !== 0) return [];
   const pids = new Set<number>();

@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { counterGroup } from '../core/stats.js';
+import type { CounterView } from './dashboard-state.js';
 import { bytes, clip, si } from './format.js';
-import type { CounterView } from './model.js';
 
 export interface CountersPanelProps {
   counters: CounterView;

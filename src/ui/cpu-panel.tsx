@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import type { Page } from './connection-table.js';
+import type { CounterView } from './dashboard-state.js';
 import { bitsPerSecond, bytes, clip, fit, si } from './format.js';
-import type { CounterView } from './model.js';
 
 export interface CpuPanelProps {
   page: Page<CounterView>;

@@ -1,17 +1,17 @@
 import { Box, Text } from 'ink';
 import type { ConnectionView } from '../core/connections.js';
+import { BannerPanel } from './banner-panel.js';
 import { pageRows } from './connection-table.js';
 import { ConnectionsPanel } from './connections-panel.js';
 import { CountersPanel } from './counters-panel.js';
 import { CpuPanel } from './cpu-panel.js';
+import type { UiState } from './dashboard-reducer.js';
+import type { DashboardState } from './dashboard-state.js';
 import { Footer, HelpPanel } from './footer.js';
 import { clip } from './format.js';
 import type { HeaderLine } from './header-feed.js';
-import { HeaderPanel } from './header-panel.js';
 import { HeadersPanel } from './headers-panel.js';
-import type { UiState } from './keys.js';
 import type { Layout } from './layout.js';
-import type { DashboardState } from './model.js';
 import { ServicesPanel } from './services-panel.js';
 import { SparklinesPanel } from './sparklines-panel.js';
 import { serviceNames } from './view-model.js';
@@ -132,7 +132,7 @@ export function Dashboard(props: DashboardProps) {
 
   return (
     <Box flexDirection="column" width={width} height={layout.height}>
-      <HeaderPanel
+      <BannerPanel
         snapshot={snapshot}
         cost={state.cost}
         intervalSeconds={props.intervalSeconds}

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
+import { HELP_TEXT, KEY_HELP, type UiState } from './dashboard-reducer.js';
 import { clip, fit } from './format.js';
-import { HELP_TEXT, KEY_HELP, type UiState } from './keys.js';
 
 /** The key-hint footer, or the filter prompt while one is typed. */
 export function Footer({ ui, width }: { ui: UiState; width: number }) {

@@ -3,7 +3,9 @@
  * project's own codec (the same one `lbctl ppv2 decode` uses). What the line shows as source and
  * destination comes from the decoded header, i.e. what the backend was told, not from the event metadata.
  */
+
 import type { EventSample } from '../core/datapath-snapshot.js';
+import { hostPort } from '../host-port.js';
 import { describeTlv, type TlvDescription } from '../ppv2/describe.js';
 import { decodeProxyHeader, toPlainHeader } from '../ppv2/index.js';
 import type { PlainHeader } from '../ppv2/types.js';
@@ -53,7 +55,7 @@ export function toHeaderLine(event: EventSample): HeaderLine {
 }
 
 const endpoint = (address: string | undefined, port: number | undefined): string =>
-  address === undefined ? '-' : address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  address === undefined ? '-' : hostPort(address, String(port));
 
 /** "PROXY TCP4 192.0.2.10:51234 -> 203.0.113.10:80" (v1 spelling of the v2 family, as tools print it). */
 export function headerSummary(h: PlainHeader): string {

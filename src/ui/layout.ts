@@ -3,7 +3,7 @@
  * clears the screen on every frame that fills it, which flickers. At 80x24 every pane still gets rows;
  * larger terminals give the extra lines to the connection table and the header feed.
  */
-import type { View } from './keys.js';
+import type { View } from './dashboard-reducer.js';
 
 export interface TerminalSize {
   columns: number;

@@ -3,8 +3,8 @@
  * stdout is a TTY (the command prints snapshots otherwise).
  */
 import { type Instance, render } from 'ink';
-import type { UiState } from './keys.js';
-import type { ModelOptions } from './model.js';
+import type { UiState } from './dashboard-reducer.js';
+import type { ModelOptions } from './dashboard-state.js';
 import { TopApp } from './top-app.js';
 import type { SnapshotSource } from './use-dashboard.js';
 

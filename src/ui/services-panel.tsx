@@ -1,9 +1,10 @@
 import { Box, Text } from 'ink';
-import { healthSummary, ppv2Summary } from '../cli/service-render.js';
+import { healthSummary, ppv2Summary } from '../core/service-summary.js';
 import type { ServiceView } from '../core/services.js';
+import { hostPort } from '../host-port.js';
 import { type LiveCounts, pageRows } from './connection-table.js';
+import type { CounterView } from './dashboard-state.js';
 import { bitsPerSecond, clip, fit, si } from './format.js';
-import type { CounterView } from './model.js';
 
 export interface ServicesPanelProps {
   services: readonly ServiceView[];
@@ -18,9 +19,6 @@ export interface ServicesPanelProps {
   /** The services pane: every backend and the PPv2 settings on lines of their own. */
   detailed: boolean;
 }
-
-const endpoint = (address: string, port: number) =>
-  address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 
 interface ServiceStats {
   live: ReadonlyMap<string, number>;
@@ -39,7 +37,7 @@ function liveStats(service: ServiceView, live: LiveCounts | null): ServiceStats 
  */
 export function backendShare(backend: ServiceView['backends'][number], stats: ServiceStats | null): string {
   if (stats && stats.liveTotal > 0) {
-    const n = stats.live.get(endpoint(backend.address, backend.port)) ?? 0;
+    const n = stats.live.get(hostPort(backend.address, backend.port)) ?? 0;
     return `${Math.round((100 * n) / stats.liveTotal)}%`;
   }
   return `~${Math.round(backend.share * 100)}%`;
@@ -54,8 +52,8 @@ function backendCell(
   b: ServiceView['backends'][number],
   stats: ServiceStats | null,
 ): string {
-  if (b.health !== 'down') return `${endpoint(b.address, b.port)} ${backendShare(b, stats)}`;
-  return `${endpoint(b.address, b.port)} down${service.health.failOpen ? ` ${backendShare(b, stats)}` : ''}`;
+  if (b.health !== 'down') return `${hostPort(b.address, b.port)} ${backendShare(b, stats)}`;
+  return `${hostPort(b.address, b.port)} down${service.health.failOpen ? ` ${backendShare(b, stats)}` : ''}`;
 }
 
 const COLUMNS = 'SERVICE           MODE      CONN/S   HDR/S   BITS/S  LIVE  BACKENDS (share)  PPV2';
@@ -93,8 +91,8 @@ function detailLines(
       `  live ${stats ? si(stats.liveTotal) : '-'}`,
     ...service.backends.map(
       (b) =>
-        `   -> ${endpoint(b.address, b.port)}${service.health.probed ? `  ${b.health}` : ''}  weight ${b.weight}  table ${(b.share * 100).toFixed(1)}%` +
-        `  live ${stats ? (stats.live.get(endpoint(b.address, b.port)) ?? 0) : '-'} (${backendShare(b, stats)})`,
+        `   -> ${hostPort(b.address, b.port)}${service.health.probed ? `  ${b.health}` : ''}  weight ${b.weight}  table ${(b.share * 100).toFixed(1)}%` +
+        `  live ${stats ? (stats.live.get(hostPort(b.address, b.port)) ?? 0) : '-'} (${backendShare(b, stats)})`,
     ),
   ];
 }

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
+import type { History } from './dashboard-state.js';
 import { fit, si, sparkline } from './format.js';
-import type { History } from './model.js';
 
 export interface SparklinesPanelProps {
   history: History;

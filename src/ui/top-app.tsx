@@ -1,9 +1,9 @@
 import { useApp, useInput, useStdin } from 'ink';
 import { useMemo, useRef, useState } from 'react';
 import { Dashboard } from './dashboard.js';
-import { handleKey, initialUi, splitKeys, type UiState } from './keys.js';
+import { handleKey, initialUi, splitKeys, type UiState } from './dashboard-reducer.js';
+import { type DashboardState, DEFAULT_MODEL_OPTIONS, type ModelOptions } from './dashboard-state.js';
 import type { TerminalSize } from './layout.js';
-import { type DashboardState, DEFAULT_MODEL_OPTIONS, type ModelOptions } from './model.js';
 import { type SnapshotSource, useDashboard } from './use-dashboard.js';
 import { useTerminalSize } from './use-terminal-size.js';
 import {

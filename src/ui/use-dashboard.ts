@@ -6,7 +6,7 @@ import {
   DEFAULT_MODEL_OPTIONS,
   initialState,
   type ModelOptions,
-} from './model.js';
+} from './dashboard-state.js';
 
 /** Where snapshots come from: the DatapathCollector, or a fixture in tests. */
 export interface SnapshotSource {

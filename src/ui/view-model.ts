@@ -7,10 +7,10 @@ import type { ConnectionView } from '../core/connections.js';
 import type { DatapathSnapshot } from '../core/datapath-snapshot.js';
 import type { ServiceView } from '../core/services.js';
 import { filterConnections, type SortOrder, sortConnections } from './connection-table.js';
+import type { ScrollBounds, UiState } from './dashboard-reducer.js';
+import type { DashboardState } from './dashboard-state.js';
 import type { HeaderLine } from './header-feed.js';
-import type { ScrollBounds, UiState } from './keys.js';
 import { type Layout, planLayout, type TerminalSize } from './layout.js';
-import type { DashboardState } from './model.js';
 
 /** What "BPF stats" means right now: who keeps the kernel's run-time accounting on. */
 export function runTimeStatsText(snapshot: DatapathSnapshot): string {

@@ -16,7 +16,7 @@ import { type LoadedObject, loadObject, mapPinPath } from '../../src/bpf/object.
 import { enableRunTimeStats, nsPerRun, progInfoByFd, progInfoById } from '../../src/bpf/prog-info.js';
 import { RingBufferReader } from '../../src/bpf/ringbuf.js';
 import { attachTc, detachTc, LBCTL_TC_HANDLE, queryTc, removeClsact } from '../../src/bpf/tc.js';
-import type { LbctlError } from '../../src/cli/errors.js';
+import type { LbctlError } from '../../src/errors.js';
 import {
   buildFixture,
   createVethPair,

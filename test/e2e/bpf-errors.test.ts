@@ -16,7 +16,7 @@ import { enterNetns, withNetns } from '../../src/bpf/netns.js';
 import { loadObject, mapPinPath } from '../../src/bpf/object.js';
 import { RingBufferReader } from '../../src/bpf/ringbuf.js';
 import { attachTc, ensureClsact, ifindexByName, queryTc, removeClsact } from '../../src/bpf/tc.js';
-import { LbctlError } from '../../src/cli/errors.js';
+import { LbctlError } from '../../src/errors.js';
 import {
   buildFixture,
   createVethPair,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { EXIT_CODE_MEANINGS, ExitCode } from '../../src/cli/exit-codes.js';
+import { EXIT_CODE_MEANINGS, ExitCode } from '../../src/exit-codes.js';
 import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
 
 const RUN = `${process.execPath} ${REPO_ROOT}/bin/run.js`;

@@ -9,13 +9,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { RECORD_SIZES } from '../../src/bpf/records.js';
 import type { HaproxyConnectionView } from '../../src/lab/haproxy.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
-import { startCapture } from '../../src/lab/tshark.js';
 import { run } from '../../src/sys/run.js';
 import { lbctl, parseJson } from '../helpers/cli.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { startCapture } from '../helpers/tshark.js';
 import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 
@@ -269,6 +270,34 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
     });
     assert.equal(res.code, 4, res.stderr);
     assert.match(res.stderr, /permission|not permitted/i);
+  });
+
+  it("status shows the connection table's capacity, fill and memory, as the kernel accounts it", async () => {
+    const status = lb.cliJson<{
+      pinDir: string;
+      maps: Array<{ map: string; entries: number; maxEntries: number; memoryBytes: number }>;
+      conntrack: {
+        connections: number;
+        capacityConnections: number;
+        memoryBytes: number;
+        bytesPerConnection: number;
+      };
+    }>(['status']);
+    const ct = status.maps.find((m) => m.map === 'conntrack');
+    assert.ok(ct);
+    // The pin is in this (the host's) bpffs: `ip netns exec` would mount a fresh sysfs without it.
+    const shown = await run('bpftool', ['-j', 'map', 'show', 'pinned', join(status.pinDir, 'lb_conntrack')]);
+    const kernel = JSON.parse(shown.stdout) as { max_entries: number; bytes_memlock: number };
+    assert.equal(ct.maxEntries, kernel.max_entries);
+    assert.equal(ct.memoryBytes, kernel.bytes_memlock, 'the memlock bpftool reports');
+    assert.equal(status.conntrack.capacityConnections, kernel.max_entries / 2);
+    assert.equal(status.conntrack.connections, Math.floor(ct.entries / 2));
+    // Two entries per connection, each a key and a value (src/bpf/abi.ts) plus the kernel's bookkeeping.
+    const payload = 2 * (RECORD_SIZES.ctKey + RECORD_SIZES.ctEntry);
+    assert.ok(
+      status.conntrack.bytesPerConnection >= payload && status.conntrack.bytesPerConnection < payload + 256,
+      `${status.conntrack.bytesPerConnection} B per connection`,
+    );
   });
 
   it('detach --all leaves no filter, qdisc or pinned object behind', async () => {

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { httpGet, parseHttpResponse, tcpExchange } from '../../src/lab/client.js';
 import { type HaproxyBackend, type HaproxyConnectionView, startHaproxy } from '../../src/lab/haproxy.js';
 import { type NginxBackend, type NginxConnectionView, sha256File, startNginx } from '../../src/lab/nginx.js';
 import {
@@ -16,8 +15,9 @@ import {
   type Topology,
   topologyPids,
 } from '../../src/lab/topology.js';
-import { type Capture, startCapture } from '../../src/lab/tshark.js';
 import { findExecutable, isAlive, run } from '../../src/sys/run.js';
+import { httpGet, parseHttpResponse, tcpExchange } from '../helpers/tcp-client.js';
+import { type Capture, startCapture } from '../helpers/tshark.js';
 
 const PREFIX = 'lbctl-e2e';
 const TOOLS = ['ip', 'sysctl', 'ethtool', 'ss', 'nginx', 'haproxy', 'dumpcap', 'tshark', 'curl', 'openssl'];

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { httpGet, parseHttpResponse, tcpExchange } from '../../src/lab/client.js';
 import { type HaproxyBackend, type HaproxyConnectionView, startHaproxy } from '../../src/lab/haproxy.js';
 import { type NginxBackend, type NginxConnectionView, startNginx } from '../../src/lab/nginx.js';
 import { createTopology, destroyTopology, type Topology } from '../../src/lab/topology.js';
 import { authorityTlv, encodeV2, rawTlv, TlvType, uniqueIdTlv } from '../../src/ppv2/index.js';
 import { lbctl } from '../helpers/cli.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { httpGet, parseHttpResponse, tcpExchange } from '../helpers/tcp-client.js';
 
 const needs = { root: true, binaries: ['ip', 'nginx', 'haproxy', 'ss'] };
 const missing = missingPrerequisites(needs);

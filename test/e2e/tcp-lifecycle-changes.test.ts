@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { httpGet, parseHttpResponse, tcpExchange } from '../../src/lab/client.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
 import { run } from '../../src/sys/run.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { httpGet, parseHttpResponse, tcpExchange } from '../helpers/tcp-client.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,

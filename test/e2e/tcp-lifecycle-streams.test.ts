@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { httpGet, parseHttpResponse, type TcpExchangeResult, tcpExchange } from '../../src/lab/client.js';
 import type { NginxAccessEntry, NginxConnectionView } from '../../src/lab/nginx.js';
-import type { Capture } from '../../src/lab/tshark.js';
 import { encodeV2 } from '../../src/ppv2/v2-encode.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { httpGet, parseHttpResponse, type TcpExchangeResult, tcpExchange } from '../helpers/tcp-client.js';
+import type { Capture } from '../helpers/tshark.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 import {
   assertFailureCounters,

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256File } from '../../src/lab/nginx.js';
 import { setSegmentationOffload, setTxChecksum } from '../../src/lab/topology.js';
-import { type Capture, startCapture } from '../../src/lab/tshark.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { type Capture, startCapture } from '../helpers/tshark.js';
 import { type Balancer, DOWNLOAD_BYTES, startBalancer } from './fixtures/balancer.js';
 import {
   assertNoFailures,

@@ -11,13 +11,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tcpExchange } from '../../src/lab/client.js';
 import { type NginxBackend, type NginxConnectionView, startNginx } from '../../src/lab/nginx.js';
-import { parseSinkReport, startTcpSink, type TcpSink } from '../../src/lab/sink.js';
 import { setClientTcpOptions, setMtu, setSegmentationOffload } from '../../src/lab/topology.js';
-import { startCapture } from '../../src/lab/tshark.js';
 import { run } from '../../src/sys/run.js';
 import { missingPrerequisites } from '../helpers/prereq.js';
+import { tcpExchange } from '../helpers/tcp-client.js';
+import { parseSinkReport, startTcpSink, type TcpSink } from '../helpers/tcp-sink.js';
+import { startCapture } from '../helpers/tshark.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 import {
   assertHeaderThenPayload,

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeBackend, decodeMaglevRing, encodeBackendId, LB_LIMITS } from '../../src/bpf/records.js';
-import { LbctlError } from '../../src/cli/errors.js';
 import { ringMembers, summarizeHealth } from '../../src/core/backend-health.js';
 import { parseEndpoint } from '../../src/core/endpoint.js';
 import type { DatapathMaps } from '../../src/core/maps.js';
@@ -20,6 +19,7 @@ import {
   updateService,
 } from '../../src/core/services.js';
 import type { InstanceState } from '../../src/core/state-file.js';
+import { LbctlError } from '../../src/errors.js';
 
 /** A hash map keyed by the key's bytes, with the update flags the kernel enforces. */
 class MemoryMap {

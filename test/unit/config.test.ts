@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_TIMEOUTS_S, decodeConfig, encodeConfig } from '../../src/bpf/records.js';
-import { LbctlError } from '../../src/cli/errors.js';
 import { readConfig, updateTimeouts } from '../../src/core/config.js';
 import type { DatapathMaps } from '../../src/core/maps.js';
+import { LbctlError } from '../../src/errors.js';
 
 /** A stand-in for the pinned lb_config array: one value, updated in place. */
 function fakeMaps(initial: Buffer | undefined) {

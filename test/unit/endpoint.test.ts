@@ -1,8 +1,8 @@
 /** parseEndpoint: the ADDRESS:PORT forms users type, and one-line errors for everything else. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from '../../src/core/endpoint.js';
+import { LbctlError } from '../../src/errors.js';
 
 describe('parseEndpoint', () => {
   const accepted: Array<[string, Endpoint]> = [

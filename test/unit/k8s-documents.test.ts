@@ -1,7 +1,7 @@
 /** Reading manifest streams: YAML and JSON documents, kubectl's List objects, and where errors point. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
+import { LbctlError } from '../../src/errors.js';
 import { parseManifests } from '../../src/k8s/documents.js';
 import { splitJsonStream } from '../../src/k8s/json-stream.js';
 import { readObjects } from '../../src/k8s/objects.js';

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
 import { executePlan } from '../../src/core/apply-execute.js';
 import { computePlan, type DesiredService } from '../../src/core/apply-plan.js';
 import type { InstanceState } from '../../src/core/state-file.js';
+import { LbctlError } from '../../src/errors.js';
 import { FakeStore, specFrom, viewOf } from './k8s-fixtures.js';
 
 const SNAT = '198.51.100.1';

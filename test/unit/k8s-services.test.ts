@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
-import type { ExitCodeName } from '../../src/cli/exit-codes.js';
 import { formatEndpoint } from '../../src/core/endpoint.js';
+import { LbctlError } from '../../src/errors.js';
+import type { ExitCodeName } from '../../src/exit-codes.js';
 import { readManifest } from '../../src/k8s/input.js';
 import { lbctlServiceName } from '../../src/k8s/naming.js';
 

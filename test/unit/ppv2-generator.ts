@@ -12,9 +12,11 @@ import {
   formatIPv6,
   netnsTlv,
   noopTlv,
+  type ProxyHeader,
   rawTlv,
   sslTlv,
   type Tlv,
+  TlvType,
   type Transport,
   uniqueIdTlv,
   type V1Header,
@@ -187,4 +189,28 @@ export function randomV1Header(random: Random): V1Header {
     srcPort: port(),
     dstPort: port(),
   };
+}
+
+/** CRC32C TLVs are placeholders before encoding; compare everything but their value. */
+export function withoutCrcValues(header: ProxyHeader): ProxyHeader {
+  if (header.version === 1) return header;
+  const tlvs: Tlv[] = header.tlvs.map((tlv) =>
+    tlv.type === TlvType.CRC32C ? { type: tlv.type, value: new Uint8Array(4) } : tlv,
+  );
+  return { ...header, tlvs } as V2Header;
+}
+
+/**
+ * Offset of the first CRC32C TLV's value in v2 bytes, found by walking the TLVs after the address block,
+ * or undefined when there is none (or the walk runs off the end, as it may in mutated bytes).
+ */
+export function crc32cValueOffset(bytes: Uint8Array): number | undefined {
+  const addressBytes = [0, 12, 36, 216][(bytes[13] ?? 0) >> 4] ?? 0;
+  let offset = 16 + addressBytes;
+  while (offset + 3 <= bytes.length) {
+    const length = ((bytes[offset + 1] ?? 0) << 8) | (bytes[offset + 2] ?? 0);
+    if (bytes[offset] === TlvType.CRC32C) return offset + 3 + 4 <= bytes.length ? offset + 3 : undefined;
+    offset += 3 + length;
+  }
+  return undefined;
 }

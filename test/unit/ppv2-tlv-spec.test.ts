@@ -1,7 +1,7 @@
 /** The --tlv flag syntax: every form, and errors that name the part that is wrong. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
+import { Ppv2ValueError } from '../../src/ppv2/errors.js';
 import { bytesToHex, parseTlvSpec, TLV_SPEC_HINT } from '../../src/ppv2/index.js';
 
 const hex = (text: string) => bytesToHex(new TextEncoder().encode(text));
@@ -65,8 +65,7 @@ describe('parseTlvSpec', () => {
       assert.throws(
         () => parseTlvSpec(spec),
         (error: unknown) =>
-          error instanceof LbctlError &&
-          error.kind === 'USAGE' &&
+          error instanceof Ppv2ValueError &&
           error.message.startsWith(`invalid TLV "${spec}": `) &&
           message.test(error.message) &&
           error.hint === TLV_SPEC_HINT,

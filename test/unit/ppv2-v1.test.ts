@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
+import { Ppv2ValueError } from '../../src/ppv2/errors.js';
 import { decodeV1, encodeV1, type V1Header } from '../../src/ppv2/index.js';
 
 const bytes = (text: string) => Uint8Array.from(text, (char) => char.charCodeAt(0));
@@ -186,8 +186,7 @@ describe('encodeV1', () => {
       assert.throws(
         () => encodeV1(header as V1Header),
         (error: unknown) =>
-          error instanceof LbctlError &&
-          error.kind === 'USAGE' &&
+          error instanceof Ppv2ValueError &&
           error.message.startsWith('cannot encode PROXY v1 line: ') &&
           message.test(error.message),
       );

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LbctlError } from '../../src/cli/errors.js';
+import { Ppv2ValueError } from '../../src/ppv2/errors.js';
 import {
   alpnTlv,
   authorityTlv,
@@ -333,7 +333,7 @@ describe('decodeV2 size cap', () => {
 
   it('refuses a cap outside 16-65551', () => {
     for (const bad of [15, 65552, 1.5, Number.NaN]) {
-      assert.throws(() => decodeV2(tcp4(''), { maxHeaderBytes: bad }), LbctlError);
+      assert.throws(() => decodeV2(tcp4(''), { maxHeaderBytes: bad }), Ppv2ValueError);
     }
   });
 });
@@ -374,6 +374,32 @@ describe('decodeV2 results', () => {
       assert.equal(second.header.src, '/a');
       assert.equal(second.header.dst, '');
     }
+  });
+
+  it('decodes non-UTF-8 unix paths to text that encodes again (property-test regression)', () => {
+    // 108 path bytes, one of them not UTF-8: shown as U+FFFD (3 bytes) the text was 110 bytes long and
+    // encodeV2 refused the decoded header. Abstract names had the same problem one byte shorter.
+    const full = `${ascii('/')}80${ascii('p'.repeat(106))}`;
+    const abstract = `00${ascii('lb')}c3${ascii('x'.repeat(104))}`;
+    const result = decodeV2(frame(0x21, 0x31, full + abstract));
+    assert.equal(result.status, 'complete');
+    if (result.status !== 'complete' || result.header.family !== 'UNIX') return;
+    assert.equal(result.header.src, `/?${'p'.repeat(106)}`);
+    assert.equal(result.header.dst, `@lb?${'x'.repeat(104)}`);
+    const again = decodeV2(encodeV2(result.header));
+    assert.deepStrictEqual(again, result);
+  });
+
+  it('reads a sun_path of just "@" as the file "@" and encodes it back (property-test regression)', () => {
+    // "@" used to be refused by the encoder as an abstract socket without a name, so a header the
+    // decoder accepted (sun_path "@" then NULs) could not be encoded again.
+    const block = `${ascii('@')}`.padEnd(216, '0') + repeat('00', 108);
+    const bytes = frame(0x21, 0x31, block);
+    const result = decodeV2(bytes);
+    assert.equal(result.status, 'complete');
+    if (result.status !== 'complete' || result.header.family !== 'UNIX') return;
+    assert.equal(result.header.src, '@');
+    assert.equal(bytesToHex(encodeV2(result.header)), bytesToHex(bytes));
   });
 
   it('does not write to the input buffer and returns fresh plain Uint8Array values', () => {
@@ -455,7 +481,6 @@ describe('encodeV2', () => {
       /109 bytes, more than 108/,
     ],
     ['unix path with NUL', { ...base, family: 'UNIX', src: 'a\0b', dst: '' } as V2Header, /NUL/],
-    ['bare "@" unix path', { ...base, family: 'UNIX', src: '@', dst: '' } as V2Header, /abstract/],
     ['UNIQUE_ID 129 bytes', { ...base, tlvs: [{ type: 5, value: new Uint8Array(129) }] }, /129 bytes/],
     ['CRC32C 3 bytes', { ...base, tlvs: [{ type: 3, value: new Uint8Array(3) }] }, /exactly 4/],
     ['AUTHORITY twice', { ...base, tlvs: [authorityTlv('a'), authorityTlv('b')] }, /more than once/],
@@ -487,8 +512,7 @@ describe('encodeV2', () => {
       assert.throws(
         () => encodeV2(header, options),
         (error: unknown) =>
-          error instanceof LbctlError &&
-          error.kind === 'USAGE' &&
+          error instanceof Ppv2ValueError &&
           error.message.startsWith('cannot encode PROXY v2 header: ') &&
           message.test(error.message),
       );
@@ -597,7 +621,7 @@ describe('TLV builders and typed views', () => {
   });
 
   it('refuses values that break the rules', () => {
-    const usage = (error: unknown) => error instanceof LbctlError && error.kind === 'USAGE';
+    const usage = (error: unknown) => error instanceof Ppv2ValueError;
     assert.throws(() => uniqueIdTlv('x'.repeat(129)), usage);
     assert.throws(() => authorityTlv('a'.repeat(256)), usage);
     assert.throws(() => netnsTlv('ünicode'), usage);

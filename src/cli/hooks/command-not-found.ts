@@ -1,6 +1,6 @@
 import type { Hook } from '@oclif/core';
+import { usageError } from '../../errors.js';
 import { errorJson, errorLine } from '../error-report.js';
-import { usageError } from '../errors.js';
 import { closestMatch } from '../suggest.js';
 
 /**

@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import { DEFAULT_TIMEOUTS_S } from '../../bpf/records.js';
 import { renderConfig } from '../../cli/config-render.js';
 import { DatapathCommand } from '../../cli/datapath-command.js';
-import { usageError } from '../../cli/errors.js';
 import {
   type ConfigView,
   type TimeoutName,
@@ -12,6 +11,7 @@ import {
 } from '../../core/config.js';
 import { DatapathMaps } from '../../core/maps.js';
 import { withInstanceLock } from '../../core/state-file.js';
+import { usageError } from '../../errors.js';
 
 const timeoutFlag = (state: string, name: TimeoutName) =>
   Flags.integer({

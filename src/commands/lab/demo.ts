@@ -1,6 +1,6 @@
 import { BaseCommand } from '../../cli/base-command.js';
-import { notFoundError } from '../../cli/errors.js';
 import { renderDemo } from '../../cli/lab-render.js';
+import { notFoundError } from '../../errors.js';
 import { type DemoRow, labDemo, readLab } from '../../lab/lab.js';
 
 export default class LabDemo extends BaseCommand<typeof LabDemo> {

@@ -1,12 +1,13 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { decodeUserBytes } from '../../cli/bytes-input.js';
-import { invalidDataError, usageError } from '../../cli/errors.js';
 import { renderKeyValue, renderTable } from '../../cli/output.js';
-import { readAllStdin } from '../../cli/stdin.js';
+import { invalidDataError, usageError } from '../../errors.js';
+import { hostPort } from '../../host-port.js';
 import { describeTlv, type TlvDescription } from '../../ppv2/describe.js';
 import { decodeProxyHeader, type ProxyHeader, toPlainHeader } from '../../ppv2/index.js';
 import type { PlainHeader } from '../../ppv2/types.js';
+import { readAllStdin } from '../../sys/stdin.js';
 
 export interface DecodeOutput {
   header: PlainHeader;
@@ -85,11 +86,7 @@ incomplete header exits with code 7 and says why.`;
 function renderHuman(header: ProxyHeader, output: DecodeOutput): string {
   const plain = output.header;
   const endpoint = (address?: string, port?: number) =>
-    address === undefined
-      ? '-'
-      : port === undefined
-        ? address
-        : `${address.includes(':') ? `[${address}]` : address}:${port}`;
+    address === undefined ? '-' : port === undefined ? address : hostPort(address, port);
   const pairs: Array<[string, string | number]> = [
     ['version', plain.version],
     ['command', plain.command],

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { LbctlError, usageError } from '../../cli/errors.js';
 import { type Endpoint, parseEndpoint } from '../../core/endpoint.js';
+import { LbctlError, usageError } from '../../errors.js';
 import {
   bytesToHex,
   decodeProxyHeader,

@@ -1,6 +1,5 @@
 import { Args, Flags } from '@oclif/core';
 import { DatapathCommand } from '../../cli/datapath-command.js';
-import { usageError } from '../../cli/errors.js';
 import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
 import { parseEndpoint } from '../../core/endpoint.js';
@@ -14,6 +13,8 @@ import {
 import { addService, type ServiceView } from '../../core/services.js';
 import { snatAddressFor } from '../../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../../core/state-file.js';
+import { usageError } from '../../errors.js';
+import { hostPort } from '../../host-port.js';
 
 export default class ServiceAdd extends DatapathCommand<typeof ServiceAdd> {
   static override summary =
@@ -69,8 +70,7 @@ real address and port. The service goes live only once it is complete; invalid i
 
   private specFromFlags(): ServiceSpec {
     const { flags } = this;
-    if (flags.snat !== undefined)
-      parseEndpoint(`${flags.snat.includes(':') ? `[${flags.snat}]` : flags.snat}:1`);
+    if (flags.snat !== undefined) parseEndpoint(hostPort(flags.snat, 1));
     if (flags.snat !== undefined && flags.mode === 'dnat')
       throw usageError('--snat only applies to --mode fullnat');
     const options = parsePpv2Options(flags['ppv2-tlv'] ?? []);

@@ -1,6 +1,5 @@
 import { Args, Flags } from '@oclif/core';
 import { DatapathCommand } from '../../cli/datapath-command.js';
-import { usageError } from '../../cli/errors.js';
 import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
 import { formatEndpoint } from '../../core/endpoint.js';
@@ -9,6 +8,7 @@ import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/ser
 import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
 import { snatAddressFor } from '../../core/snat.js';
 import { loadState, withInstanceLock } from '../../core/state-file.js';
+import { usageError } from '../../errors.js';
 
 export default class ServiceSet extends DatapathCommand<typeof ServiceSet> {
   static override summary = 'Change a live service: its backends, weights, mode, PPv2 options or liveness.';

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { handleKey, initialUi, type KeyFlags, splitKeys, type UiState } from '../../src/ui/keys.js';
+import {
+  handleKey,
+  initialUi,
+  type KeyFlags,
+  splitKeys,
+  type UiState,
+} from '../../src/ui/dashboard-reducer.js';
 
 const bounds = { pageSize: 5, maxScroll: 12 };
 

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  advance,
+  counterRates,
+  datapathCost,
+  initialState,
+  summarize,
+} from '../../src/ui/dashboard-state.js';
 import { bitsPerSecond, duration, fit, si, sparkline } from '../../src/ui/format.js';
-import { advance, counterRates, datapathCost, initialState, summarize } from '../../src/ui/model.js';
 import { counters, FIRST, SECOND, snapshot } from './ui-fixtures.js';
 
-describe('dashboard model: rates are deltas per interval', () => {
+describe('dashboard state: rates are deltas per interval', () => {
   it('divides each counter delta by the seconds between the readings', () => {
     const rates = counterRates({ a: 10, b: 5 }, { a: 30, b: 5 }, 2);
     assert.deepEqual(rates, { a: 10, b: 0 });

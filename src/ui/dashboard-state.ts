@@ -1,6 +1,6 @@
 /**
- * The dashboard's model: pure functions that turn successive snapshots into what `top` shows. Rates are
- * deltas per interval (the difference of two cumulative counters over the time between the readings),
+ * The dashboard's state over time: pure functions that turn successive snapshots into what `top` shows.
+ * Rates are deltas per interval (the difference of two cumulative counters over the time between readings),
  * sparkline history is a bounded series per rate, and the header feed a bounded list of decoded lines.
  * Both the Ink dashboard and the scripted (--json/--once) output are built from this state.
  */

@@ -6,7 +6,7 @@
  * Calls return the C result; on failure read the errno with `koffi.errno()` right after the call.
  */
 import koffi, { type LibraryHandle } from 'koffi';
-import { LbctlError } from '../cli/errors.js';
+import { LbctlError } from '../errors.js';
 
 export interface Libc {
   /** Returns 0 for an unknown interface (errno ENODEV). Resolved in the calling thread's network namespace. */

@@ -29,6 +29,33 @@ export const unsupportedError = (message: string, hint?: string) =>
 export const invalidDataError = (message: string, hint?: string) =>
   new LbctlError('INVALID_DATA', message, hint);
 
+const NODE_CODE_KIND: Record<string, ExitCodeName> = {
+  EPERM: 'PERMISSION',
+  EACCES: 'PERMISSION',
+  ENOENT: 'NOT_FOUND',
+  EEXIST: 'CONFLICT',
+};
+
+/**
+ * Any thrown value as an LbctlError, without knowing the CLI framework: our own pass through, Node system
+ * errors map by their code, anything else is FAILURE. The CLI adds its framework's errors on top
+ * (cli/error-report.ts); lower layers use this when they wrap a failure in more context.
+ */
+export function asLbctlError(err: unknown): LbctlError {
+  if (err instanceof LbctlError) return err;
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const kind = (code && NODE_CODE_KIND[code]) || 'FAILURE';
+    return new LbctlError(kind, firstLine(err.message), undefined, { cause: err });
+  }
+  return new LbctlError('FAILURE', String(err));
+}
+
+/** The first non-blank line: multi-line messages from tools and frameworks read as one error line. */
+export function firstLine(text: string): string {
+  return text.split('\n').find((line) => line.trim() !== '') ?? text;
+}
+
 const ERRNO_KIND: Record<number, ExitCodeName> = {
   1: 'PERMISSION', // EPERM
   13: 'PERMISSION', // EACCES

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LbctlError } from '../cli/errors.js';
-import { run, spawnDaemon } from '../sys/run.js';
+import { LbctlError } from '../../src/errors.js';
+import { run, spawnDaemon } from '../../src/sys/run.js';
 
 /**
  * Packet capture for the tests: dumpcap writes a pcapng in a namespace, tshark reads fields back.

@@ -1,10 +1,11 @@
-import { LbctlError } from '../cli/errors.js';
-import { run } from '../sys/run.js';
+import { fileURLToPath } from 'node:url';
+import { LbctlError } from '../../src/errors.js';
+import { run } from '../../src/sys/run.js';
 
 /**
  * A raw TCP client that runs inside a network namespace: it sends exact bytes (a hand-made PROXY header,
  * then a request) and reports what came back and how the connection ended. It is a child `node` process
- * under `ip netns exec`, because this process cannot switch its own namespace safely.
+ * under `ip netns exec` (tcp-client-child.mjs), because this process cannot switch its own namespace safely.
  */
 
 export interface TcpExchangeOptions {
@@ -35,60 +36,30 @@ export interface TcpExchangeResult {
   localPort?: number;
 }
 
-// Plain CommonJS for `node -e`: parameters arrive as JSON on stdin, the result leaves as JSON on stdout.
-const CLIENT_SCRIPT = `
-const net = require('node:net');
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (d) => { input += d; });
-process.stdin.on('end', () => {
-  const o = JSON.parse(input);
-  const chunks = o.send.map((b) => Buffer.from(b, 'base64'));
-  const got = [];
-  let local = {};
-  let done = false;
-  const sock = net.connect({ host: o.host, port: o.port, localAddress: o.localAddress, localPort: o.localPort, noDelay: true });
-  const finish = (closed, error) => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    sock.destroy();
-    // Exit now: a pending gap timer would otherwise keep the process, and the caller, waiting.
-    process.stdout.write(JSON.stringify({ data: Buffer.concat(got).toString('base64'), closed, error, ...local }), () => process.exit(0));
-  };
-  const timer = setTimeout(() => finish('timeout'), o.timeoutMs);
-  sock.on('connect', async () => {
-    local = { localAddress: sock.localAddress, localPort: sock.localPort };
-    for (let i = 0; i < chunks.length; i++) {
-      if (i > 0 && o.gapMs) await new Promise((r) => setTimeout(r, o.gapMs));
-      if (done) return;
-      sock.write(chunks[i]);
-    }
-    if (o.endAfterSend) sock.end();
-    if (o.resetAfterSend) {
-      if (o.gapMs) await new Promise((r) => setTimeout(r, o.gapMs));
-      if (done) return;
-      sock.resetAndDestroy();
-      finish('reset', 'ECONNRESET');
-    }
-  });
-  sock.on('data', (d) => got.push(d));
-  sock.on('end', () => finish('eof'));
-  sock.on('close', () => finish('eof'));
-  sock.on('error', (e) => finish(e.code === 'ECONNRESET' ? 'reset' : 'error', e.code || e.message));
-});
-`;
+/** What the child process (tcp-client-child.mjs) reads on stdin: the options, bytes in base64. */
+export interface ClientParams extends Omit<TcpExchangeOptions, 'netns' | 'send' | 'timeoutMs'> {
+  send: string[];
+  timeoutMs: number;
+}
+
+/** What the child writes on stdout. */
+export interface ClientReport extends Omit<TcpExchangeResult, 'data'> {
+  data: string;
+}
+
+const CLIENT_CHILD = fileURLToPath(new URL('./tcp-client-child.mjs', import.meta.url));
 
 export async function tcpExchange(opts: TcpExchangeOptions): Promise<TcpExchangeResult> {
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const send = (Array.isArray(opts.send) ? opts.send : [opts.send]).map((b) => b.toString('base64'));
-  const params = { ...opts, netns: undefined, send, timeoutMs };
-  const res = await run(process.execPath, ['-e', CLIENT_SCRIPT], {
-    netns: opts.netns,
+  const { netns, ...rest } = opts;
+  const params: ClientParams = { ...rest, send, timeoutMs };
+  const res = await run(process.execPath, [CLIENT_CHILD], {
+    netns,
     input: JSON.stringify(params),
     timeoutMs: timeoutMs + 10_000,
   });
-  let parsed: Omit<TcpExchangeResult, 'data'> & { data: string };
+  let parsed: ClientReport;
   try {
     parsed = JSON.parse(res.stdout);
   } catch (err) {

@@ -1,10 +1,11 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LbctlError } from '../cli/errors.js';
-import { spawnDaemon } from '../sys/run.js';
-import { assertSocketsFree, listenSpecs } from './net.js';
-import { removeScratchDir, stopAndRemove } from './scratch-dir.js';
+import { fileURLToPath } from 'node:url';
+import { LbctlError } from '../../src/errors.js';
+import { assertSocketsFree, listenSpecs } from '../../src/lab/net.js';
+import { removeScratchDir, stopAndRemove } from '../../src/lab/scratch-dir.js';
+import { spawnDaemon } from '../../src/sys/run.js';
 
 /**
  * A TCP sink backend in a namespace: it reads each connection to the end (the client's FIN) and answers
@@ -46,39 +47,26 @@ export interface TcpSink {
 /** How much of the start of each stream a report carries: room for the largest PPv2 header and more. */
 export const SINK_HEAD_BYTES = 1024;
 
-// Plain CommonJS for `node -e`; the parameters are argv[1] (JSON).
-const SINK_SCRIPT = `
-const net = require('node:net');
-const fs = require('node:fs');
-const crypto = require('node:crypto');
-const o = JSON.parse(process.argv[1]);
-for (const host of o.addresses) {
-  net.createServer((sock) => {
-    const hash = crypto.createHash('sha256');
-    const head = [];
-    let bytes = 0;
-    sock.on('data', (d) => {
-      hash.update(d);
-      if (bytes < o.headBytes) head.push(d.subarray(0, o.headBytes - bytes));
-      bytes += d.length;
-    });
-    sock.on('end', () => {
-      const report = JSON.stringify({
-        remoteAddress: sock.remoteAddress, remotePort: sock.remotePort, bytes,
-        sha256: hash.digest('hex'), head: Buffer.concat(head).toString('base64'),
-      });
-      fs.appendFileSync(o.log, report + '\\n');
-      sock.end(report + '\\n');
-    });
-    sock.on('error', () => sock.destroy());
-  }).listen({ host, port: o.port });
+/** The child process's parameters (tcp-sink-child.mjs reads them as JSON from argv). */
+export interface SinkParams {
+  addresses: string[];
+  port: number;
+  /** The file every report is appended to. */
+  log: string;
+  headBytes: number;
 }
-`;
+
+/** A report as the child writes it: the head in base64. */
+export interface SinkReportJson extends Omit<SinkReport, 'head'> {
+  head: string;
+}
+
+const SINK_CHILD = fileURLToPath(new URL('./tcp-sink-child.mjs', import.meta.url));
 
 /** Decode a report line (the sink's answer, or a line of its log). */
 export function parseSinkReport(line: string | Buffer): SinkReport {
   const text = line.toString().trim();
-  let raw: Omit<SinkReport, 'head'> & { head: string };
+  let raw: SinkReportJson;
   try {
     raw = JSON.parse(text);
   } catch (err) {
@@ -96,8 +84,13 @@ export async function startTcpSink(opts: TcpSinkOptions): Promise<TcpSink> {
   const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'lbctl-sink-'));
   const log = join(dir, 'reports.jsonl');
   try {
-    const params = { addresses: opts.addresses, port: opts.port, log, headBytes: SINK_HEAD_BYTES };
-    const daemon = await spawnDaemon(process.execPath, ['-e', SINK_SCRIPT, JSON.stringify(params)], {
+    const params: SinkParams = {
+      addresses: opts.addresses,
+      port: opts.port,
+      log,
+      headBytes: SINK_HEAD_BYTES,
+    };
+    const daemon = await spawnDaemon(process.execPath, [SINK_CHILD, JSON.stringify(params)], {
       netns: opts.netns,
       logFile: join(dir, 'sink.out'),
       logHint: false,

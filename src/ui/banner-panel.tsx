@@ -1,10 +1,10 @@
 import { Box, Text } from 'ink';
 import type { DatapathSnapshot } from '../core/datapath-snapshot.js';
+import type { DatapathCost } from './dashboard-state.js';
 import { clip, clock, duration, fit } from './format.js';
-import type { DatapathCost } from './model.js';
 import { DETACHING_TEXT, runTimeStatsText } from './view-model.js';
 
-export interface HeaderPanelProps {
+export interface BannerPanelProps {
   snapshot: DatapathSnapshot | null;
   cost: DatapathCost;
   intervalSeconds: number;
@@ -18,7 +18,7 @@ export interface HeaderPanelProps {
  * Two lines: the instance, uptime, refresh interval and clock; then the datapath's own cost per packet and
  * in CPU (from the kernel's run-time statistics), the attached interfaces and program ids.
  */
-export function HeaderPanel(props: HeaderPanelProps) {
+export function BannerPanel(props: BannerPanelProps) {
   const { snapshot, cost, width } = props;
   const now = snapshot?.takenAtMs ?? Date.now();
   const interfaces = snapshot?.interfaces ?? [];
