@@ -38,7 +38,7 @@
 #define LB_MAX_BACKENDS 4096 /* backend ids are global, 1.. */
 #define LB_MAGLEV_SIZE 4093 /* entries per service lookup ring (prime, so every skip visits every slot) */
 #define LB_TLV_MAX 128 /* bytes of pre-encoded custom TLVs per service */
-#define LB_CT_MAX_ENTRIES 131072 /* conntrack entries (two per connection) */
+#define LB_CT_MAX_ENTRIES 524288 /* default conntrack entries (two per connection); attach --max-connections sets it */
 #define LB_EVENTS_BYTES 262144 /* ring buffer size */
 
 /* PPv2 header pieces, in bytes */

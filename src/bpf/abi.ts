@@ -81,7 +81,10 @@ export const LIMITS = group('LB', 'limits compiled into the datapath', {
   MAX_BACKENDS: [4096, 'backend ids are global, 1..'],
   MAGLEV_SIZE: [4093, 'entries per service lookup ring (prime, so every skip visits every slot)'],
   TLV_MAX: [128, 'bytes of pre-encoded custom TLVs per service'],
-  CT_MAX_ENTRIES: [131072, 'conntrack entries (two per connection)'],
+  CT_MAX_ENTRIES: [
+    524288,
+    'default conntrack entries (two per connection); attach --max-connections sets it',
+  ],
   EVENTS_BYTES: [256 * 1024, 'ring buffer size'],
 });
 
