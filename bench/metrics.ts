@@ -234,7 +234,7 @@ export interface ConntrackMemory extends MapMemory {
   entriesPerConnection: number;
   bytesPerConnection: number;
   per100kConnectionsBytes: number;
-  /** Connections the table holds before the LRU evicts. */
+  /** Connections the table holds; a SYN beyond them is refused (drop_ct_full). */
   capacityConnections: number;
 }
 

@@ -285,12 +285,12 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
     out.push(
       '### Conntrack memory',
       '',
-      `\`lb_conntrack\` is an LRU hash of ${ct.maxEntries.toLocaleString('en-US')} entries (key ${ct.keyBytes} B, ` +
+      `\`lb_conntrack\` is a hash of ${ct.maxEntries.toLocaleString('en-US')} entries (key ${ct.keyBytes} B, ` +
         `value ${ct.valueBytes} B), preallocated: the kernel accounts ${formatBytes(ct.memlockBytes)} ` +
         `(bpftool \`bytes_memlock\`), ${formatNumber(ct.bytesPerEntry)} B per entry. A connection takes ` +
         `${ct.entriesPerConnection} entries (ORIG and REPLY) and nothing else (no timer per connection)` +
         `: **${formatNumber(ct.bytesPerConnection)} B per connection, ${formatBytes(ct.per100kConnectionsBytes)} per 100,000 connections**. ` +
-        `The table holds ${ct.capacityConnections.toLocaleString('en-US')} connections before the LRU evicts; ` +
+        `The table holds ${ct.capacityConnections.toLocaleString('en-US')} connections, then refuses new ones; ` +
         'its entries are preallocated, so the memlock figure is paid from attach on.',
       '',
     );

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Connection tracking. Each connection has two entries in one LRU hash:
+ * Connection tracking. Each connection has two entries in one preallocated hash
+ * (not an LRU: a full table refuses new connections, it never evicts a live one):
  *  - ORIG, keyed by what the client sends (client -> VIP), holds all state;
  *  - REPLY, keyed by what the backend sends (backend -> SNAT address or client),
  *    holds `peer` = the ORIG key, copies of the fields translating a backend
@@ -11,8 +12,8 @@
  * Expiry: one timer for the whole table, the janitor, sweeps it once a second
  * (bpf_for_each_map_elem) and deletes both entries of every connection idle
  * for its state's timeout, idle counted from the later of the two directions'
- * last_seen_ns. It also removes REPLY entries whose ORIG entry LRU eviction
- * took. The hot path only writes last_seen_ns and the state, and the table
+ * last_seen_ns. It also removes REPLY entries whose ORIG entry is gone (a
+ * deletion between the two). The hot path only writes last_seen_ns and the state, and the table
  * drains to zero without a user-space sweeper; an entry goes at most one
  * second after its timeout.
  *
@@ -32,7 +33,7 @@
 #include "parse.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH); /* not LRU: a full table refuses new connections, never evicts live ones */
 	__uint(max_entries, LB_CT_MAX_ENTRIES);
 	__type(key, struct lb_ct_key);
 	__type(value, struct lb_ct_entry);
@@ -166,20 +167,21 @@ static __always_inline void ct_delete_pair(const struct lb_ct_key *orig_key, str
 
 /*
  * Insert the ORIG entry `tmpl` (its peer already holds the REPLY key, which is
- * already inserted) and make sure the janitor runs. Returns the map's copy or NULL.
+ * already inserted) and make sure the janitor runs. Sets *out to the map's copy;
+ * returns 0 or the insert's error (-E2BIG: the table is full).
  */
-static __always_inline struct lb_ct_entry *ct_insert_orig(const struct lb_ct_key *orig_key,
-							  struct lb_ct_entry *tmpl)
+static __always_inline long ct_insert_orig(const struct lb_ct_key *orig_key, struct lb_ct_entry *tmpl,
+					   struct lb_ct_entry **out)
 {
-	struct lb_ct_entry *e;
+	long err = bpf_map_update_elem(&lb_conntrack, orig_key, tmpl, BPF_NOEXIST);
 
-	if (bpf_map_update_elem(&lb_conntrack, orig_key, tmpl, BPF_NOEXIST))
-		return 0;
-	e = bpf_map_lookup_elem(&lb_conntrack, orig_key);
-	if (!e)
-		return 0;
+	if (err)
+		return err;
+	*out = bpf_map_lookup_elem(&lb_conntrack, orig_key);
+	if (!*out)
+		return -ENOENT;
 	janitor_ensure();
-	return e;
+	return 0;
 }
 
 /*

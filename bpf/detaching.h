@@ -105,19 +105,31 @@ static __always_inline int set_seq_ack_flags(struct __sk_buff *skb, struct pkt *
 }
 
 /*
+ * Turn this payload-free packet into a reset back to its sender: sequence number = the packet's
+ * acknowledgment, and it acknowledges the packet. 0 on success.
+ */
+static __always_inline int reflect_reset(struct __sk_buff *skb, struct pkt *p)
+{
+	__u32 flags = p->tcp_flags;
+	__u32 seg_len = (flags & TCP_FLAG_SYN ? 1 : 0) + (flags & TCP_FLAG_FIN ? 1 : 0);
+	/* Without an ACK (a SYN), the reset acknowledges the segment instead and carries sequence 0 (RFC 9293). */
+	__u32 back_seq = (flags & TCP_FLAG_ACK) ? p->ack : 0;
+
+	if (turn_around(skb, p))
+		return -1;
+	return set_seq_ack_flags(skb, p, back_seq, p->seq + seg_len, TCP_FLAG_RST | TCP_FLAG_ACK);
+}
+
+/*
  * Send a reset back to the sender of this payload-free packet, through the
  * interface it came in on, and leave the packet as a reset from the sender to
  * its peer with its original numbers. 0 on success.
  */
 static __always_inline int reset_both_ways(struct __sk_buff *skb, struct pkt *p)
 {
-	__u32 seq = p->seq, ack = p->ack, flags = p->tcp_flags;
-	__u32 seg_len = (flags & TCP_FLAG_SYN ? 1 : 0) + (flags & TCP_FLAG_FIN ? 1 : 0);
-	/* Without an ACK (a SYN), the reset acknowledges the segment instead and carries sequence 0 (RFC 9293). */
-	__u32 back_seq = (flags & TCP_FLAG_ACK) ? ack : 0;
+	__u32 seq = p->seq, ack = p->ack;
 
-	if (turn_around(skb, p) ||
-	    set_seq_ack_flags(skb, p, back_seq, seq + seg_len, TCP_FLAG_RST | TCP_FLAG_ACK))
+	if (reflect_reset(skb, p))
 		return -1;
 	if (bpf_clone_redirect(skb, skb->ifindex, 0))
 		return -1;

@@ -22,8 +22,12 @@
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_timer and friends are GPL-only helpers */
 
-/* Create both conntrack entries for a client SYN. NULL when dropped (already counted). */
-static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const struct lb_service *svc)
+/*
+ * Create both conntrack entries for a client SYN. NULL when dropped (already counted); *table_full is then set
+ * when the reason is a full table, which the caller answers with a reset.
+ */
+static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const struct lb_service *svc,
+						     int *table_full)
 {
 	struct lb_ct_key reply = {};
 	struct lb_ct_entry *e, *tmpl;
@@ -60,6 +64,7 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->flags |= LB_CT_F_MIRROR;
 	err = snat_claim(&reply, &p->tuple, svc, be, hash, tmpl);
 	if (err) {
+		*table_full = err == LB_CNT_DROP_CT_FULL;
 		fail_event(svc->id, err, &p->tuple);
 		return 0;
 	}
@@ -70,10 +75,11 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->flags &= ~LB_CT_F_MIRROR;
 	if (svc->flags & LB_SVC_F_UNIQUE_ID)
 		unique_id_next(tmpl->unique_id);
-	e = ct_insert_orig(&p->tuple, tmpl);
-	if (!e) {
+	err = ct_insert_orig(&p->tuple, tmpl, &e);
+	if (err) {
 		bpf_map_delete_elem(&lb_conntrack, &reply);
-		fail_event(svc->id, LB_CNT_DROP_CT_INSERT, &p->tuple);
+		*table_full = err == -E2BIG;
+		fail_event(svc->id, *table_full ? LB_CNT_DROP_CT_FULL : LB_CNT_DROP_CT_INSERT, &p->tuple);
 		return 0;
 	}
 	stat_inc(svc->id, LB_CNT_CONN_NEW);
@@ -123,8 +129,36 @@ __attribute__((noinline)) __u32 ppv2_prepare(const struct lb_ct_key *client)
 }
 
 /*
- * Insert (or re-insert) the header into this first-payload segment. Returns 0
- * when the packet may go on (it has been re-parsed), -1 to drop it.
+ * Whether this client segment at sequence ISN+1 (no SYN) carries the header, the first time or again.
+ *
+ * The first header goes out as soon as the handshake completes: alone, in the client's ACK of the SYN-ACK, so
+ * that server-first protocols (SMTP, FTP, MySQL) get it before they speak and the client never waits for a
+ * greeting that waits for the header; or in front of the client's first data when that ACK carries data.
+ * The header is the only thing in flight until the backend acknowledges it (LB_CT_F_HDR_ACKED), so until
+ * then a segment at ISN+1 that the client sends again can only mean the header segment was lost:
+ * - a bare ACK again (the backend, still in SYN-RECV, retransmitted its SYN-ACK) takes the header again;
+ * - data at ISN+1 goes shifted behind the header the first time (LB_CT_F_DATA_SENT), and with the header
+ *   in front again when the client retransmits it.
+ * Identical bytes at the same sequence numbers: a backend that has them already discards the copy.
+ */
+static __always_inline int ppv2_header_due(const struct lb_ct_entry *e, const struct pkt *p)
+{
+	__u32 f = e->flags;
+
+	if (p->tcp_flags & TCP_FLAG_RST)
+		return 0;
+	if (!(f & LB_CT_F_HDR_SENT))
+		return p->payload_len || ((p->tcp_flags & TCP_FLAG_ACK) && e->state != LB_CT_SYN_SENT);
+	if (f & LB_CT_F_HDR_ACKED)
+		return 0;
+	if (p->payload_len)
+		return f & LB_CT_F_DATA_SENT;
+	return !(f & LB_CT_F_DATA_SENT);
+}
+
+/*
+ * Insert (or re-insert) the header in front of this segment's payload, which may be empty (the handshake's
+ * ACK). Returns 0 when the packet may go on (it has been re-parsed), -1 to drop it.
  */
 static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *e)
 {
@@ -143,7 +177,7 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 		fail_event(svc_id, err, &p->tuple);
 		return -1;
 	}
-	e->flags |= LB_CT_F_HDR_SENT;
+	e->flags |= LB_CT_F_HDR_SENT | (p->payload_len ? LB_CT_F_DATA_SENT : 0);
 	/*
 	 * The REPLY entry's copy, before this segment is forwarded: the backend cannot acknowledge the header
 	 * before it has it, so no backend segment needing the shift can be translated without it.
@@ -156,6 +190,7 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 		stat_inc(svc_id, LB_CNT_PPV2_REINJECTED);
 	} else {
 		stat_inc(svc_id, LB_CNT_PPV2_INJECTED);
+		stat_inc(svc_id, p->payload_len ? LB_CNT_PPV2_HDR_WITH_DATA : LB_CNT_PPV2_HDR_ALONE);
 	}
 	s = bpf_map_lookup_elem(&lb_scratch, &zero);
 	if (s)
@@ -179,8 +214,7 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 				fail_event(svc_id, LB_CNT_PPV2_SYN_DATA, &p->tuple);
 				return TC_ACT_SHOT;
 			}
-		} else if (seq == base && p->payload_len) {
-			/* First payload, or its retransmission: the header goes (again) in front. */
+		} else if (seq == base && ppv2_header_due(e, p)) {
 			if (ppv2_inject(skb, p, e))
 				return TC_ACT_SHOT;
 		} else if ((p->tcp_flags & TCP_FLAG_RST) && !(e->flags & LB_CT_F_HDR_SENT)) {
@@ -190,6 +224,8 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 			 * or the backend ignores it and the port stays blocked for the whole TIME_WAIT.
 			 */
 		} else if (seq_after(seq, base) || (seq == base && (e->flags & LB_CT_F_HDR_SENT))) {
+			if (seq == base && p->payload_len)
+				e->flags |= LB_CT_F_DATA_SENT;
 			seq += e->ppv2_len;
 		}
 	}
@@ -204,6 +240,17 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 	}
 	stat_packet(svc_id, LB_CNT_FWD_PACKETS, bytes);
 	return fib_forward(skb, &peer, svc_id, now);
+}
+
+/*
+ * The backend acknowledged the header: from now on the client's segments at ISN+1 are shifted, never given
+ * the header again (ppv2_header_due). Once per connection, on both entries (the ORIG entry decides).
+ */
+static __always_inline void ppv2_header_acked(struct lb_ct_entry *r, struct lb_ct_entry *o)
+{
+	r->flags |= LB_CT_F_HDR_ACKED;
+	if (o && o->kind == LB_CT_KIND_ORIG)
+		o->flags |= LB_CT_F_HDR_ACKED;
 }
 
 /*
@@ -239,6 +286,10 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 		__u32 shift = (flags & LB_CT_F_HDR_SENT) ? len : 0;
 		__u32 mss_reduce = (p->tcp_flags & TCP_FLAG_SYN) ? len : 0;
 
+		if (shift && !(flags & LB_CT_F_HDR_ACKED) && (p->tcp_flags & TCP_FLAG_ACK) &&
+		    !seq_before(ack, isn + 1 + len))
+			ppv2_header_acked(r, e ? e : ct_lookup(&orig));
+
 		if (p->tcp_flags & TCP_FLAG_ACK)
 			ack = ack_to_client(ack, isn, shift);
 		/* Option walk only where there can be something to fix: an MSS to clamp, SACK blocks to shift. */
@@ -267,6 +318,17 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt *p, st
 	}
 	stat_packet(svc_id, LB_CNT_REV_PACKETS, bytes);
 	return fib_forward(skb, &orig, svc_id, now);
+}
+
+/*
+ * A SYN the table has no room for: answered at once with a reset out of the interface it came in on, so the
+ * client fails fast instead of retrying its SYN for a minute, and no live connection is evicted for it.
+ */
+static __always_inline int refuse_syn(struct __sk_buff *skb, struct pkt *p)
+{
+	if (reflect_reset(skb, p))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 /* While detach holds or drains the datapath (see detaching.h). */
@@ -308,6 +370,7 @@ int lbctl_ingress(struct __sk_buff *skb)
 	struct lb_ct_entry *e;
 	struct pkt p;
 	__u32 detaching;
+	int table_full = 0;
 
 	if (parse_pkt(skb, &p))
 		return TC_ACT_OK;
@@ -333,8 +396,8 @@ int lbctl_ingress(struct __sk_buff *skb)
 		stat_inc(svc->id, LB_CNT_DROP_NO_CONNTRACK);
 		return TC_ACT_SHOT;
 	}
-	e = ct_create(&p, svc);
+	e = ct_create(&p, svc, &table_full);
 	if (!e)
-		return TC_ACT_SHOT;
+		return table_full ? refuse_syn(skb, &p) : TC_ACT_SHOT;
 	return handle_orig(skb, &p, e);
 }

@@ -38,7 +38,7 @@
 #define LB_MAX_BACKENDS 4096 /* backend ids are global, 1.. */
 #define LB_MAGLEV_SIZE 4093 /* entries per service lookup ring (prime, so every skip visits every slot) */
 #define LB_TLV_MAX 128 /* bytes of pre-encoded custom TLVs per service */
-#define LB_CT_MAX_ENTRIES 131072 /* conntrack entries (two per connection) */
+#define LB_CT_MAX_ENTRIES 524288 /* default conntrack entries (two per connection); attach --max-connections sets it */
 #define LB_EVENTS_BYTES 262144 /* ring buffer size */
 
 /* PPv2 header pieces, in bytes */
@@ -70,7 +70,9 @@
 #define LB_CT_F_FIN_REPLY 0x08 /* backend sent FIN */
 #define LB_CT_F_UNIQUE_ID 0x10 /* the header carries a UNIQUE_ID TLV (the service choice at SYN time) */
 #define LB_CT_F_CRC32C 0x20 /* the header carries a CRC32C TLV (the service choice at SYN time) */
+#define LB_CT_F_HDR_ACKED 0x40 /* the backend acknowledged the header bytes (both entries) */
 #define LB_CT_F_MIRROR 0x80 /* REPLY: mirrors the PPv2 fields and counts backend -> client itself */
+#define LB_CT_F_DATA_SENT 0x100 /* ORIG: the client's first data (sequence ISN+1) went to the backend */
 
 /* lb_config.flags */
 #define LB_CFG_F_EVENTS 0x01 /* emit ring buffer events */
@@ -97,7 +99,7 @@ enum lb_counter {
 	LB_CNT_CONN_NEW, /* connections created (client SYN) */
 	LB_CNT_CONN_RECYCLED, /* SYN reusing the tuple of a finished connection */
 	LB_CNT_CONN_EXPIRED, /* connections removed by the janitor's idle sweep */
-	LB_CNT_PPV2_INJECTED, /* PPv2 headers inserted (first time) */
+	LB_CNT_PPV2_INJECTED, /* PPv2 headers inserted (first time; ppv2_hdr_alone + ppv2_hdr_with_data) */
 	LB_CNT_PPV2_REINJECTED, /* headers inserted again into a retransmitted first segment */
 	LB_CNT_PPV2_GSO_TRIMMED, /* GSO first segments cut to one segment before insertion */
 	LB_CNT_PPV2_FAIL_TOO_BIG, /* first segment payload larger than the datapath can shift (> clamped MSS); dropped */
@@ -122,6 +124,9 @@ enum lb_counter {
 	LB_CNT_EVENTS_LOST, /* ring buffer full */
 	LB_CNT_DRAIN_RESETS, /* packets turned into a reset pair (or SYNs refused) while detach drains */
 	LB_CNT_DROP_DETACHING, /* packets dropped while held (detach --keep-maps) or draining (payload) */
+	LB_CNT_PPV2_HDR_ALONE, /* first headers sent alone, in the client's handshake-completing ACK (before any data) */
+	LB_CNT_PPV2_HDR_WITH_DATA, /* first headers sent in front of the client's first data (it came with the handshake's ACK) */
+	LB_CNT_DROP_CT_FULL, /* SYNs refused with a reset: the conntrack table is full (no live entry is evicted) */
 	LB_CNT__MAX,
 };
 
@@ -174,9 +179,9 @@ struct lb_ct_entry {
 	__u8 kind; /* LB_CT_KIND_* */
 	__u8 state; /* LB_CT_* (ORIG only) */
 	__u8 mode; /* LB_MODE_* */
-	__u8 flags; /* LB_CT_F_* */
+	__u8 pad; /* zero */
+	__u16 flags; /* LB_CT_F_* */
 	__u16 ppv2_len; /* PPv2 header length N = sequence shift (0 without PPv2) */
-	__u16 pad; /* zero */
 	__u32 svc_id; /* service id */
 	__u32 backend_id; /* backend id */
 	__u32 client_isn; /* sequence number of the client's SYN */
@@ -257,9 +262,9 @@ _Static_assert(__builtin_offsetof(struct lb_ct_entry, peer) == 0, "lb_ct_entry.p
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, kind) == 40, "lb_ct_entry.kind offset");
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, state) == 41, "lb_ct_entry.state offset");
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, mode) == 42, "lb_ct_entry.mode offset");
-_Static_assert(__builtin_offsetof(struct lb_ct_entry, flags) == 43, "lb_ct_entry.flags offset");
-_Static_assert(__builtin_offsetof(struct lb_ct_entry, ppv2_len) == 44, "lb_ct_entry.ppv2_len offset");
-_Static_assert(__builtin_offsetof(struct lb_ct_entry, pad) == 46, "lb_ct_entry.pad offset");
+_Static_assert(__builtin_offsetof(struct lb_ct_entry, pad) == 43, "lb_ct_entry.pad offset");
+_Static_assert(__builtin_offsetof(struct lb_ct_entry, flags) == 44, "lb_ct_entry.flags offset");
+_Static_assert(__builtin_offsetof(struct lb_ct_entry, ppv2_len) == 46, "lb_ct_entry.ppv2_len offset");
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, svc_id) == 48, "lb_ct_entry.svc_id offset");
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, backend_id) == 52, "lb_ct_entry.backend_id offset");
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, client_isn) == 56, "lb_ct_entry.client_isn offset");
@@ -279,7 +284,7 @@ _Static_assert(__builtin_offsetof(struct lb_config, timeout_est_s) == 16, "lb_co
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_fin_s) == 20, "lb_config.timeout_fin_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_closed_s) == 24, "lb_config.timeout_closed_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, pad) == 28, "lb_config.pad offset");
-_Static_assert(sizeof(struct lb_stats) == 256, "lb_stats size");
+_Static_assert(sizeof(struct lb_stats) == 280, "lb_stats size");
 _Static_assert(__builtin_offsetof(struct lb_stats, c) == 0, "lb_stats.c offset");
 _Static_assert(sizeof(struct lb_event) == 272, "lb_event size");
 _Static_assert(__builtin_offsetof(struct lb_event, ts_ns) == 0, "lb_event.ts_ns offset");

@@ -35,6 +35,8 @@ static __always_inline int snat_claim(struct lb_ct_key *reply, const struct lb_c
 				      const struct lb_service *svc, const struct lb_backend *be, __u32 hash,
 				      struct lb_ct_entry *alias)
 {
+	long err;
+
 	addr_copy(reply->saddr, be->addr);
 	reply->sport = be->port;
 	reply->proto = orig->proto;
@@ -44,14 +46,18 @@ static __always_inline int snat_claim(struct lb_ct_key *reply, const struct lb_c
 	if (svc->mode != LB_MODE_FULLNAT) {
 		addr_copy(reply->daddr, orig->saddr);
 		reply->dport = orig->sport;
-		if (bpf_map_update_elem(&lb_conntrack, reply, alias, BPF_NOEXIST))
-			return LB_CNT_DROP_REPLY_COLLISION;
-		return 0;
+		err = bpf_map_update_elem(&lb_conntrack, reply, alias, BPF_NOEXIST);
+		if (err == -E2BIG)
+			return LB_CNT_DROP_CT_FULL;
+		return err ? LB_CNT_DROP_REPLY_COLLISION : 0;
 	}
 
 	addr_copy(reply->daddr, svc->snat_addr);
 	reply->dport = orig->sport;
-	if (!bpf_map_update_elem(&lb_conntrack, reply, alias, BPF_NOEXIST))
+	err = bpf_map_update_elem(&lb_conntrack, reply, alias, BPF_NOEXIST);
+	if (err == -E2BIG)
+		return LB_CNT_DROP_CT_FULL; /* not a port collision: no other port would fit either */
+	if (!err)
 		return 0;
 	stat_inc(svc->id, LB_CNT_SNAT_PORT_COLLISION);
 	for (__u32 i = 1; i <= LB_SNAT_TRIES; i++) {

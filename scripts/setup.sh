@@ -12,11 +12,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # System packages: the toolchain for the eBPF object, libbpf for the loader, iproute2/ethtool for the lab,
-# and the real peers the tests and the lab use (nginx, HAProxy, tshark, wrk, curl, openssl, tmux).
+# and the real peers the tests and the lab use (nginx, HAProxy, Postfix, tshark, wrk, curl, swaks, openssl,
+# tmux).
 APT_PACKAGES=(
   clang llvm libbpf1 libbpf-dev linux-libc-dev bpftool
   iproute2 ethtool procps util-linux libcap2-bin
   nginx libnginx-mod-stream haproxy tshark wrk apache2-utils curl openssl tmux hyperfine
+  postfix swaks libio-socket-inet6-perl
 )
 
 missing=()
@@ -31,6 +33,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # tests start their own instances inside network namespaces.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  # Postfix installs unconfigured: the tests run private instances with their own configuration.
+  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -81,7 +81,10 @@ export const LIMITS = group('LB', 'limits compiled into the datapath', {
   MAX_BACKENDS: [4096, 'backend ids are global, 1..'],
   MAGLEV_SIZE: [4093, 'entries per service lookup ring (prime, so every skip visits every slot)'],
   TLV_MAX: [128, 'bytes of pre-encoded custom TLVs per service'],
-  CT_MAX_ENTRIES: [131072, 'conntrack entries (two per connection)'],
+  CT_MAX_ENTRIES: [
+    524288,
+    'default conntrack entries (two per connection); attach --max-connections sets it',
+  ],
   EVENTS_BYTES: [256 * 1024, 'ring buffer size'],
 });
 
@@ -148,7 +151,9 @@ export const CT_FLAGS = group(
     FIN_REPLY: [0x08, 'backend sent FIN'],
     UNIQUE_ID: [0x10, 'the header carries a UNIQUE_ID TLV (the service choice at SYN time)'],
     CRC32C: [0x20, 'the header carries a CRC32C TLV (the service choice at SYN time)'],
+    HDR_ACKED: [0x40, 'the backend acknowledged the header bytes (both entries)'],
     MIRROR: [0x80, 'REPLY: mirrors the PPv2 fields and counts backend -> client itself'],
+    DATA_SENT: [0x100, "ORIG: the client's first data (sequence ISN+1) went to the backend"],
   },
   true,
 );
@@ -214,7 +219,7 @@ export const COUNTERS = [
   ['conn_new', 'connections created (client SYN)'],
   ['conn_recycled', 'SYN reusing the tuple of a finished connection'],
   ['conn_expired', "connections removed by the janitor's idle sweep"],
-  ['ppv2_injected', 'PPv2 headers inserted (first time)'],
+  ['ppv2_injected', 'PPv2 headers inserted (first time; ppv2_hdr_alone + ppv2_hdr_with_data)'],
   ['ppv2_reinjected', 'headers inserted again into a retransmitted first segment'],
   ['ppv2_gso_trimmed', 'GSO first segments cut to one segment before insertion'],
   ['ppv2_fail_too_big', 'first segment payload larger than the datapath can shift (> clamped MSS); dropped'],
@@ -239,6 +244,12 @@ export const COUNTERS = [
   ['events_lost', 'ring buffer full'],
   ['drain_resets', 'packets turned into a reset pair (or SYNs refused) while detach drains'],
   ['drop_detaching', 'packets dropped while held (detach --keep-maps) or draining (payload)'],
+  ['ppv2_hdr_alone', "first headers sent alone, in the client's handshake-completing ACK (before any data)"],
+  [
+    'ppv2_hdr_with_data',
+    "first headers sent in front of the client's first data (it came with the handshake's ACK)",
+  ],
+  ['drop_ct_full', 'SYNs refused with a reset: the conntrack table is full (no live entry is evicted)'],
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number][0];
@@ -357,9 +368,9 @@ export const STRUCTS = {
       { name: 'kind', type: 'u8', doc: 'LB_CT_KIND_*', values: CT_KIND },
       { name: 'state', type: 'u8', doc: 'LB_CT_* (ORIG only)', values: CT_STATE },
       { name: 'mode', type: 'u8', doc: 'LB_MODE_*', values: MODE },
-      { name: 'flags', type: 'u8', doc: 'LB_CT_F_*', values: CT_FLAGS },
+      { name: 'pad', type: 'u8', doc: 'zero' },
+      { name: 'flags', type: 'u16', doc: 'LB_CT_F_*', values: CT_FLAGS },
       { name: 'ppv2_len', type: 'u16', doc: 'PPv2 header length N = sequence shift (0 without PPv2)' },
-      { name: 'pad', type: 'u16', doc: 'zero' },
       { name: 'svc_id', type: 'u32', doc: 'service id' },
       { name: 'backend_id', type: 'u32', doc: 'backend id' },
       { name: 'client_isn', type: 'u32', doc: "sequence number of the client's SYN" },
@@ -548,12 +559,12 @@ export const MAPS = {
   },
   conntrack: {
     name: 'lb_conntrack',
-    type: 'lru_hash',
+    type: 'hash',
     key: 'lb_ct_key',
     value: 'lb_ct_entry',
     maxEntries: lim.CT_MAX_ENTRIES,
     shared: true,
-    doc: '2 entries per connection; max_entries may be raised before load',
+    doc: '2 entries per connection, preallocated; a full table refuses new connections (never evicts)',
   },
   stats: {
     name: 'lb_stats',

@@ -301,6 +301,10 @@ export interface CtEntry {
     /** The header carries UNIQUE_ID / CRC32C TLVs (the service's choice at SYN time); default false. */
     uniqueIdTlv?: boolean;
     crc32cTlv?: boolean;
+    /** The backend acknowledged the header bytes; default false. */
+    headerAcked?: boolean;
+    /** orig entries: the client's first data went to the backend; default false. */
+    dataSent?: boolean;
     /**
      * reply entries: mirrors the PPv2 fields and holds the backend -> client counters and last-seen time
      * itself (see bpf/ABI.md); the connection's figures are the sum of both entries. Default false.
@@ -333,7 +337,9 @@ const CT_FLAG_BITS = {
   finFromBackend: CT_FLAGS.values.FIN_REPLY,
   uniqueIdTlv: CT_FLAGS.values.UNIQUE_ID,
   crc32cTlv: CT_FLAGS.values.CRC32C,
+  headerAcked: CT_FLAGS.values.HDR_ACKED,
   mirror: CT_FLAGS.values.MIRROR,
+  dataSent: CT_FLAGS.values.DATA_SENT,
 };
 // CT_STATES must spell the ABI's state values at their indexes.
 for (const [key, value] of Object.entries(CT_STATE.values)) {
@@ -381,7 +387,7 @@ export function encodeCtEntry(e: CtEntry): Buffer {
   buf[CE.kind] = e.kind === 'orig' ? CT_KIND.values.ORIG : CT_KIND.values.REPLY;
   buf[CE.state] = CT_STATES.indexOf(e.state);
   buf[CE.mode] = MODES[e.mode];
-  buf[CE.flags] = writeFlags(e.flags, CT_FLAG_BITS);
+  buf.writeUInt16LE(writeFlags(e.flags, CT_FLAG_BITS), CE.flags);
   buf.writeUInt16LE(e.ppv2Len, CE.ppv2_len);
   buf.writeUInt32LE(e.serviceId, CE.svc_id);
   buf.writeUInt32LE(e.backendId, CE.backend_id);
@@ -439,7 +445,7 @@ export function decodeCtEntry(buf: Buffer): CtEntry {
     peer: readCtKey(buf, CE.peer),
     state: CT_STATES[buf[CE.state] ?? 0] ?? 'none',
     mode: modeOf(buf[CE.mode]),
-    flags: readFlags(buf[CE.flags] ?? 0, CT_FLAG_BITS),
+    flags: readFlags(buf.readUInt16LE(CE.flags), CT_FLAG_BITS),
     ppv2Len: buf.readUInt16LE(CE.ppv2_len),
     serviceId: buf.readUInt32LE(CE.svc_id),
     backendId: buf.readUInt32LE(CE.backend_id),

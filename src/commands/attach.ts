@@ -1,7 +1,12 @@
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderTable } from '../cli/output.js';
-import { type AttachOutcome, attachInterfaces } from '../core/attach.js';
+import {
+  type AttachOutcome,
+  attachInterfaces,
+  DEFAULT_MAX_CONNECTIONS,
+  MAX_CONNECTIONS_RANGE,
+} from '../core/attach.js';
 import { forwardingWarnings } from '../core/features.js';
 import { withInstanceLock } from '../core/state-file.js';
 
@@ -11,12 +16,24 @@ export default class Attach extends DatapathCommand<typeof Attach> {
   static override description =
     `Attach to both the client-facing and the backend-facing interface. Idempotent: running it again
 replaces lbctl's program in place and keeps services and live connections (they live in pinned maps under
-/sys/fs/bpf/lbctl/<instance>). If one interface fails, the ones attached by this call are detached again.`;
+/sys/fs/bpf/lbctl/<instance>). If one interface fails, the ones attached by this call are detached again.
+
+The connection table is preallocated when an instance is first attached (about 464 bytes per connection:
+\`lbctl status\` shows the figure). When it is full, a new connection is refused at once with a reset and
+counted as drop_ct_full; a live connection is never evicted. Its size is fixed while the instance has state:
+resizing needs \`detach --all\` first, which drops every connection.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eth0 eth1',
     '<%= config.bin %> --netns lb <%= command.id %> veth-client veth-backends --json',
+    '<%= config.bin %> <%= command.id %> eth0 eth1 --max-connections 2000000   # about 900 MiB preallocated',
   ];
+
+  static override flags = {
+    'max-connections': Flags.integer({
+      summary: `Connections the table holds, ${MAX_CONNECTIONS_RANGE.min} to ${MAX_CONNECTIONS_RANGE.max} (default ${DEFAULT_MAX_CONNECTIONS}); set when the instance is first attached.`,
+    }),
+  };
 
   static override strict = false;
 
@@ -26,7 +43,7 @@ replaces lbctl's program in place and keeps services and live connections (they 
 
   public async run(): Promise<{ instance: string; interfaces: AttachOutcome[]; warnings: string[] }> {
     const outcomes = await withInstanceLock(this.instance, async () =>
-      attachInterfaces(this.instance, this.positionals),
+      attachInterfaces(this.instance, this.positionals, { maxConnections: this.flags['max-connections'] }),
     );
     const warnings = forwardingWarnings();
     for (const warning of warnings) this.warn(warning);

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { removePinDir } from '../bpf/bpffs.js';
-import { type LoadedObject, loadObject } from '../bpf/object.js';
-import { DEFAULT_TIMEOUTS_S, PROGRAM } from '../bpf/records.js';
+import { BpfMap } from '../bpf/map.js';
+import { type LoadedObject, loadObject, mapPinPath } from '../bpf/object.js';
+import { DEFAULT_TIMEOUTS_S, LB_LIMITS, MAP_NAMES, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
-import { notFoundError, usageError } from '../errors.js';
+import { conflictError, notFoundError, usageError } from '../errors.js';
 import { readConfigRecord, writeConfigRecord } from './config.js';
 import { liveConnectionKeys } from './connections.js';
 import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
@@ -27,17 +28,62 @@ export interface AttachOutcome {
   action: 'attached' | 'replaced';
 }
 
+/** Entries per connection in lb_conntrack: ORIG and REPLY (bpf/conntrack.h). */
+const CT_ENTRIES_PER_CONNECTION = 2;
+export const DEFAULT_MAX_CONNECTIONS = LB_LIMITS.conntrackEntries / CT_ENTRIES_PER_CONNECTION;
+/** Small tables are for tests and tiny hosts; the top keeps the entry count within a u32 with room to spare. */
+export const MAX_CONNECTIONS_RANGE = { min: 16, max: 16 * 1024 * 1024 } as const;
+
+export function validateMaxConnections(n: number): number {
+  const { min, max } = MAX_CONNECTIONS_RANGE;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw usageError(`--max-connections ${n}: must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/**
+ * The connection table's size for this attach, in conntrack entries. A live instance keeps its table: its size
+ * is fixed when the maps are created, and changing it means dropping every connection, which only an explicit
+ * detach may do.
+ */
+function conntrackEntries(instance: Instance, hadState: boolean, maxConnections: number | undefined): number {
+  const wanted = maxConnections === undefined ? undefined : validateMaxConnections(maxConnections);
+  if (!hadState) return (wanted ?? DEFAULT_MAX_CONNECTIONS) * CT_ENTRIES_PER_CONNECTION;
+  const map = BpfMap.open(mapPinPath(instance.pinDir, MAP_NAMES.conntrack));
+  const current = map.info.maxEntries;
+  map.close();
+  if (wanted !== undefined && wanted * CT_ENTRIES_PER_CONNECTION !== current) {
+    throw conflictError(
+      `the connection table of this instance holds ${current / CT_ENTRIES_PER_CONNECTION} connections; ` +
+        'its size cannot change while the instance has state',
+      `resizing drops every connection: lbctl detach --all, then lbctl attach --max-connections ${wanted} IFACE...`,
+    );
+  }
+  return current;
+}
+
+export interface AttachOptions {
+  /** Connections the table holds (two conntrack entries each); default DEFAULT_MAX_CONNECTIONS. */
+  maxConnections?: number;
+}
+
 /**
  * Load the datapath (reusing the instance's pinned maps, so services and live connections survive a
  * re-attach) and put it on tc ingress of every interface. All or nothing: interfaces are resolved before
  * anything is loaded, and if one attach fails the interfaces this call attached are detached again.
  */
-export function attachInterfaces(instance: Instance, ifnames: readonly string[]): AttachOutcome[] {
+export function attachInterfaces(
+  instance: Instance,
+  ifnames: readonly string[],
+  options: AttachOptions = {},
+): AttachOutcome[] {
   const unique = [...new Set(ifnames)];
   if (unique.length === 0) throw usageError('no interface given', 'e.g. lbctl attach eth0 eth1');
   const ifindexes = unique.map((ifname) => ifindexByName(ifname));
 
   const hadState = DatapathMaps.exists(instance);
+  const ctEntries = conntrackEntries(instance, hadState, options.maxConnections);
   const state = loadState(instance);
   const objectPath = datapathObjectPath();
   let object: LoadedObject | undefined;
@@ -48,7 +94,10 @@ export function attachInterfaces(instance: Instance, ifnames: readonly string[])
           if (existsSync(instance.pinDir)) removePinDir(instance.pinDir);
         });
       }
-      const loaded = loadObject(objectPath, { pinDir: instance.pinDir });
+      const loaded = loadObject(objectPath, {
+        pinDir: instance.pinDir,
+        maxEntries: { [MAP_NAMES.conntrack]: ctEntries },
+      });
       object = loaded;
       initialiseConfig(instance);
       const progFd = loaded.programFd(PROGRAM.name);

@@ -270,7 +270,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
       const exchange = (extra: Partial<Parameters<typeof tcpExchange>[0]>) =>
         tcpExchange({ netns: lb.topo.ns.client, host: f.vip, port: m.port, send: [], ...extra });
 
-      it(`case 12: close before sending data: no header is owed (${f.family}, ${m.mode})`, async () => {
+      it(`case 12: close before sending data: a clean close, nothing comes back (${f.family}, ${m.mode})`, async () => {
         const res = await exchange({ endAfterSend: true });
         assert.equal(res.closed, 'eof');
         assert.equal(res.data.length, 0, 'nothing comes back, certainly no header');
@@ -309,7 +309,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
     });
   }
 
-  it('case 12: headers were injected only for connections that sent data, never towards a client', async () => {
+  it('case 12: every connection got its header at the handshake, data or not, and none went towards a client', async () => {
     assert.ok(capture, 'capture started');
     const now = stats(lb);
     const delta = (name: string, counter: CounterName) =>
@@ -318,7 +318,8 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
       for (const m of MODES) {
         const name = svcName(m.prefix, f);
         assert.equal(delta(name, 'conn_new'), 4, `${name}: four connections`);
-        assert.equal(delta(name, 'ppv2_injected'), 2, `${name}: only the two that sent data got a header`);
+        assert.equal(delta(name, 'ppv2_injected'), 4, `${name}: each got its header`);
+        assert.equal(delta(name, 'ppv2_hdr_alone'), 4, `${name}: alone, in the handshake's ACK`);
         assertFailureCounters(serviceCounters(lb, name, now), [], name);
       }
       const refused = svcName('refused', f);
@@ -334,7 +335,8 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
     );
   });
 
-  // The backend acknowledges the data-less FIN at ISN+2; with no header sent there is no shift to undo.
+  // The header went with the handshake's ACK; the data-less FIN follows it, and the backend's acknowledgment of
+  // both maps back to ISN+2 in the client's sequence space.
   it('case 12: a data-less close is acknowledged cleanly: no FIN retransmission, no RST', async () => {
     assert.ok(capture && noDataPorts.length === 4);
     const ports = noDataPorts.map((p) => `tcp.port == ${p}`).join(' || ');

@@ -238,7 +238,7 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
     });
   }
 
-  it('case 2: a 64 KiB write right after connect arrives byte-exact; the header never splits; GSO is trimmed', async () => {
+  it('case 2: a 64 KiB write right after connect arrives byte-exact; the header goes whole and alone, GSO flights shifted', async () => {
     await setSegmentationOffload(lb.topo, true);
     const before = globalCounters(lb);
     const backendSide = await startCapture({
@@ -268,6 +268,7 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
         const want = headerBytes.find((h) => seg.payload.subarray(0, h.length).equals(h));
         assert.ok(want, 'the segment carries one of the headers the sink received');
         assertWholeHeaderSegment(seg, want, MTU);
+        assert.equal(seg.len, want.length, "the header alone, in the handshake's ACK");
       }
       // The SYN-ACK leaves the backend with its own MSS and reaches the client lowered by the header length.
       const synAck = {
@@ -292,13 +293,15 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
     }
     const delta = counterDelta(before, globalCounters(lb));
     assert.equal(delta.ppv2_injected, COMBOS.length);
+    assert.equal(delta.ppv2_hdr_alone, COMBOS.length, 'every header went at the handshake');
     assert.equal(delta.mss_clamped, COMBOS.length, 'every SYN-ACK clamped');
-    // TSO is on: the first flight leaves the client as one GSO packet of several segments.
-    assert.ok((delta.ppv2_gso_trimmed ?? 0) >= 1, `the GSO path ran: ${JSON.stringify(delta)}`);
+    // TSO is on: the first flight leaves the client as GSO packets, which only need shifting now.
+    assert.equal(delta.ppv2_gso_trimmed ?? 0, 0, `no GSO packet was cut: ${JSON.stringify(delta)}`);
     assertNoFailures(globalCounters(lb));
   });
 
-  it('case 2: a first segment of exactly the path MSS fills the MTU exactly once the header is in', async () => {
+  it('case 2: the header segment lost, a first segment of exactly the clamped MSS takes it in front and fills the MTU exactly', async () => {
+    assert.ok(backendLoss);
     const before = globalCounters(lb);
     const capture = await startCapture({
       netns: lb.topo.ns.backends,
@@ -312,13 +315,18 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
         const probe = await toSink(c, [Buffer.from('probe')]);
         // The clamped MSS (the backend's MSS minus the header length) leaves this much payload per segment.
         const payload = pathMss(c) - probe.header.length;
+        // Lose the header's own segment: the full-sized first segment, retransmitted, is what takes it.
+        backendLoss.configure({ port: SINK_PORT, dropSignature: 1 });
         const { header } = await toSink(c, [patternBytes(payload, COMBOS.indexOf(c) + 20)]);
+        backendLoss.configure({ port: SINK_PORT });
         sent.push({ combo: c, header: header.bytes, payload });
       }
       const headers = await signatureSegments(capture);
       for (const { combo, header, payload } of sent) {
-        const segs = headers.filter((s) => s.payload.subarray(0, header.length).equals(header));
-        assert.equal(segs.length, 1, `${label(combo)}: one segment carries this connection's header`);
+        const segs = headers.filter(
+          (s) => s.payload.subarray(0, header.length).equals(header) && s.len > header.length,
+        );
+        assert.equal(segs.length, 1, `${label(combo)}: one data segment carries this connection's header`);
         const [seg] = segs;
         assert.ok(seg);
         assertWholeHeaderSegment(seg, header, MTU);
@@ -331,9 +339,11 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
       }
     } finally {
       await capture.dispose();
+      backendLoss.configure({ port: SINK_PORT });
     }
     const delta = counterDelta(before, globalCounters(lb));
     assert.equal(delta.ppv2_injected, 2 * COMBOS.length);
+    assert.ok((delta.ppv2_reinjected ?? 0) >= COMBOS.length, `re-injections: ${JSON.stringify(delta)}`);
     assert.equal(delta.ppv2_gso_trimmed ?? 0, 0, 'one-segment writes are not GSO packets');
     assertNoFailures(globalCounters(lb));
   });
@@ -345,6 +355,7 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
     const cap = 9216;
     await setMtu(lb.topo, jumbo);
     await setSegmentationOffload(lb.topo, false, 'hosts'); // full-sized single segments, not GSO packets
+    assert.ok(backendLoss);
     const before = globalCounters(lb);
     const capture = await startCapture({
       netns: lb.topo.ns.client,
@@ -359,6 +370,8 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
     try {
       const sent: Buffer[] = [];
       for (const c of COMBOS) {
+        // Lose the header's own segment, so that the first full segment, retransmitted, takes it in front.
+        backendLoss.configure({ port: SINK_PORT, dropSignature: 1 });
         const { header } = await toSink(c, [patternBytes(64 * 1024, COMBOS.indexOf(c) + 40)]);
         sent.push(header.bytes);
       }
@@ -376,8 +389,10 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
       );
       const headers = await signatureSegments(backendSide);
       for (const header of sent) {
-        const seg = headers.find((s) => s.payload.subarray(0, header.length).equals(header));
-        assert.ok(seg, 'the header segment was captured');
+        const seg = headers.find(
+          (s) => s.payload.subarray(0, header.length).equals(header) && s.len > header.length,
+        );
+        assert.ok(seg, 'the re-injected header segment was captured');
         assertWholeHeaderSegment(seg, header, jumbo);
         assert.equal(
           seg.len,
@@ -388,6 +403,7 @@ describe('TCP edge cases 1-4: options, large first segments, TLS 1.3, a lost hea
     } finally {
       await capture.dispose();
       await backendSide.dispose();
+      backendLoss.configure({ port: SINK_PORT });
       await setSegmentationOffload(lb.topo, true, 'hosts');
       await setMtu(lb.topo, MTU);
     }

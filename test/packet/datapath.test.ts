@@ -166,8 +166,8 @@ class Connection {
     return e;
   }
 
-  /** SYN, SYN-ACK, ACK, each checked for being forwarded. Returns the ACK as sent and as forwarded. */
-  handshake(): { ack: Buffer; result: RunResult } {
+  /** SYN and SYN-ACK, each checked for being forwarded: the client's next segment completes the handshake. */
+  open(): void {
     const syn = this.fromClient({
       seq: this.isn,
       ack: 0,
@@ -182,6 +182,11 @@ class Connection {
       options: [{ kind: 'mss', value: CLIENT_MSS }],
     });
     assert.equal(this.h.run(synAck, 'backend').retval, TC_ACT.REDIRECT);
+  }
+
+  /** SYN, SYN-ACK, ACK, each checked for being forwarded. Returns the ACK as sent and as forwarded. */
+  handshake(): { ack: Buffer; result: RunResult } {
+    this.open();
     const ack = this.fromClient({
       seq: seqAdd(this.isn, 1),
       ack: seqAdd(this.backendIsn, 1),
@@ -191,6 +196,17 @@ class Connection {
     const result = this.h.run(ack, 'client');
     assert.equal(result.retval, TC_ACT.REDIRECT);
     return { ack, result };
+  }
+
+  /** The backend's bare ACK of `clientBytes` client bytes behind the header (backend sequence space). */
+  backendAck(clientBytes: number): RunResult {
+    const seg = this.fromBackend({
+      seq: seqAdd(this.backendIsn, 1),
+      ack: seqAdd(this.isn, 1 + this.svc.n + clientBytes),
+      flags: TCP_ACK,
+      options: this.dataOptions,
+    });
+    return this.h.run(seg, 'backend');
   }
 
   /** A client data segment at client offset `offset` (0 = the first byte after the SYN). */
@@ -203,6 +219,16 @@ class Connection {
       payload,
     });
   }
+}
+
+/** The client's bare ACK at ISN+1, acknowledging the SYN-ACK (the handshake-completing segment). */
+function ackSegment(conn: Connection): Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'> {
+  return {
+    seq: seqAdd(conn.isn, 1),
+    ack: seqAdd(conn.backendIsn, 1),
+    flags: TCP_ACK,
+    options: conn.dataOptions,
+  };
 }
 
 /** The PPv2 header in front of a payload, decoded by the project's codec. */
@@ -383,35 +409,9 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           let conn: Connection;
           let firstOut: Buffer;
 
-          it('the handshake-completing ACK goes through unshifted and gets no header', () => {
-            conn = new Connection(h, family, svc, 41000 + svc.id, options);
-            const before = h.counters(svc.id);
-            const { ack, result } = conn.handshake();
-            const out = assertWellFormed(ack, result);
-            assert.deepEqual(
-              [out.seq, out.ack, out.flags],
-              [seqAdd(conn.isn, 1), seqAdd(conn.backendIsn, 1), TCP_ACK],
-            );
-            assert.equal(out.payload.length, 0);
-            assert.equal(h.counters(svc.id).ppv2_injected, before.ppv2_injected);
-            assert.ok(!conn.orig().flags.headerSent);
-          });
-
-          it('the first data segment gets the header in front: lengths, checksums, client address, VIP', () => {
-            const before = h.counters(svc.id);
-            const data = conn.clientData(0, REQUEST);
-            const result = h.run(data, 'client');
-            const out = assertWellFormed(data, result);
-            firstOut = result.frame;
-            assert.equal(
-              out.seq,
-              seqAdd(conn.isn, 1),
-              'the header takes the place of the first payload byte',
-            );
-            assert.equal(out.payload.length, svc.n + REQUEST.length);
-            assert.equal(result.frame.length, data.length + svc.n);
-            assert.deepEqual(out.options, parseFrame(data).options);
-            const { header, consumed } = decodeInjected(out.payload);
+          /** The header as the backend must get it: the right length, client and VIP, the TLVs asked for. */
+          const checkHeader = (payload: Buffer) => {
+            const { header, consumed } = decodeInjected(payload);
             assert.equal(consumed, svc.n, 'header length = the shift recorded in conntrack');
             assert.equal(conn.orig().ppv2Len, svc.n);
             assert.equal(header.command, 'PROXY');
@@ -434,18 +434,79 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
             } else {
               assert.deepEqual(types, []);
             }
-            assert.deepEqual(out.payload.subarray(svc.n), REQUEST, 'the payload follows intact');
-            assert.ok(conn.orig().flags.headerSent);
-            assert.equal(h.counters(svc.id).ppv2_injected, before.ppv2_injected + 1n);
+          };
+
+          it('the handshake-completing ACK carries the header alone: lengths, checksums, client address, VIP', () => {
+            conn = new Connection(h, family, svc, 41000 + svc.id, options);
+            const before = h.counters(svc.id);
+            const { ack, result } = conn.handshake();
+            const out = assertWellFormed(ack, result);
+            firstOut = result.frame;
+            assert.deepEqual(
+              [out.seq, out.ack, out.flags],
+              [seqAdd(conn.isn, 1), seqAdd(conn.backendIsn, 1), TCP_ACK],
+            );
+            assert.equal(out.payload.length, svc.n, 'the header and nothing else');
+            assert.equal(result.frame.length, ack.length + svc.n);
+            assert.deepEqual(out.options, parseFrame(ack).options);
+            checkHeader(out.payload);
+            const e = conn.orig();
+            assert.ok(e.flags.headerSent && !e.flags.dataSent && !e.flags.headerAcked);
+            const after = h.counters(svc.id);
+            assert.equal(after.ppv2_injected, before.ppv2_injected + 1n);
+            assert.equal(after.ppv2_hdr_alone, before.ppv2_hdr_alone + 1n);
+            assert.equal(after.ppv2_hdr_with_data, before.ppv2_hdr_with_data);
           });
 
-          it('a retransmission of the first segment (same seq) gets the identical header again', () => {
+          it('the same ACK again (the header segment was lost, the SYN-ACK came again) gets the identical header', () => {
             const before = h.counters(svc.id);
-            const again = h.run(conn.clientData(0, REQUEST), 'client');
+            const again = h.run(conn.fromClient(ackSegment(conn)), 'client');
             assert.equal(again.retval, TC_ACT.REDIRECT);
             assert.deepEqual(again.frame, firstOut, 'byte for byte the first output');
             assert.equal(conn.orig().reinjections, 1);
             assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected + 1n);
+          });
+
+          it('the first data, before the backend acknowledged the header, goes shifted behind it, without a header', () => {
+            const before = h.counters(svc.id);
+            const data = conn.clientData(0, REQUEST);
+            const out = assertWellFormed(data, h.run(data, 'client'));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n));
+            assert.deepEqual(out.payload, REQUEST);
+            assert.ok(conn.orig().flags.dataSent);
+            assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected);
+          });
+
+          it('that data sent again while the header is unacknowledged gets the identical header in front', () => {
+            const before = h.counters(svc.id);
+            const data = conn.clientData(0, REQUEST);
+            const result = h.run(data, 'client');
+            const out = assertWellFormed(data, result);
+            assert.equal(out.seq, seqAdd(conn.isn, 1), 'the header takes the place of the first byte again');
+            assert.equal(out.payload.length, svc.n + REQUEST.length);
+            assert.deepEqual(out.payload.subarray(0, svc.n), parseFrame(firstOut).payload, 'the same header');
+            assert.deepEqual(out.payload.subarray(svc.n), REQUEST, 'the payload follows intact');
+            assert.equal(conn.orig().reinjections, 2);
+            assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected + 1n);
+          });
+
+          it("the backend's ACK of the header: mapped to ISN+1 for the client, and the header is never sent again", () => {
+            const out = parseFrame(conn.backendAck(0).frame);
+            assert.equal(
+              out.ack,
+              seqAdd(conn.isn, 1),
+              'the client never sees an ack of bytes it did not send',
+            );
+            assert.ok(conn.orig().flags.headerAcked);
+            assert.ok(h.conntrackEntry(conn.replyKey)?.flags.headerAcked, 'the REPLY entry too');
+            const before = h.counters(svc.id);
+            const data = conn.clientData(0, REQUEST);
+            const again = assertWellFormed(data, h.run(data, 'client'));
+            assert.equal(again.seq, seqAdd(conn.isn, 1 + svc.n), 'a retransmission now goes shifted');
+            assert.deepEqual(again.payload, REQUEST);
+            const ack = conn.fromClient(ackSegment(conn));
+            assert.equal(parseFrame(h.run(ack, 'client').frame).payload.length, 0, 'a bare ACK stays bare');
+            assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected);
           });
 
           it('later client segments: seq += header length, payload untouched', () => {
@@ -533,9 +594,10 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         });
       }
 
-      it("a client's own (forged) PPv2 header stays payload behind ours", () => {
+      it("a client's own (forged) PPv2 header, even in the handshake-completing segment, stays payload behind ours", () => {
         const conn = new Connection(h, family, s.dnat, 42010, []);
-        conn.handshake();
+        conn.open();
+        const before = h.counters(s.dnat.id);
         const forged = Buffer.concat([
           Buffer.from('0d0a0d0a000d0a515549540a2111000c', 'hex'),
           Buffer.from([198, 51, 100, 66, 203, 0, 113, 66, 0x30, 0x39, 0, 80]),
@@ -550,6 +612,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           'ours first, with the real client',
         );
         assert.deepEqual(out.payload.subarray(consumed), forged, 'the forged one follows as plain payload');
+        assert.equal(h.counters(s.dnat.id).ppv2_hdr_with_data, before.ppv2_hdr_with_data + 1n);
       });
 
       it('a SYN carrying data (TCP Fast Open) to a PPv2 service is dropped and counted', () => {
@@ -560,9 +623,9 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.equal(h.counters(s.fullnat.id).ppv2_syn_data, before.ppv2_syn_data + 1n);
       });
 
-      it('a GSO first segment is cut to one segment before the header goes in (the rest is retransmitted)', () => {
+      it('a GSO handshake-completing segment is cut to one segment before the header goes in (the rest is retransmitted)', () => {
         const conn = new Connection(h, family, s.fullnat, 42012, TIMESTAMPS);
-        conn.handshake();
+        conn.open();
         const before = h.counters(s.fullnat.id);
         const big = Buffer.alloc(3000, 'x');
         const gsoSize = 1000;
@@ -642,12 +705,12 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.deepEqual([conn.orig().state, conn.orig().clientIsn], ['syn_sent', seqAdd(conn.isn, 100_000)]);
       });
 
-      it('a service deleted between the SYN and the first data: the header of its SYN, custom TLVs as NOOP', () => {
+      it("a service deleted between the SYN and the handshake's ACK: the header of its SYN, custom TLVs as NOOP", () => {
         const conn = new Connection(h, family, s.custom, 44200, []);
-        conn.handshake();
+        conn.open();
         const kept = new Connection(h, family, s.custom, 44201, []);
-        kept.handshake();
-        const first = kept.clientData(0, REQUEST);
+        kept.open();
+        const first = kept.fromClient(ackSegment(kept));
         const withService = decodeInjected(assertWellFormed(first, h.run(first, 'client')).payload);
         assert.deepEqual(
           withService.header.tlvs.map((t) => [t.type, Buffer.from(t.value).toString()]),
@@ -657,8 +720,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         h.deleteService(net.vip, s.custom.port);
         try {
           const before = h.counters(s.custom.id);
-          const data = conn.clientData(0, REQUEST);
-          const out = assertWellFormed(data, h.run(data, 'client'));
+          const ack = conn.fromClient(ackSegment(conn));
+          const out = assertWellFormed(ack, h.run(ack, 'client'));
           const { header, consumed } = decodeInjected(out.payload);
           assert.equal(consumed, s.custom.n, 'the length promised at SYN time');
           assert.deepEqual([header.src, header.srcPort, header.dst], [net.client, conn.clientPort, net.vip]);
@@ -672,34 +735,47 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         }
       });
 
-      it('a client RST before any data: not shifted (no header went out), the connection closes', () => {
+      it("a client RST instead of the handshake's ACK: not shifted (no header went out), the connection closes", () => {
         const conn = new Connection(h, family, s.fullnat, 42001, []);
-        conn.handshake();
+        conn.open();
         const rst = conn.fromClient({ seq: seqAdd(conn.isn, 1), ack: 0, flags: TCP_RST });
         const out = assertWellFormed(rst, h.run(rst, 'client'));
         assert.equal(out.seq, seqAdd(conn.isn, 1));
         assert.equal(out.flags, TCP_RST);
         assert.equal(conn.orig().state, 'closed');
+        assert.ok(!conn.orig().flags.headerSent);
       });
 
-      it('a close before any data: FINs unshifted both ways (no header is owed), the connection closes', () => {
+      it('a client RST after the header went: shifted into the backend sequence space', () => {
+        const conn = new Connection(h, family, s.fullnat, 42005, []);
+        conn.handshake();
+        const rst = conn.fromClient({ seq: seqAdd(conn.isn, 1), ack: 0, flags: TCP_RST });
+        const out = assertWellFormed(rst, h.run(rst, 'client'));
+        assert.deepEqual([out.seq, out.flags], [seqAdd(conn.isn, 1 + s.fullnat.n), TCP_RST]);
+        assert.equal(out.payload.length, 0, 'a reset never carries the header');
+        assert.equal(conn.orig().state, 'closed');
+      });
+
+      it('a close right after the handshake: the FIN, before the header is acknowledged, takes it again; acked in the client space', () => {
         const conn = new Connection(h, family, s.fullnat, 42003, []);
         conn.handshake();
         const fin = conn.clientData(0, Buffer.alloc(0), TCP_FIN | TCP_ACK);
-        assert.equal(assertWellFormed(fin, h.run(fin, 'client')).seq, seqAdd(conn.isn, 1));
+        const out = assertWellFormed(fin, h.run(fin, 'client'));
+        assert.deepEqual([out.seq, out.flags], [seqAdd(conn.isn, 1), TCP_FIN | TCP_ACK]);
+        assert.equal(decodeInjected(out.payload).consumed, s.fullnat.n, 'the header again, then the FIN');
         const bFin = conn.fromBackend({
           seq: seqAdd(conn.backendIsn, 1),
-          ack: seqAdd(conn.isn, 2),
+          ack: seqAdd(conn.isn, 1 + s.fullnat.n + 1),
           flags: TCP_FIN | TCP_ACK,
         });
         assert.equal(
           assertWellFormed(bFin, h.run(bFin, 'backend')).ack,
           seqAdd(conn.isn, 2),
-          "the client's FIN acked",
+          "the client's FIN acked in its own space",
         );
         const e = conn.orig();
         assert.equal(e.state, 'closed');
-        assert.ok(!e.flags.headerSent);
+        assert.ok(e.flags.headerSent && e.flags.headerAcked);
       });
 
       it('a backend that refuses the connection (RST to the SYN): the reset reaches the client, closed', () => {
@@ -731,7 +807,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
 
       it('while detach holds the datapath: tracked and service packets are dropped and counted, others pass', () => {
         const conn = new Connection(h, family, s.dnat, 44300, []);
-        conn.handshake();
+        conn.open();
         h.configure({ detaching: 'hold' });
         try {
           const before = h.counters(s.dnat.id);
@@ -795,12 +871,12 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
 
       it('with events on: each injected header is reported with its bytes, and a refused SYN with its reason', () => {
         const conn = new Connection(h, family, s.fullnat, 44400, []);
-        conn.handshake();
         h.configure({ events: true });
         try {
           h.takeEvents();
-          const first = parseFrame(h.run(conn.clientData(0, REQUEST), 'client').frame);
-          h.run(conn.clientData(0, REQUEST), 'client');
+          const first = parseFrame(conn.handshake().result.frame);
+          h.run(conn.clientData(0, REQUEST), 'client'); // shifted behind the header: no event
+          h.run(conn.clientData(0, REQUEST), 'client'); // sent again before the header was acked: re-injected
           const tfo = new Connection(h, family, s.fullnat, 44401, []);
           h.run(tfo.fromClient({ seq: tfo.isn, ack: 0, flags: TCP_SYN, payload: REQUEST }), 'client');
           const events = h.takeEvents();
@@ -895,11 +971,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
 });
 
 /*
- * DATAPATH BUG (todo until fixed): DESIGN.md and issue 15 require that "a full table refuses new connections
- * and never evicts a live one". lb_conntrack is an LRU hash, so a SYN that finds the table full is accepted
- * and the kernel evicts the least recently used entries to make room: the REPLY entries of live connections
- * go first (nothing looks them up until the backend answers), and those connections' backend packets then
- * find no entry. bpf/ABI.md documents the eviction; the design says otherwise.
+ * A full table refuses new connections and never evicts a live one (lb_conntrack is a preallocated hash, not
+ * an LRU, which would evict the REPLY entries of live connections first).
  */
 describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
   const CAPACITY = 16;
@@ -914,9 +987,7 @@ describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
   });
   after(() => h?.close());
 
-  it('refuses (drops and counts) a new connection and evicts no live one', {
-    todo: 'datapath bug: lb_conntrack is an LRU hash, a new SYN evicts live entries (reported to the lead)',
-  }, () => {
+  it('refuses a new connection with a reset to the client, counts it, and evicts no live one', () => {
     const live: Connection[] = [];
     for (let i = 0; i < CAPACITY / 2; i += 1) {
       const conn = new Connection(h, family, s.fullnat, 50000 + i, []);
@@ -925,17 +996,36 @@ describe('a full conntrack table (16 entries: 8 connections)', { skip }, () => {
       live.push(conn);
     }
     assert.equal(h.conntrack().length, CAPACITY, 'the table is full');
-    const before = h.counters(s.fullnat.id);
+    const before = h.counters(0);
+    const net4 = NET[family];
 
-    const extra = new Connection(h, family, s.fullnat, 50100, []);
-    const result = h.run(extra.fromClient({ seq: extra.isn, ack: 0, flags: TCP_SYN }), 'client');
-
-    const after = h.counters(s.fullnat.id);
-    assert.equal(result.retval, TC_ACT.SHOT, 'the SYN that finds the table full is dropped');
+    for (const [i, svc] of [s.fullnat, s.dnat].entries()) {
+      const extra = new Connection(h, family, svc, 50100 + i, []);
+      const syn = extra.fromClient({ seq: extra.isn, ack: 0, flags: TCP_SYN });
+      const result = h.run(syn, 'client');
+      assert.equal(result.retval, TC_ACT.REDIRECT, `${svc.mode}: sent back out of the ingress interface`);
+      const rst = parseFrame(result.frame);
+      assert.deepEqual(
+        [rst.src, rst.dst, rst.sport, rst.dport, rst.flags, rst.seq, rst.ack],
+        [net4.vip, net4.client, svc.port, extra.clientPort, TCP_RST | TCP_ACK, 0, seqAdd(extra.isn, 1)],
+        `${svc.mode}: a reset from the VIP that acknowledges the SYN`,
+      );
+      assert.ok(rst.ipChecksumOk && rst.tcpChecksumOk, 'checksums');
+      assert.deepEqual(
+        [result.frame.subarray(0, 6), result.frame.subarray(6, 12)],
+        [syn.subarray(6, 12), syn.subarray(0, 6)],
+        'MAC addresses swapped: it goes back the way the SYN came',
+      );
+      assert.equal(h.conntrackEntry(extra.origKey), undefined);
+    }
+    const after = h.counters(0);
     assert.equal(after.conn_new, before.conn_new, 'no connection made');
-    const drops = (c: typeof before) => c.drop_ct_insert + c.drop_snat_exhausted + c.drop_reply_collision;
-    assert.equal(drops(after), drops(before) + 1n, 'and counted');
-    assert.equal(h.conntrackEntry(extra.origKey), undefined);
+    assert.equal(after.drop_ct_full, before.drop_ct_full + 2n, 'counted as a full table');
+    assert.equal(
+      after.drop_snat_exhausted + after.drop_reply_collision + after.drop_ct_insert,
+      before.drop_snat_exhausted + before.drop_reply_collision + before.drop_ct_insert,
+      'and as nothing else',
+    );
     for (const conn of live) {
       assert.ok(h.conntrackEntry(conn.origKey), `port ${conn.clientPort}: ORIG entry kept`);
       assert.ok(h.conntrackEntry(conn.replyKey), `port ${conn.clientPort}: REPLY entry kept`);

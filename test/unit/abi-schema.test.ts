@@ -181,7 +181,9 @@ const ctEntry: records.CtEntry = {
     finFromBackend: false,
     uniqueIdTlv: false,
     crc32cTlv: true,
+    headerAcked: false,
     mirror: true,
+    dataSent: true,
   },
   ppv2Len: 62,
   serviceId: 11,
@@ -237,7 +239,11 @@ const CASES: CodecCase[] = [
       state: CT_STATE.values.FIN,
       mode: MODE.values.DNAT,
       flags:
-        CT_FLAGS.values.PPV2 | CT_FLAGS.values.FIN_ORIG | CT_FLAGS.values.CRC32C | CT_FLAGS.values.MIRROR,
+        CT_FLAGS.values.PPV2 |
+        CT_FLAGS.values.FIN_ORIG |
+        CT_FLAGS.values.CRC32C |
+        CT_FLAGS.values.MIRROR |
+        CT_FLAGS.values.DATA_SENT,
       ppv2_len: 62,
       svc_id: 11,
       backend_id: 12,

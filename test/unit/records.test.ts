@@ -248,6 +248,8 @@ describe('records: conntrack', () => {
         finFromBackend: true,
         uniqueIdTlv: true,
         crc32cTlv: false,
+        headerAcked: true,
+        dataSent: false,
         mirror: false,
       },
       ppv2Len: 54,
