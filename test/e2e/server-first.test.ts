@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { hostPort } from '../../src/host-port.js';
 import { run } from '../../src/sys/run.js';
 import { type PostfixBackend, SMTP_BANNER, startPostfix } from '../helpers/postfix.js';
-import { missingPrerequisites } from '../helpers/prereq.js';
+import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 import { assertNoFailures, counterDelta, globalCounters } from './fixtures/tcp-cases.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'postfix', 'swaks'] };
-const missing = missingPrerequisites(needs);
-const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const SMTP_PORT = 2525;
 const CASES = [
@@ -24,8 +24,6 @@ const CASES = [
   { family: 6, mode: 'dnat', vip: '2001:db8:f::10', port: 26, client: '2001:db8:c::11' },
 ] as const;
 
-const bracket = (addr: string) => (addr.includes(':') ? `[${addr}]` : addr);
-
 describe('server-first: SMTP through Postfix gets its banner, and Postfix logs the real client', {
   skip,
 }, () => {
@@ -33,18 +31,18 @@ describe('server-first: SMTP through Postfix gets its banner, and Postfix logs t
   let postfix: PostfixBackend;
 
   before(async () => {
-    assert.deepEqual(missing, [], `prerequisites missing under CI: ${missing.join(', ')}`);
+    assertPrerequisites();
     lb = await startBalancer('lbctl-smtp');
     const [b4] = lb.topo.backends.ipv4;
     const [b6] = lb.topo.backends.ipv6;
     assert.ok(b4 && b6);
     postfix = await startPostfix({ netns: lb.topo.ns.backends, addresses: [b4, b6], port: SMTP_PORT });
     for (const c of CASES) {
-      const backend = `${bracket(c.family === 4 ? b4 : b6)}:${SMTP_PORT}`;
+      const backend = hostPort(c.family === 4 ? b4 : b6, SMTP_PORT);
       lb.cliJson([
         'service',
         'add',
-        `${bracket(c.vip)}:${c.port}`,
+        hostPort(c.vip, c.port),
         '--backend',
         backend,
         '--mode',
