@@ -1,26 +1,14 @@
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
-import {
-  type ConfigStatus,
-  type ConntrackStatus,
-  type InterfaceStatus,
-  type MapFill,
-  readDatapathStatus,
-  type ServiceStatus,
-} from '../core/datapath-status.js';
+import { type DatapathStatus, readDatapathStatus } from '../core/datapath-status.js';
 import { detectFeatures, type FeatureReport } from '../core/features.js';
 import { healthSummary } from '../core/service-summary.js';
 
-export interface StatusOutput {
+/** The instance as `status --json` reports it: which one, what the kernel offers, and its datapath. */
+export interface StatusOutput extends DatapathStatus {
   instance: string;
   netns: string | null;
   pinDir: string;
-  attached: boolean;
-  interfaces: InterfaceStatus[];
-  maps: MapFill[];
-  conntrack: ConntrackStatus | null;
-  config: ConfigStatus | null;
-  services: ServiceStatus[];
   features: FeatureReport;
 }
 

@@ -7,10 +7,10 @@
 import { chmod, chown, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { listenSpecs } from '../../src/lab/net.js';
 import { removeScratchDir, stopAndRemove } from '../../src/lab/scratch-dir.js';
 import { run, spawnDaemon } from '../../src/sys/run.js';
+import { waitFor } from './wait.js';
 
 export const POSTFIX_MASTER = '/usr/lib/postfix/sbin/master';
 export const SMTP_BANNER = 'ESMTP lbctl-test';
@@ -97,15 +97,12 @@ export async function startPostfix(opts: {
       dir,
       logFile,
       log,
-      async waitForLog(pattern: RegExp, timeoutMs = 5_000): Promise<string> {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const line = (await log()).split('\n').find((l) => pattern.test(l));
-          if (line !== undefined) return line;
-          if (Date.now() > deadline) throw new Error(`the Postfix log has no line matching ${pattern}`);
-          await sleep(25);
-        }
-      },
+      waitForLog: (pattern: RegExp, timeoutMs = 5_000) =>
+        waitFor(
+          `a Postfix log line matching ${pattern}`,
+          async () => (await log()).split('\n').find((l) => pattern.test(l)),
+          { timeoutMs, intervalMs: 25 },
+        ),
       stop: () => stopAndRemove(daemon, dir),
     };
   } catch (err) {
