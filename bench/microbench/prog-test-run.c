@@ -7,6 +7,8 @@
  * run.sh (scratch network namespace, devices and neighbours it needs):
  *
  *   sudo bash bench/microbench/run.sh OLD.o NEW.o [...]     (REPEAT=200000 TRIALS=9 by default)
+ *   sudo bash bench/microbench/run.sh OBJ.o OBJ.o:2000000:100000   (the same object, the second run with a
+ *       2,000,000-entry table holding 100,000 other connections: what a big, busy table costs per packet)
  *
  * Each object is loaded with its maps unpinned (private to this process) and filled with one service and two
  * connections chosen so that the rewritten packet matches the other one (A->VIP becomes SNAT->B, which the
@@ -28,7 +30,8 @@
 #include <bpf/libbpf.h>
 #include "lbctl_abi.h"
 
-struct obj { struct bpf_object *o; int prog; const char *path; };
+/* One object under test, and the connection table it runs with: its size and how many other connections fill it. */
+struct obj { struct bpf_object *o; int prog; const char *path; unsigned entries, prefill; char label[96]; };
 
 static int mapfd(struct bpf_object *o, const char *n) {
 	struct bpf_map *m = bpf_object__find_map_by_name(o, n);
@@ -49,17 +52,56 @@ static void put_conn(int ct, struct lb_ct_key *ok, struct lb_ct_key *rk) {
 	e.kind = LB_CT_KIND_ORIG; e.peer = *rk; e.state = LB_CT_ESTABLISHED; e.mode = LB_MODE_FULLNAT;
 	e.flags = LB_CT_F_PPV2 | LB_CT_F_HDR_SENT; e.ppv2_len = 28; e.svc_id = 2; e.backend_id = 1; e.client_isn = 1000;
 	if (bpf_map_update_elem(ct, ok, &e, BPF_ANY)) { perror("ct orig"); exit(1); }
-	e.kind = LB_CT_KIND_REPLY; e.peer = *ok; e.state = 0; e.flags |= 0x80 /* mirror; older objects ignore it */;
+	e.kind = LB_CT_KIND_REPLY; e.peer = *ok; e.state = 0; e.flags |= LB_CT_F_MIRROR;
 	if (bpf_map_update_elem(ct, rk, &e, BPF_ANY)) { perror("ct reply"); exit(1); }
 }
 
-static struct obj load(const char *path) {
-	struct obj r = {.path = path};
-	r.o = bpf_object__open_file(path, NULL);
+/* `n` established connections that nothing sends on (60,000 per client address): a busy balancer's table. */
+static void prefill(int ct, unsigned n) {
+	for (unsigned i = 0; i < n; i++) {
+		struct lb_ct_key ok, rk;
+		char client[32], snat[32];
+		unsigned host = 100 + i / 60000, port = 1024 + i % 60000;
+		if (host > 254) { fprintf(stderr, "prefill: at most %u connections\n", 155 * 60000); exit(1); }
+		snprintf(client, sizeof(client), "192.0.2.%u", host);
+		snprintf(snat, sizeof(snat), "198.51.100.%u", host);
+		ctkey(&ok, client, port, "203.0.113.10", 80);
+		ctkey(&rk, "198.51.100.2", 80, snat, port);
+		put_conn(ct, &ok, &rk);
+	}
+}
+
+/* fdinfo's memlock line: what the kernel charges for the map. */
+static unsigned long long memlock(int fd) {
+	char path[64], line[128];
+	unsigned long long v = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) if (sscanf(line, "memlock: %llu", &v) == 1) break;
+	if (f) fclose(f);
+	return v;
+}
+
+/* SPEC is OBJ.o, or OBJ.o:ENTRIES:PREFILL to run it with a table of ENTRIES holding PREFILL other connections. */
+static struct obj load(const char *spec) {
+	struct obj r = {0};
+	static char paths[16][512];
+	static int used;
+	char *p = paths[used++];
+	snprintf(p, 512, "%s", spec);
+	char *colon = strchr(p, ':');
+	if (colon) { *colon = 0; sscanf(colon + 1, "%u:%u", &r.entries, &r.prefill); }
+	r.path = p;
+	snprintf(r.label, sizeof(r.label), "%.60s%s", strrchr(p, '/') ? strrchr(p, '/') + 1 : p, colon ? " (table)" : "");
+	if (colon) snprintf(r.label, sizeof(r.label), "%.40s %u/%u", strrchr(p, '/') ? strrchr(p, '/') + 1 : p, r.prefill, r.entries);
+	r.o = bpf_object__open_file(p, NULL);
 	if (!r.o) { perror("open"); exit(1); }
 	struct bpf_map *m;
 	bpf_object__for_each_map(m, r.o) bpf_map__set_pin_path(m, NULL);
-	if (bpf_object__load(r.o)) { fprintf(stderr, "load %s failed\n", path); exit(1); }
+	if (r.entries && bpf_map__set_max_entries(bpf_object__find_map_by_name(r.o, "lb_conntrack"), r.entries)) {
+		fprintf(stderr, "set max_entries %u failed\n", r.entries); exit(1);
+	}
+	if (bpf_object__load(r.o)) { fprintf(stderr, "load %s failed\n", r.path); exit(1); }
 	r.prog = bpf_program__fd(bpf_object__find_program_by_name(r.o, "lbctl_ingress"));
 	__u32 zero = 0, one = 1, two = 2;
 	struct lb_config cfg = {.boot_id = 42, .flags = LB_CFG_F_EVENTS};
@@ -80,6 +122,10 @@ static struct obj load(const char *path) {
 	ctkey(&yr, "203.0.113.10", 80, "192.0.2.10", 40000);
 	put_conn(ct, &xo, &xr);
 	put_conn(ct, &yo, &yr);
+	prefill(ct, r.prefill);
+	fprintf(stderr, "%s: lb_conntrack %u entries, memlock %llu B = %.1f B per connection\n", r.label,
+		bpf_map__max_entries(bpf_object__find_map_by_name(r.o, "lb_conntrack")), memlock(ct),
+		2.0 * memlock(ct) / bpf_map__max_entries(bpf_object__find_map_by_name(r.o, "lb_conntrack")));
 	return r;
 }
 
@@ -122,12 +168,12 @@ int main(int argc, char **argv) {
 	}
 	for (int i = 0; i < n; i++) {
 		int st = mapfd(objs[i].o, "lb_stats"); __u32 slot = 0; int ncpu = libbpf_num_possible_cpus();
-		__u64 *vals = calloc(ncpu, 240); bpf_map_lookup_elem(st, &slot, vals);
-		for (int c = 0; c < 30; c++) { __u64 sum = 0; for (int q = 0; q < ncpu; q++) sum += vals[q * 30 + c]; if (sum && c > 3) fprintf(stderr, "  %s counter %d = %llu\n", objs[i].path, c, (unsigned long long)sum); }
+		__u64 *vals = calloc(ncpu, sizeof(struct lb_stats)); bpf_map_lookup_elem(st, &slot, vals);
+		for (int c = 0; c < LB_CNT__MAX; c++) { __u64 sum = 0; for (int q = 0; q < ncpu; q++) sum += vals[q * LB_CNT__MAX + c]; if (sum && c > 3) fprintf(stderr, "  %s counter %d = %llu\n", objs[i].label, c, (unsigned long long)sum); }
 		for (int dir = 0; dir < 2; dir++) {
 			__u32 *v = res[i][dir];
 			for (int a = 0; a < trials; a++) for (int b = a + 1; b < trials; b++) if (v[b] < v[a]) { __u32 x = v[a]; v[a] = v[b]; v[b] = x; }
-			printf("%-40s %-5s min %4u median %4u ns/run\n", objs[i].path, dir ? "reply" : "orig", v[0], v[trials / 2]);
+			printf("%-48s %-5s min %4u median %4u ns/run\n", objs[i].label, dir ? "reply" : "orig", v[0], v[trials / 2]);
 		}
 	}
 	return 0;

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# sudo bash bench/microbench/run.sh OBJ.o [OBJ.o ...]: BPF_PROG_TEST_RUN micro-benchmark (see prog-test-run.c).
+# sudo bash bench/microbench/run.sh OBJ.o[:ENTRIES:PREFILL] [...]: BPF_PROG_TEST_RUN micro-benchmark (see
+# prog-test-run.c): OBJ.o:2000000:100000 runs it with a 2,000,000-entry table holding 100,000 other connections.
 # Builds the tool into a temporary directory, runs it in a scratch network namespace (documentation addresses
 # only) and removes both, also on failure.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 objs=()
-for o in "$@"; do objs+=("$(realpath "$o")"); done
+# OBJ.o[:ENTRIES:PREFILL]: only the object part is a path.
+for o in "$@"; do
+  path=${o%%:*}
+  suffix=${o#"$path"}
+  objs+=("$(realpath "$path")$suffix")
+done
 [ "${#objs[@]}" -gt 0 ] || { echo "usage: $0 OBJ.o [OBJ.o ...]" >&2; exit 2; }
 tmp=$(mktemp -d)
 ns=lbctl-mb-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
