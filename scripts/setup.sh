@@ -48,6 +48,9 @@ log "building TypeScript and the eBPF object"
 npm run --silent build
 bash scripts/build-bpf.sh
 
+# `lbctl` on PATH, as the README, the lab's hints and the systemd unit print it: this checkout's entry point.
+ln -sfn "$PWD/bin/run.js" /usr/local/bin/lbctl
+
 # bpffs holds the pinned maps that carry lbctl's state between CLI invocations.
 if ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then
   mkdir -p /sys/fs/bpf

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { EXIT_CODE_MEANINGS, ExitCode } from '../../src/exit-codes.js';
 import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
@@ -111,6 +111,15 @@ describe('CLI conventions', () => {
     assert.ok(!piped.stdout.includes(ESC), 'a pipe gets no colour by default');
     const forced = lbctl(['ppv2', 'decode', hex], { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } });
     assert.ok(forced.stdout.includes(ESC), 'FORCE_COLOR=1 colours the table header');
+  });
+
+  it('is on PATH after set-up, as this checkout, so the hints lbctl prints work as printed', () => {
+    const found = spawnSync('sh', ['-c', 'command -v lbctl'], { encoding: 'utf8' });
+    assert.equal(found.status, 0, 'lbctl on PATH (scripts/setup.sh links it)');
+    assert.equal(realpathSync(found.stdout.trim()), realpathSync(`${REPO_ROOT}/bin/run.js`));
+    const version = spawnSync('lbctl', ['--version'], { encoding: 'utf8' });
+    assert.equal(version.status, 0, version.stderr);
+    assert.match(version.stdout, /^lbctl\/\d+\.\d+\.\d+ /);
   });
 
   it('documents every exit code in the README table', () => {
