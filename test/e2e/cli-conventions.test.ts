@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EXIT_CODE_MEANINGS, ExitCode } from '../../src/exit-codes.js';
 import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
@@ -120,6 +122,42 @@ describe('CLI conventions', () => {
     const version = spawnSync('lbctl', ['--version'], { encoding: 'utf8' });
     assert.equal(version.status, 0, version.stderr);
     assert.match(version.stdout, /^lbctl\/\d+\.\d+\.\d+ /);
+  });
+
+  it('has -h, help [COMMAND], version and --version/-v', () => {
+    for (const args of [['-h'], ['--help'], ['help']]) {
+      const res = lbctl(args);
+      assert.equal(res.code, 0, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stdout, /^USAGE$/m, args.join(' '));
+      assert.match(res.stdout, /^\s+service\s/m, `${args.join(' ')} lists the topics`);
+    }
+    const sub = lbctl(['help', 'service', 'add']);
+    assert.equal(sub.code, 0, sub.stderr);
+    assert.match(sub.stdout, /\$ lbctl service add VIP --backend/);
+    const versions = [['version'], ['--version'], ['-v']].map((args) => lbctl(args));
+    for (const v of versions) assert.equal(v.code, 0, v.stderr);
+    assert.match(versions[0]?.stdout ?? '', /^lbctl\/\d+\.\d+\.\d+ linux-/);
+    assert.equal(new Set(versions.map((v) => v.stdout.trim())).size, 1, 'the same version three ways');
+  });
+
+  it('generates bash and zsh completion that knows the commands (oclif autocomplete plugin)', () => {
+    const home = mkdtempSync(join(tmpdir(), 'lbctl-ac-'));
+    try {
+      const res = lbctl(['autocomplete', '--refresh-cache'], {
+        env: { HOME: home, XDG_CACHE_HOME: undefined },
+      });
+      assert.equal(res.code, 0, res.stderr);
+      const dir = join(home, '.cache', 'lbctl', 'autocomplete', 'functions');
+      const bash = readFileSync(join(dir, 'bash', 'lbctl.bash'), 'utf8');
+      const zsh = readFileSync(join(dir, 'zsh', '_lbctl'), 'utf8');
+      for (const script of [bash, zsh]) {
+        for (const command of ['attach', 'service', 'top', 'ppv2'])
+          assert.ok(script.includes(command), command);
+      }
+      assert.ok(zsh.includes('--max-connections'), 'flags too');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('documents every exit code in the README table', () => {
