@@ -1,8 +1,10 @@
 /**
  * oclif reads the first word as the command, so `lbctl --netns lb service list` would fail. Operators put
- * global flags first (as with `ip -n NS ...`), so leading global flags are moved behind the command words.
+ * global flags first (as with `ip -n NS ...` or `kubectl -o json get ...`), so leading global flags
+ * (`--netns NAME`, `--json`) are moved behind the command words.
  */
 const GLOBAL_FLAGS_WITH_VALUE = new Set(['--netns']);
+const GLOBAL_SWITCHES = new Set(['--json']);
 
 export function hoistGlobalFlags(argv: readonly string[]): string[] {
   const leading: string[] = [];
@@ -10,6 +12,11 @@ export function hoistGlobalFlags(argv: readonly string[]): string[] {
   while (i < argv.length) {
     const arg = argv[i] ?? '';
     const name = arg.split('=')[0] ?? '';
+    if (GLOBAL_SWITCHES.has(arg)) {
+      leading.push(arg);
+      i += 1;
+      continue;
+    }
     if (!GLOBAL_FLAGS_WITH_VALUE.has(name)) break;
     if (arg.includes('=')) {
       leading.push(arg);

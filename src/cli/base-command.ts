@@ -1,4 +1,4 @@
-import { Command, type Interfaces } from '@oclif/core';
+import { Command, Flags, type Interfaces } from '@oclif/core';
 import { chalkStderr } from 'chalk';
 import { errorJson, errorLine, toLbctlError } from './error-report.js';
 
@@ -14,6 +14,20 @@ export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['a
  */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true;
+
+  /**
+   * Every command takes --netns, so an alias such as `alias lbctl='lbctl --netns lb'` works for all of them;
+   * the ones that act on no balancer (ppv2, lab) ignore it. DatapathCommand enters the namespace.
+   */
+  static override baseFlags = {
+    netns: Flags.string({
+      summary: 'Network namespace of the balancer (an `ip netns` name); ppv2 and lab commands ignore it.',
+      description:
+        'Interfaces, tc filters and routes are looked up inside it; pinned maps stay on the host bpffs.',
+      helpGroup: 'GLOBAL',
+      env: 'LBCTL_NETNS',
+    }),
+  };
 
   protected flags!: CommandFlags<T>;
   protected args!: CommandArgs<T>;

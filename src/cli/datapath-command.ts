@@ -1,4 +1,4 @@
-import { type Command, Flags } from '@oclif/core';
+import type { Command } from '@oclif/core';
 import { enterNetns } from '../bpf/netns.js';
 import { type Instance, resolveInstance } from '../core/instance.js';
 import { BaseCommand } from './base-command.js';
@@ -9,16 +9,6 @@ import { BaseCommand } from './base-command.js';
  * touches netlink, tc or interfaces, so an operator can drive a balancer living in another namespace.
  */
 export abstract class DatapathCommand<T extends typeof Command> extends BaseCommand<T> {
-  static override baseFlags = {
-    netns: Flags.string({
-      summary: 'Network namespace of the balancer (an `ip netns` name).',
-      description:
-        'Interfaces, tc filters and routes are looked up inside it; pinned maps stay on the host bpffs.',
-      helpGroup: 'GLOBAL',
-      env: 'LBCTL_NETNS',
-    }),
-  };
-
   protected instance!: Instance;
 
   public override async init(): Promise<void> {

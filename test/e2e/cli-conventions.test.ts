@@ -124,6 +124,22 @@ describe('CLI conventions', () => {
     assert.match(version.stdout, /^lbctl\/\d+\.\d+\.\d+ /);
   });
 
+  it('takes --netns and --json anywhere, and every command takes them (an alias with --netns works)', () => {
+    const encode = ['ppv2', 'encode', '--src', SRC, '--dst', DST, '--format', 'hex'];
+    for (const args of [
+      ['--json', '--netns', 'lb-alias', ...encode],
+      ['--netns=lb-alias', ...encode, '--json'],
+      [...encode.slice(0, 2), '--json', '--netns', 'lb-alias', ...encode.slice(2)],
+    ]) {
+      const res = lbctl(args);
+      assert.equal(res.code, 0, `${args.join(' ')}: ${res.stderr}`);
+      assert.equal(parseJson<{ header: { version: number } }>(res).header.version, 2, args.join(' '));
+    }
+    const lab = lbctl(['--json', '--netns', 'lb-alias', 'lab', 'status']);
+    assert.equal(lab.code, 0, lab.stderr);
+    assert.equal(typeof parseJson<{ up: boolean }>(lab).up, 'boolean');
+  });
+
   it('has -h, help [COMMAND], version and --version/-v', () => {
     for (const args of [['-h'], ['--help'], ['help']]) {
       const res = lbctl(args);

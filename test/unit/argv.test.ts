@@ -13,6 +13,17 @@ describe('hoistGlobalFlags', () => {
     assert.deepEqual(hoistGlobalFlags(['--netns=lb', 'attach', 'eth0']), ['attach', 'eth0', '--netns=lb']);
   });
 
+  it('moves a leading --json too, alone or with --netns, in any order', () => {
+    assert.deepEqual(hoistGlobalFlags(['--json', 'service', 'list']), ['service', 'list', '--json']);
+    assert.deepEqual(hoistGlobalFlags(['--json', '--netns', 'lb', 'status']), [
+      'status',
+      '--json',
+      '--netns',
+      'lb',
+    ]);
+    assert.deepEqual(hoistGlobalFlags(['--netns=lb', '--json', 'stats']), ['stats', '--netns=lb', '--json']);
+  });
+
   it('keeps everything after "--" last', () => {
     assert.deepEqual(hoistGlobalFlags(['--netns', 'lb', 'x', '--', '-y']), [
       'x',
