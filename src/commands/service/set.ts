@@ -11,7 +11,8 @@ import { loadState, withInstanceLock } from '../../core/state-file.js';
 import { usageError } from '../../errors.js';
 
 export default class ServiceSet extends DatapathCommand<typeof ServiceSet> {
-  static override summary = 'Change a live service: its backends, weights, mode, PPv2 options or liveness.';
+  static override summary =
+    'Change a live service: its backends, weights, mode, SNAT address, PPv2 options or liveness.';
 
   static override description =
     `New connections follow the new configuration at once. Open connections are not broken: they keep the
@@ -62,7 +63,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
         if (Object.keys(changes).length === 0) {
           throw usageError(
             'nothing to change',
-            'pass --backend, --add-backend, --remove-backend, --mode, --ppv2, --ppv2-tlv or --[no-]liveness',
+            'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
           );
         }
         const mode = changes.mode ?? current.mode;
