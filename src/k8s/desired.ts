@@ -4,7 +4,7 @@ import { type BackendSpec, type ServiceSpec, validateService } from '../core/ser
 import { LbctlError } from '../errors.js';
 import { type AddressesByFamily, ANNOTATIONS, readServiceSettings, type WeightRule } from './annotations.js';
 import { backendsFor, indexEndpoints } from './backends.js';
-import { childPath, fieldError } from './fields.js';
+import { childPath, type Field, fieldError } from './fields.js';
 import { lbctlServiceName } from './naming.js';
 import type { IgnoredObject, ManifestContents, ServiceObject } from './objects.js';
 import { resolveVips, type Vip } from './vip.js';
@@ -90,13 +90,7 @@ export function servicesFromManifests(contents: ManifestContents): ManifestReadi
           ppv2: settings.ppv2,
           liveness: settings.liveness,
         };
-        try {
-          validateService(spec);
-        } catch (err) {
-          // The kind stays: a value `service add` refuses (exit 2) is refused alike here.
-          if (err instanceof LbctlError) throw fieldError(where, err.message, err.hint, err.kind);
-          throw err;
-        }
+        atField(where, () => validateService(spec));
         reading.services.push({
           spec,
           snat: settings.mode === 'fullnat' ? settings.snat.get(vip.family) : undefined,
@@ -128,12 +122,20 @@ function refuseUnusedSnat(service: ServiceObject, snat: AddressesByFamily, vips:
   for (const [family, address] of snat) {
     if (vip === undefined || vips.some((v) => v.family === family)) continue;
     const field = { doc: service.doc, path: childPath('metadata.annotations', ANNOTATIONS.snat) };
-    try {
-      checkSnatFamily(address, vip.family, vip.address);
-    } catch (err) {
-      if (err instanceof LbctlError) throw fieldError(field, err.message, err.hint, err.kind);
-      throw err;
-    }
+    atField(field, () => checkSnatFamily(address, vip.family, vip.address));
+  }
+}
+
+/**
+ * A check shared with `service add`, its error placed at `where` in the manifest. The kind stays, so a value
+ * `service add` refuses with exit 2 is refused here with exit 2 too.
+ */
+function atField(where: Pick<Field, 'doc' | 'path'>, check: () => unknown): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof LbctlError) throw fieldError(where, err.message, err.hint, err.kind);
+    throw err;
   }
 }
 
