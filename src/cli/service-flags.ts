@@ -21,7 +21,8 @@ export const serviceFlags = {
     multiple: true,
   }),
   snat: Flags.string({
-    summary: "fullnat source address towards the backends (default: the route's source).",
+    summary:
+      "fullnat source address towards the backends: an address of the VIP's family on the balancer (default: the route's source).",
   }),
   liveness: Flags.boolean({
     summary:

@@ -5,8 +5,9 @@ import { executePlan, mapServiceStore } from '../core/apply-execute.js';
 import { computePlan, type DesiredService } from '../core/apply-plan.js';
 import { DatapathMaps } from '../core/maps.js';
 import { listServices } from '../core/services.js';
-import { snatAddressFor } from '../core/snat.js';
+import { snatFor } from '../core/snat.js';
 import { type InstanceState, loadState, saveState, withInstanceLock } from '../core/state-file.js';
+import { asLbctlError, LbctlError } from '../errors.js';
 import type { ManifestService } from '../k8s/desired.js';
 import { readManifest, readManifestText } from '../k8s/input.js';
 
@@ -90,11 +91,14 @@ README for the annotations, naming and VIP rules.`;
   }
 }
 
-/** fullnat needs a SNAT address: the one the manifest gives, or the route's source towards the backends. */
+/** fullnat needs a SNAT address: the one the manifest gives (checked), or the route's source towards the backends. */
 async function withSnat(services: readonly ManifestService[]): Promise<DesiredService[]> {
   const desired: DesiredService[] = [];
   for (const s of services) {
-    const snat = s.spec.mode === 'fullnat' ? (s.snat ?? (await snatAddressFor(s.spec.backends))) : null;
+    const snat = await snatFor(s.spec, s.snat).catch((err: unknown) => {
+      const cause = asLbctlError(err);
+      throw new LbctlError(cause.kind, `${s.source}: ${cause.message}`, cause.hint, { cause: err });
+    });
     desired.push({ spec: s.spec, snat, source: s.source, owner: s.owner });
   }
   return desired;

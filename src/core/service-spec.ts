@@ -4,6 +4,7 @@ import { encodeV2 } from '../ppv2/index.js';
 import { parseTlvSpec, TLV_SPEC_HINT } from '../ppv2/tlv-spec.js';
 import { tlvTypeClass } from '../ppv2/tlv-types.js';
 import type { Tlv } from '../ppv2/types.js';
+import { checkBackendAddress, checkVipAddress } from './address-policy.js';
 import { withCodecUsage } from './codec-errors.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './endpoint.js';
 
@@ -89,6 +90,7 @@ export function validateService(spec: ServiceSpec): ServiceSpec {
       'use lower-case letters, digits and "-", at most 63 characters',
     );
   }
+  checkVipAddress(spec.vip);
   if (spec.backends.length === 0)
     throw usageError(`service ${vip} has no backend`, 'add --backend ADDR:PORT[:WEIGHT]');
   const seen = new Set<string>();
@@ -100,6 +102,7 @@ export function validateService(spec: ServiceSpec): ServiceSpec {
         'a service and its backends use one address family',
       );
     }
+    checkBackendAddress(backend);
     if (seen.has(text))
       throw usageError(`backend ${text} is listed twice`, 'list each backend once; use a weight instead');
     seen.add(text);

@@ -1,12 +1,13 @@
+import { checkSnatFamily } from '../core/address-policy.js';
 import type { Endpoint } from '../core/endpoint.js';
 import { type BackendSpec, type ServiceSpec, validateService } from '../core/service-spec.js';
 import { LbctlError } from '../errors.js';
-import { readServiceSettings, type WeightRule } from './annotations.js';
+import { type AddressesByFamily, ANNOTATIONS, readServiceSettings, type WeightRule } from './annotations.js';
 import { backendsFor, indexEndpoints } from './backends.js';
-import { fieldError } from './fields.js';
+import { childPath, type Field, fieldError } from './fields.js';
 import { lbctlServiceName } from './naming.js';
 import type { IgnoredObject, ManifestContents, ServiceObject } from './objects.js';
-import { resolveVips } from './vip.js';
+import { resolveVips, type Vip } from './vip.js';
 
 /**
  * Manifest objects to lbctl services: one per (Service port, VIP family) of every Service meant for lbctl.
@@ -62,6 +63,7 @@ export function servicesFromManifests(contents: ManifestContents): ManifestReadi
       }
     }
     const vips = resolveVips(service, settings.vips);
+    refuseUnusedSnat(service, settings.snat, vips);
     for (const vip of vips) {
       for (const port of service.ports) {
         const where = { doc: service.doc, path: `spec.ports[${port.index}]` };
@@ -88,12 +90,7 @@ export function servicesFromManifests(contents: ManifestContents): ManifestReadi
           ppv2: settings.ppv2,
           liveness: settings.liveness,
         };
-        try {
-          validateService(spec);
-        } catch (err) {
-          if (err instanceof LbctlError) throw fieldError(where, err.message, err.hint);
-          throw err;
-        }
+        atField(where, () => validateService(spec));
         reading.services.push({
           spec,
           snat: settings.mode === 'fullnat' ? settings.snat.get(vip.family) : undefined,
@@ -114,6 +111,32 @@ function notForLbctl(service: ServiceObject): string | undefined {
     return `loadBalancerClass ${cls} belongs to another implementation (lbctl serves none, ${LOXILB_CLASS} and ${LBCTL_CLASS})`;
   }
   return undefined;
+}
+
+/**
+ * An lbctl.io/snat address of a family the Service has no VIP of would be silently unused: refused the way
+ * `--snat` of the other family is (address-policy.ts), naming the field.
+ */
+function refuseUnusedSnat(service: ServiceObject, snat: AddressesByFamily, vips: readonly Vip[]): void {
+  const vip = vips[0];
+  for (const [family, address] of snat) {
+    if (vip === undefined || vips.some((v) => v.family === family)) continue;
+    const field = { doc: service.doc, path: childPath('metadata.annotations', ANNOTATIONS.snat) };
+    atField(field, () => checkSnatFamily(address, vip.family, vip.address));
+  }
+}
+
+/**
+ * A check shared with `service add`, its error placed at `where` in the manifest. The kind stays, so a value
+ * `service add` refuses with exit 2 is refused here with exit 2 too.
+ */
+function atField(where: Pick<Field, 'doc' | 'path'>, check: () => unknown): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof LbctlError) throw fieldError(where, err.message, err.hint, err.kind);
+    throw err;
+  }
 }
 
 /** An endpoint rule (ADDR:PORT=W) wins over an address rule (ADDR=W); the default weight is 1. */

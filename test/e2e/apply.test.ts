@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { resolveInstance } from '../../src/core/instance.js';
+import { loadState } from '../../src/core/state-file.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { type CliResult, lbctl, parseJson } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
@@ -41,6 +43,10 @@ interface ServiceJson {
   ppv2: { enabled: boolean };
   backends: Array<{ id: number; address: string; port: number; weight: number }>;
 }
+
+/** The manifest with an lbctl.io/snat annotation next to its lbctl.io/vip. */
+const withSnat = (manifest: string, snat: string) =>
+  manifest.replace('    lbctl.io/vip:', `    lbctl.io/snat: "${snat}"\n    lbctl.io/vip:`);
 
 /** The issue's example, with the VIP given, plus an EndpointSlice for the listed lab backends. */
 function example(backends: string[], name = 'tcp-lb-fullnat', port = PORT): string {
@@ -198,6 +204,8 @@ describe('apply and export: Kubernetes manifests drive the balancer', { skip }, 
 
   it('refuses a bad manifest with a message naming the document and field, and changes nothing', () => {
     const before = services();
+    const state = () => JSON.stringify(loadState(resolveInstance(lb.topo.ns.lb)));
+    const stateBefore = state();
     const bad = example([b1])
       .replace('targetPort: 80', 'targetPort: http')
       .replace('- name: ""', '- name: "web"');
@@ -208,6 +216,15 @@ describe('apply and export: Kubernetes manifests drive the balancer', { skip }, 
       [example([b2]).replace('port: 57002', 'port: 570020'), 7, ['spec.ports[0].port']],
       [`${example([b2])}\n  bad: [unclosed`, 7, ['document 2']],
       [example([b1], 'manual', 57004), 6, ['"manual"', '203.0.113.10:57010/tcp']],
+      // Addresses `service add` refuses are refused alike (exit 2), before anything is written.
+      [
+        example([b2]).replace(`lbctl.io/vip: "${VIP}"`, 'lbctl.io/vip: "0.0.0.0"'),
+        2,
+        ['document 1', '0.0.0.0'],
+      ],
+      [example([b2, '127.0.0.1']), 2, ['document 1', '127.0.0.1']],
+      [withSnat(example([b2]), '198.51.100.250'), 2, ['document 1', '198.51.100.250']],
+      [withSnat(example([b2]), '2001:db8:b::1'), 2, ['document 1', '2001:db8:b::1']],
     ];
     for (const [manifest, code, mentions] of cases) {
       assertCliError(withInput(['apply', '-f', '-'], manifest), code, { mentions }, mentions.join(' '));
@@ -216,6 +233,7 @@ describe('apply and export: Kubernetes manifests drive the balancer', { skip }, 
       assert.equal(parseJson<{ error: { exitCode: number } }>(json).error.exitCode, code);
     }
     assert.deepEqual(services(), before);
+    assert.equal(state(), stateBefore, 'the state file is untouched');
   });
 
   it('leaves nothing half-applied when a step fails mid-apply (the kernel’s backend table fills up)', async () => {

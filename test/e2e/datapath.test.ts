@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RECORD_SIZES } from '../../src/bpf/records.js';
+import { resolveInstance } from '../../src/core/instance.js';
+import { loadState } from '../../src/core/state-file.js';
 import type { HaproxyConnectionView } from '../../src/lab/haproxy.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
@@ -84,6 +86,9 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
     await lb?.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
+
+  /** The instance's state file (service names, ownership) as lbctl reads it. */
+  const stateFileText = () => JSON.stringify(loadState(resolveInstance(lb.topo.ns.lb)));
 
   for (const [family, vip, mode, port] of [
     ['IPv4', VIP4, 'fullnat', 80],
@@ -239,6 +244,7 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
 
   it('refuses bad input with a clear error and changes nothing', () => {
     const before = lb.cliJson<{ services: unknown[] }>(['service', 'list']);
+    const stateBefore = stateFileText();
     const [b1] = lb.topo.backends.ipv4;
     // Each case's error names the input it refuses.
     const cases: Array<[string[], number, string]> = [
@@ -251,11 +257,59 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
       [['service', 'delete', `${VIP4}:99`], 3, `${VIP4}:99`],
       [['service', 'show', 'nope'], 3, 'nope'],
       [['attach', 'nosuch0'], 3, 'nosuch0'],
+      ...addressRefusals(),
     ];
     for (const [args, code, input] of cases) {
       assertCliError(lb.cli(args), code, { mentions: [input] }, args.join(' '));
     }
     assert.deepEqual(lb.cliJson<{ services: unknown[] }>(['service', 'list']), before);
+    assert.equal(stateFileText(), stateBefore, 'the state file is untouched');
+  });
+
+  /** Issue 12 point 6: special VIPs and backends, and SNAT addresses of the other family or not local. */
+  function addressRefusals(): Array<[string[], number, string]> {
+    const [b1] = lb.topo.backends.ipv4;
+    const [b1v6] = lb.topo.backends.ipv6;
+    const own = lb.topo.lb; // the balancer's own addresses: local, so only their family is wrong below
+    const notLocal4 = '198.51.100.250';
+    const vips4 = ['0.0.0.0', '255.255.255.255', '224.0.0.1', '127.0.0.1'];
+    const vips6 = ['::', 'ff02::1', '::1', '::ffff:203.0.113.10'];
+    const backends = ['0.0.0.0', '127.0.0.1', '224.0.0.1'];
+    const add = (vip: string, backend: string, ...rest: string[]) => [
+      'service',
+      'add',
+      vip,
+      '--backend',
+      backend,
+      ...rest,
+    ];
+    return [
+      ...vips4.map((vip): [string[], number, string] => [add(`${vip}:90`, `${b1}:80`), 2, vip]),
+      ...vips6.map((vip): [string[], number, string] => [
+        add(`[${vip}]:90`, `[${b1v6}]:80`),
+        2,
+        `[${vip}]:90`,
+      ]),
+      ...backends.map((b): [string[], number, string] => [add(`${VIP4}:90`, `${b}:80`), 2, b]),
+      [add(`[${VIP6}]:90`, '[::1]:80'), 2, '::1'],
+      [add(`${VIP4}:90`, `${b1}:80`, '--snat', own.backend6), 2, own.backend6],
+      [add(`[${VIP6}]:90`, `[${b1v6}]:80`, '--snat', own.backend4), 2, own.backend4],
+      [add(`${VIP4}:90`, `${b1}:80`, '--snat', notLocal4), 2, notLocal4],
+      [add(`[${VIP6}]:90`, `[${b1v6}]:80`, '--snat', '2001:db8:b::250'), 2, '2001:db8:b::250'],
+      [['service', 'set', 'web4', '--snat', own.backend6], 2, own.backend6],
+      [['service', 'set', 'web6', '--snat', own.backend4], 2, own.backend4],
+      [['service', 'set', 'web4', '--snat', notLocal4], 2, notLocal4],
+      [['service', 'set', 'web4', '--add-backend', '127.0.0.1:80'], 2, '127.0.0.1'],
+      [['service', 'set', 'dnat4', '--snat', own.backend4], 2, own.backend4],
+    ];
+  }
+
+  it('accepts a local SNAT address of the VIP family and stores it as given', () => {
+    const { backend4, backend6 } = lb.topo.lb;
+    const v4 = lb.cliJson<{ snat: string }>(['service', 'set', 'web4', '--snat', backend4]);
+    assert.equal(v4.snat, backend4);
+    const v6 = lb.cliJson<{ snat: string }>(['service', 'set', 'web6', '--snat', backend6]);
+    assert.equal(v6.snat, backend6);
   });
 
   it('reports missing privileges (capabilities dropped) with exit code 4', () => {

@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatEndpoint } from '../../src/core/endpoint.js';
 import type { ExitCodeName } from '../../src/exit-codes.js';
+import { hostPort } from '../../src/host-port.js';
 import { readManifest } from '../../src/k8s/input.js';
 import { lbctlServiceName } from '../../src/k8s/naming.js';
+import { canonicalIpAddress } from '../../src/ppv2/ip-address.js';
 import { lbctlErrorOf } from '../helpers/errors.js';
 
 interface ServiceOptions {
@@ -413,17 +415,58 @@ describe('k8s services: annotations', () => {
       'INVALID_DATA',
       ['["lbctl.io/weights"]', '"198.51.100.2=70000"'],
     ],
+    // Values `service add` refuses are refused with its exit code (USAGE), naming the document too.
     [
       'all weights 0',
       { 'lbctl.io/weights': '198.51.100.2=0,198.51.100.3=0' },
-      'INVALID_DATA',
+      'USAGE',
       ['document 1 (Service default/web)', 'spec.ports[0]', '203.0.113.10:80'],
+    ],
+    ['a loopback VIP', { 'lbctl.io/vip': '127.0.0.1' }, 'USAGE', ['document 1', '127.0.0.1']],
+    ['a broadcast VIP', { 'lbctl.io/vip': '255.255.255.255' }, 'USAGE', ['255.255.255.255']],
+    ['a multicast VIP', { 'lbctl.io/vip': '239.1.1.1' }, 'USAGE', ['239.1.1.1']],
+    [
+      'an SNAT address of a family the Service has no VIP of',
+      { 'loxilb.io/lbmode': 'fullnat', 'lbctl.io/snat': '2001:db8:b::1' },
+      'USAGE',
+      ['["lbctl.io/snat"]', '2001:db8:b::1', '203.0.113.10'],
     ],
     ['a name lbctl refuses', { 'lbctl.io/name': 'Web_1' }, 'INVALID_DATA', ['["lbctl.io/name"]', '"Web_1"']],
   ];
   for (const [what, annotations, kind, mentions] of refused) {
     it(`refuses ${what}`, () => {
       assert.throws(() => withAnnotations(annotations), fails(kind, mentions));
+    });
+  }
+
+  const badVips6: Array<[string, string]> = [
+    ['unspecified', '::'],
+    ['v4-mapped', '::ffff:203.0.113.10'],
+    ['loopback', '::1'],
+  ];
+  for (const [what, vip] of badVips6) {
+    it(`refuses a ${what} IPv6 VIP`, () => {
+      const endpoints = [{ addresses: ['2001:db8:b::2'] }];
+      assert.throws(
+        () =>
+          read(service({ annotations: { 'lbctl.io/vip': vip } }), slice({ addressType: 'IPv6', endpoints })),
+        fails('USAGE', ['document 1 (Service default/web)', hostPort(canonicalIpAddress(vip) as string, 80)]),
+      );
+    });
+  }
+
+  const badBackends: Array<[string, string]> = [
+    ['loopback', '127.0.0.1'],
+    ['unspecified', '0.0.0.0'],
+    ['multicast', '224.0.0.9'],
+  ];
+  for (const [what, address] of badBackends) {
+    it(`refuses a ${what} endpoint address as a backend`, () => {
+      const endpoints = [{ addresses: ['198.51.100.2'] }, { addresses: [address] }];
+      assert.throws(
+        () => read(service({ annotations: VIP }), slice({ endpoints })),
+        fails('USAGE', ['document 1 (Service default/web)', address]),
+      );
     });
   }
 

@@ -11,10 +11,8 @@ import {
   validateService,
 } from '../../core/service-spec.js';
 import { addService, type ServiceView } from '../../core/services.js';
-import { snatAddressFor } from '../../core/snat.js';
+import { snatFor } from '../../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../../core/state-file.js';
-import { usageError } from '../../errors.js';
-import { hostPort } from '../../host-port.js';
 
 export default class ServiceAdd extends DatapathCommand<typeof ServiceAdd> {
   static override summary =
@@ -55,8 +53,7 @@ real address and port. The service goes live only once it is complete; invalid i
       const maps = DatapathMaps.open(this.instance);
       try {
         const state = loadState(this.instance);
-        const snat =
-          spec.mode === 'fullnat' ? (this.flags.snat ?? (await snatAddressFor(spec.backends))) : null;
+        const snat = await snatFor(spec, this.flags.snat);
         const added = addService(maps, state, spec, snat);
         saveState(this.instance, state);
         return added;
@@ -70,9 +67,6 @@ real address and port. The service goes live only once it is complete; invalid i
 
   private specFromFlags(): ServiceSpec {
     const { flags } = this;
-    if (flags.snat !== undefined) parseEndpoint(hostPort(flags.snat, 1));
-    if (flags.snat !== undefined && flags.mode === 'dnat')
-      throw usageError('--snat only applies to --mode fullnat');
     const options = parsePpv2Options(flags['ppv2-tlv'] ?? []);
     return {
       name: flags.name,

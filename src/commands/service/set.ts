@@ -6,12 +6,13 @@ import { formatEndpoint } from '../../core/endpoint.js';
 import { DatapathMaps } from '../../core/maps.js';
 import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
 import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
-import { snatAddressFor } from '../../core/snat.js';
+import { snatFor } from '../../core/snat.js';
 import { loadState, withInstanceLock } from '../../core/state-file.js';
 import { usageError } from '../../errors.js';
 
 export default class ServiceSet extends DatapathCommand<typeof ServiceSet> {
-  static override summary = 'Change a live service: its backends, weights, mode, PPv2 options or liveness.';
+  static override summary =
+    'Change a live service: its backends, weights, mode, SNAT address, PPv2 options or liveness.';
 
   static override description =
     `New connections follow the new configuration at once. Open connections are not broken: they keep the
@@ -62,12 +63,15 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
         if (Object.keys(changes).length === 0) {
           throw usageError(
             'nothing to change',
-            'pass --backend, --add-backend, --remove-backend, --mode, --ppv2, --ppv2-tlv or --[no-]liveness',
+            'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
           );
         }
         const mode = changes.mode ?? current.mode;
-        if (mode === 'fullnat' && (changes.backends || changes.mode)) {
-          changes.snat = flags.snat ?? (await snatAddressFor(changes.backends ?? backendSpecs(current)));
+        // A new backend set or mode takes a new SNAT address (the given one, or the route's source).
+        if (changes.backends || changes.mode || flags.snat !== undefined) {
+          const vip = { family: current.family, address: current.vip, port: current.port };
+          const backends = changes.backends ?? backendSpecs(current);
+          changes.snat = await snatFor({ mode, vip, backends }, flags.snat);
         }
         return updateService(maps, loadState(this.instance), current, changes);
       } finally {
@@ -91,7 +95,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     }
     if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
     if (flags.liveness !== undefined) changes.liveness = flags.liveness;
-    if (flags.snat && !changes.backends && !changes.mode) changes.snat = flags.snat;
+    if (flags.snat !== undefined) changes.snat = flags.snat; // checked and resolved in run()
     if (flags.ppv2 !== undefined || flags['ppv2-tlv']) {
       const enabled = flags.ppv2 ?? current.ppv2.enabled;
       const options = flags['ppv2-tlv']
