@@ -10,7 +10,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { removePinDir } from '../../src/bpf/bpffs.js';
@@ -77,6 +77,8 @@ describe('one datapath per network namespace', { skip }, () => {
       () => destroyVethPair(pair),
       () => removePinDir(join(PIN_ROOT, ns)),
       () => removePinDir(join(PIN_ROOT, alias)),
+      // the refused attach still took the alias instance's lock
+      () => rmSync(join(process.env.LBCTL_STATE_ROOT ?? '/run/lbctl', `${alias}.lock`), { force: true }),
     ];
     for (const step of steps) {
       try {
