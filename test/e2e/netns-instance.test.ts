@@ -10,7 +10,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { removePinDir } from '../../src/bpf/bpffs.js';
@@ -35,6 +35,7 @@ const VIP = '192.0.2.100';
 interface Status {
   instance: string;
   netns: string | null;
+  netnsInode: number | null;
   pinDir: string;
   attached: boolean;
   interfaces: Array<{ interface: string; progId: number | null }>;
@@ -93,6 +94,8 @@ describe('one datapath per network namespace', { skip }, () => {
     const fromHost = json<Status>(viaNetns(['status', '--json']));
     const fromInside = json<Status>(viaNsenter(['status', '--json']));
     assert.equal(fromInside.instance, ns);
+    assert.equal(fromInside.netnsInode, statSync(`/run/netns/${ns}`).ino, 'known by the namespace inode');
+    assert.equal(fromHost.netnsInode, fromInside.netnsInode);
     assert.equal(fromInside.pinDir, fromHost.pinDir);
     assert.equal(fromInside.attached, true);
     assert.deepEqual(fromInside.interfaces, fromHost.interfaces);
