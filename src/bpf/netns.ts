@@ -31,7 +31,7 @@ export interface NetnsId {
   ino: number;
 }
 
-/** The identity of the namespace behind an nsfs path, or undefined when it cannot be read (no such file, EACCES). */
+/** The (dev, ino) of an nsfs path, or undefined when it cannot be read (no such file, EACCES). */
 export function netnsIdOf(path: string): NetnsId | undefined {
   try {
     const st = statSync(path);
@@ -56,20 +56,13 @@ export function namedNetnsIds(): Array<{ name: string; id: NetnsId }> {
   } catch {
     return [];
   }
+  // An `ip netns add` that is not mounted (yet) is an empty file on the directory's own file system.
+  const directoryDev = netnsIdOf(NETNS_DIR)?.dev;
   return names.flatMap((name) => {
     const id = netnsIdOf(join(NETNS_DIR, name));
-    // An `ip netns add` that is not mounted (yet) is an empty file on tmpfs, not a namespace.
-    return id && id.dev !== statDevOf(NETNS_DIR) ? [{ name, id }] : [];
+    return id && id.dev !== directoryDev ? [{ name, id }] : [];
   });
 }
-
-const statDevOf = (path: string): number | undefined => {
-  try {
-    return statSync(path).dev;
-  } catch {
-    return undefined;
-  }
-};
 
 /** /run/netns/<name> for an `ip netns` name; an absolute path (e.g. /proc/<pid>/ns/net) is used as is. */
 export function netnsPath(name: string): string {
