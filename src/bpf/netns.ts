@@ -12,7 +12,7 @@
  * Never switch namespaces with `.async` koffi calls in flight: those run on worker threads that would not
  * follow.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import koffi from 'koffi';
 import { errnoError, LbctlError } from '../errors.js';
@@ -21,6 +21,48 @@ import { CLONE_NEWNET, libc } from '../sys/libc.js';
 const NETNS_DIR = '/run/netns';
 /** The namespace of this thread (not of the thread group leader, which /proc/self would give). */
 const CURRENT_NETNS = '/proc/thread-self/ns/net';
+
+/**
+ * A network namespace's identity: the (device, inode) pair of its nsfs file, which stat(2) reports the same
+ * for /proc/<pid>/ns/net, /proc/thread-self/ns/net and an `ip netns` bind mount under /run/netns.
+ */
+export interface NetnsId {
+  dev: number;
+  ino: number;
+}
+
+/** The (dev, ino) of an nsfs path, or undefined when it cannot be read (no such file, EACCES). */
+export function netnsIdOf(path: string): NetnsId | undefined {
+  try {
+    const st = statSync(path);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identity of this thread's network namespace (after any setns). */
+export function currentNetnsId(): NetnsId {
+  const id = netnsIdOf(CURRENT_NETNS);
+  if (!id) throw new LbctlError('FAILURE', `cannot read ${CURRENT_NETNS}`, 'is /proc mounted?');
+  return id;
+}
+
+/** Every `ip netns` name with the namespace it names; names whose bind mount is gone are left out. */
+export function namedNetnsIds(): Array<{ name: string; id: NetnsId }> {
+  let names: string[];
+  try {
+    names = readdirSync(NETNS_DIR);
+  } catch {
+    return [];
+  }
+  // An `ip netns add` that is not mounted (yet) is an empty file on the directory's own file system.
+  const directoryDev = netnsIdOf(NETNS_DIR)?.dev;
+  return names.flatMap((name) => {
+    const id = netnsIdOf(join(NETNS_DIR, name));
+    return id && id.dev !== directoryDev ? [{ name, id }] : [];
+  });
+}
 
 /** /run/netns/<name> for an `ip netns` name; an absolute path (e.g. /proc/<pid>/ns/net) is used as is. */
 export function netnsPath(name: string): string {

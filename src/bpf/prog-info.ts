@@ -25,10 +25,7 @@ export interface ProgInfo {
 
 /** Program info for a program fd. */
 export function progInfoByFd(fd: number): ProgInfo {
-  const buf = Buffer.alloc(BpfProgInfo.size);
-  const len = new Uint32Array([buf.length]);
-  check(`read info of BPF program fd ${fd}`, libbpf().bpf_obj_get_info_by_fd(fd, buf, len));
-  const raw = koffi.decode(buf, BpfProgInfo) as Record<string, unknown>;
+  const raw = readProgInfo(fd, Buffer.alloc(BpfProgInfo.size));
   return {
     id: raw.id as number,
     type: raw.type as number,
@@ -42,16 +39,49 @@ export function progInfoByFd(fd: number): ProgInfo {
 
 /** Program info by kernel id (e.g. the id tc reports). An unknown id is NOT_FOUND. */
 export function progInfoById(id: number): ProgInfo {
+  return withProgFd(id, progInfoByFd);
+}
+
+function withProgFd<T>(id: number, fn: (fd: number) => T): T {
   const fd = libbpf().bpf_prog_get_fd_by_id(id);
   if (fd < 0) {
     if (fd === -2) throw new LbctlError('NOT_FOUND', `no BPF program with id ${id}`);
     throw libbpfError(`open BPF program id ${id}`, fd);
   }
   try {
-    return progInfoByFd(fd);
+    return fn(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The ids of the maps a loaded program uses (bpf_prog_info.map_ids), e.g. to tell whether a program tc runs
+ * is the one holding an instance's pinned maps. Two calls: the first learns how many, the second has the
+ * kernel write them to native memory (a JS Buffer would be copied, not written through). An unknown
+ * program id is NOT_FOUND.
+ */
+export function progMapIds(id: number): number[] {
+  return withProgFd(id, (fd) => {
+    const count = readProgInfo(fd, Buffer.alloc(BpfProgInfo.size)).nr_map_ids as number;
+    if (count === 0) return [];
+    const ids = koffi.alloc('uint32', count);
+    try {
+      const request = Buffer.alloc(BpfProgInfo.size);
+      request.writeUInt32LE(count, koffi.offsetof(BpfProgInfo, 'nr_map_ids'));
+      request.writeBigUInt64LE(toBigInt(koffi.address(ids)), koffi.offsetof(BpfProgInfo, 'map_ids'));
+      const written = Math.min(count, readProgInfo(fd, request).nr_map_ids as number);
+      return (koffi.decode(ids, koffi.array('uint32', count, 'Array')) as number[]).slice(0, written);
+    } finally {
+      koffi.free(ids);
+    }
+  });
+}
+
+function readProgInfo(fd: number, buf: Buffer): Record<string, unknown> {
+  const len = new Uint32Array([buf.length]);
+  check(`read info of BPF program fd ${fd}`, libbpf().bpf_obj_get_info_by_fd(fd, buf, len));
+  return koffi.decode(buf, BpfProgInfo) as Record<string, unknown>;
 }
 
 /**

@@ -8,6 +8,8 @@ import { healthSummary } from '../core/service-summary.js';
 export interface StatusOutput extends DatapathStatus {
   instance: string;
   netns: string | null;
+  /** The inode of the instance's network namespace (its identity, as `lsns` shows it); null when unknown. */
+  netnsInode: number | null;
   pinDir: string;
   features: FeatureReport;
 }
@@ -26,6 +28,7 @@ export default class Status extends DatapathCommand<typeof Status> {
     const output: StatusOutput = {
       instance: this.instance.name,
       netns: this.instance.netns ?? null,
+      netnsInode: this.instance.netnsId?.ino ?? null,
       pinDir: this.instance.pinDir,
       attached: false,
       interfaces: [],
@@ -49,7 +52,10 @@ function render(s: StatusOutput): string {
   const yes = (v: boolean) => (v ? 'yes' : 'no');
   const parts = [
     renderKeyValue([
-      ['instance', s.netns ? `${s.instance} (network namespace)` : s.instance],
+      [
+        'instance',
+        `${s.instance} (${s.netns ? 'network namespace' : 'the host'}, net:[${s.netnsInode ?? '?'}])`,
+      ],
       ['pinned maps', s.pinDir],
       [
         'attached',

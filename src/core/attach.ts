@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { removePinDir } from '../bpf/bpffs.js';
 import { BpfMap } from '../bpf/map.js';
+import { currentNetnsId } from '../bpf/netns.js';
 import { type LoadedObject, loadObject, mapPinPath } from '../bpf/object.js';
 import { DEFAULT_TIMEOUTS_S, LB_LIMITS, MAP_NAMES, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
 import { conflictError, notFoundError, usageError } from '../errors.js';
+import { refuseForeignDatapath } from './attach-guard.js';
 import { readConfigRecord, writeConfigRecord } from './config.js';
 import { liveConnectionKeys } from './connections.js';
 import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
@@ -24,7 +26,10 @@ export interface AttachOutcome {
   interface: string;
   ifindex: number;
   progId: number;
-  /** "attached" the first time, "replaced" when lbctl's filter was already there (idempotent re-run). */
+  /**
+   * "attached" the first time, "replaced" when this instance's filter was already there (idempotent re-run).
+   * A filter of another instance, or one whose maps are no longer pinned, is refused (attach-guard.ts).
+   */
   action: 'attached' | 'replaced';
 }
 
@@ -81,6 +86,10 @@ export function attachInterfaces(
   const unique = [...new Set(ifnames)];
   if (unique.length === 0) throw usageError('no interface given', 'e.g. lbctl attach eth0 eth1');
   const ifindexes = unique.map((ifname) => ifindexByName(ifname));
+  refuseForeignDatapath(
+    instance,
+    unique.map((name, i) => ({ name, ifindex: ifindexes[i] ?? 0 })),
+  );
 
   const hadState = DatapathMaps.exists(instance);
   const ctEntries = conntrackEntries(instance, hadState, options.maxConnections);
@@ -124,6 +133,7 @@ export function attachInterfaces(
           action: before ? 'replaced' : 'attached',
         });
       });
+      state.netnsId = currentNetnsId();
       saveState(instance, state);
       return done;
     });

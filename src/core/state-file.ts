@@ -1,5 +1,6 @@
 import { readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { NetnsId } from '../bpf/netns.js';
 import { LbctlError } from '../errors.js';
 import { withFileLockAsync } from '../sys/file-lock.js';
 import { writeJsonAtomic } from '../sys/json-file.js';
@@ -28,6 +29,11 @@ export interface InstanceState {
    * default/web"). `apply --prune` deletes only these. Absent in state files written before apply existed.
    */
   appliedServices?: Record<string, string>;
+  /**
+   * The network namespace the instance was last attached in. It tells the host instance apart from an
+   * unnamed namespace lbctl was started in (instance.ts). Absent in state files written before it existed.
+   */
+  netnsId?: NetnsId;
 }
 
 const emptyState = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });
