@@ -181,6 +181,20 @@ export const TIMEOUT_DEFAULTS = group(
   },
 );
 
+/**
+ * The fullnat SNAT port range when lb_config holds 0: below Linux's default ephemeral range (32768-60999), so
+ * the balancer host's own connections never pick these ports (attach also reserves them:
+ * net.ipv4.ip_local_reserved_ports), and above the ports under 10000 where fixed-port services live.
+ */
+export const SNAT_PORT_DEFAULTS = group(
+  'LB_SNAT_PORTS',
+  'default fullnat SNAT port range (lb_config field = 0)',
+  {
+    MIN_DEFAULT: [10000, 'first port'],
+    MAX_DEFAULT: [32767, 'last port: 22,768 ports per (SNAT address, backend address and port)'],
+  },
+);
+
 export const EVENT_TYPE = group('LB_EV', 'lb_event.type', {
   HDR_INJECTED: [1, 'header injected'],
   HDR_REINJECTED: [2, 'header injected again into a retransmitted first segment'],
@@ -201,6 +215,7 @@ export const CONST_GROUPS: ConstGroup[] = [
   CT_FLAGS,
   CFG_FLAGS,
   TIMEOUT_DEFAULTS,
+  SNAT_PORT_DEFAULTS,
   EVENT_TYPE,
 ];
 
@@ -398,7 +413,16 @@ export const STRUCTS = {
       { name: 'timeout_est_s', type: 'u32', doc: '0 = LB_TIMEOUT_EST_DEFAULT_S' },
       { name: 'timeout_fin_s', type: 'u32', doc: '0 = LB_TIMEOUT_FIN_DEFAULT_S' },
       { name: 'timeout_closed_s', type: 'u32', doc: '0 = LB_TIMEOUT_CLOSED_DEFAULT_S' },
-      { name: 'pad', type: 'u32', doc: 'zero' },
+      {
+        name: 'snat_port_min',
+        type: 'u16',
+        doc: 'fullnat SNAT ports: first of the range (host order); 0 = LB_SNAT_PORTS_MIN_DEFAULT',
+      },
+      {
+        name: 'snat_port_max',
+        type: 'u16',
+        doc: 'last of the range (host order, >= snat_port_min); 0 = LB_SNAT_PORTS_MAX_DEFAULT',
+      },
     ],
   },
   lb_stats: {

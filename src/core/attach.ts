@@ -3,14 +3,15 @@ import { existsSync } from 'node:fs';
 import { removePinDir } from '../bpf/bpffs.js';
 import { BpfMap } from '../bpf/map.js';
 import { type LoadedObject, loadObject, mapPinPath } from '../bpf/object.js';
-import { DEFAULT_TIMEOUTS_S, LB_LIMITS, MAP_NAMES, PROGRAM } from '../bpf/records.js';
+import { DEFAULT_TIMEOUTS_S, LB_LIMITS, MAP_NAMES, type PortRange, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
 import { conflictError, notFoundError, usageError } from '../errors.js';
-import { readConfigRecord, writeConfigRecord } from './config.js';
+import { readConfigRecord, snatPortsInForce, writeConfigRecord } from './config.js';
 import { liveConnectionKeys } from './connections.js';
 import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
 import type { Instance } from './instance.js';
 import { DatapathMaps, datapathObjectPath } from './maps.js';
+import { readLocalPortRange, releaseSnatPorts, reserveSnatPorts, validateSnatPorts } from './snat-ports.js';
 import {
   type AttachedInterface,
   type InstanceState,
@@ -66,6 +67,8 @@ function conntrackEntries(instance: Instance, hadState: boolean, maxConnections:
 export interface AttachOptions {
   /** Connections the table holds (two conntrack entries each); default DEFAULT_MAX_CONNECTIONS. */
   maxConnections?: number;
+  /** fullnat's SNAT ports; default: the instance's current range, or DEFAULT_SNAT_PORTS the first time. */
+  snatPorts?: PortRange;
 }
 
 /**
@@ -85,6 +88,9 @@ export function attachInterfaces(
   const hadState = DatapathMaps.exists(instance);
   const ctEntries = conntrackEntries(instance, hadState, options.maxConnections);
   const state = loadState(instance);
+  // Checked before anything is loaded: an overlap is refused with nothing changed.
+  const localPorts = readLocalPortRange();
+  if (options.snatPorts) validateSnatPorts(options.snatPorts, localPorts);
   const objectPath = datapathObjectPath();
   let object: LoadedObject | undefined;
   try {
@@ -99,7 +105,8 @@ export function attachInterfaces(
         maxEntries: { [MAP_NAMES.conntrack]: ctEntries },
       });
       object = loaded;
-      initialiseConfig(instance);
+      const snatPorts = initialiseConfig(instance, options.snatPorts, localPorts);
+      journal.record('give back the reserved SNAT ports', reserveSnatPorts(state, snatPorts));
       const progFd = loaded.programFd(PROGRAM.name);
       const done: AttachOutcome[] = [];
       unique.forEach((ifname, i) => {
@@ -135,21 +142,27 @@ export function attachInterfaces(
 /**
  * A random boot id makes UNIQUE_IDs unique across instances and re-creations; kept across re-attaches. An
  * attach also ends a hold left by `detach --keep-maps` (or an interrupted drain): the datapath works again.
+ * The SNAT port range is the one asked for, else the instance's, else the default; it must stay clear of the
+ * namespace's ephemeral ports (`local`) even on a re-attach, since those can have changed since. Returns it.
  */
-function initialiseConfig(instance: Instance): void {
+function initialiseConfig(instance: Instance, wanted: PortRange | undefined, local: PortRange): PortRange {
   const maps = DatapathMaps.open(instance);
   try {
     const current = readConfigRecord(maps);
+    const snatPorts = validateSnatPorts(wanted ?? snatPortsInForce(current), local);
     if (current && current.bootId !== 0n) {
       setDetachingMode(maps, null);
-      return;
+      if (current.snatPorts.min !== snatPorts.min || current.snatPorts.max !== snatPorts.max)
+        writeConfigRecord(maps, { ...current, detaching: null, snatPorts });
+      return snatPorts;
     }
     const bootId = randomBytes(8).readBigUInt64BE(0) || 1n;
     writeConfigRecord(
       maps,
-      { bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S } },
+      { bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S }, snatPorts },
       'any',
     );
+    return snatPorts;
   } finally {
     maps.close();
   }
@@ -243,6 +256,7 @@ export async function detachInterfaces(
   const outcomes = names.map((name) => detachOne(name, state));
   if (nothingLeft && !options.keepMaps) {
     if (existsSync(instance.pinDir)) removePinDir(instance.pinDir);
+    releaseSnatPorts(state);
     removeState(instance);
     return { interfaces: outcomes, removedState: true, ...report };
   }

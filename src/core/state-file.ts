@@ -28,6 +28,11 @@ export interface InstanceState {
    * default/web"). `apply --prune` deletes only these. Absent in state files written before apply existed.
    */
   appliedServices?: Record<string, string>;
+  /**
+   * The ports attach added to the namespace's net.ipv4.ip_local_reserved_ports for the SNAT port range
+   * ("10000-32767"), so that `detach --all` removes exactly those (src/core/snat-ports.ts).
+   */
+  reservedSnatPorts?: string;
 }
 
 const emptyState = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });
