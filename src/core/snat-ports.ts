@@ -76,12 +76,15 @@ export function validateSnatPorts(range: PortRange, local: PortRange): PortRange
     );
   }
   if (rangesOverlap(range, local)) {
+    const narrow = 'narrow net.ipv4.ip_local_port_range (sysctl -w) in the balancer namespace';
+    const roomLeft = local.min > min || local.max < max;
     throw usageError(
       `SNAT port range ${formatPortRange(range)} overlaps this namespace's ephemeral ports ` +
         `(net.ipv4.ip_local_port_range ${formatPortRange(local)}), so the host's own connections could be ` +
         'taken for balanced ones',
-      `pick a range outside ${formatPortRange(local)} with --snat-ports MIN-MAX, or narrow ` +
-        'net.ipv4.ip_local_port_range (sysctl -w) in the balancer namespace',
+      roomLeft
+        ? `pick a range outside ${formatPortRange(local)} with --snat-ports MIN-MAX, or ${narrow}`
+        : `${narrow}, e.g. to 32768 60999`,
     );
   }
   return range;
