@@ -114,8 +114,8 @@ enum lb_counter {
 	LB_CNT_PPV2_SYN_DATA, /* SYN carrying data (TCP Fast Open) on a PPv2 service, dropped */
 	LB_CNT_MSS_CLAMPED, /* SYN-ACKs whose MSS option was lowered by the header length */
 	LB_CNT_SACK_SHIFTED, /* backend -> client segments whose SACK blocks were shifted */
-	LB_CNT_SNAT_PORT_COLLISION, /* client port already taken towards the backend; another port used */
-	LB_CNT_DROP_SNAT_EXHAUSTED, /* no free SNAT port among the candidates */
+	LB_CNT_SNAT_PORT_COLLISION, /* first SNAT port candidate already taken towards the backend; another port in the range used */
+	LB_CNT_DROP_SNAT_EXHAUSTED, /* no free SNAT port among the 16 candidates in the range */
 	LB_CNT_DROP_NO_BACKEND, /* empty lookup ring slot or missing/mismatched backend */
 	LB_CNT_DROP_NO_CONNTRACK, /* non-SYN packet to a VIP with no connection */
 	LB_CNT_DROP_CT_INSERT, /* conntrack insert failed */
