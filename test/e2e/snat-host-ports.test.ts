@@ -14,7 +14,7 @@ import { DEFAULT_SNAT_PORTS } from '../../src/bpf/records.js';
 import { type RunResult, run } from '../../src/sys/run.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
-import { assertFailureCounters, serviceCounters, url } from './fixtures/lifecycle.js';
+import { type AbReport, assertFailureCounters, parseAb, serviceCounters, url } from './fixtures/lifecycle.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'ab'] };
 const { skip, assertPrerequisites } = suitePrerequisites(needs);
@@ -27,21 +27,6 @@ const VIP_PORT = 8080;
 /** How long the host keeps connecting after the burst: inside the CLOSED timeout, when its entries linger. */
 const AFTER_BURST_S = 4;
 const SERVICE = 'burst';
-
-interface AbReport {
-  complete: number;
-  failed: number;
-  non2xx: number;
-}
-
-function parseAb(res: RunResult): AbReport {
-  const num = (re: RegExp) => Number(re.exec(res.stdout)?.[1] ?? Number.NaN);
-  return {
-    complete: num(/^Complete requests:\s+(\d+)/m),
-    failed: num(/^Failed requests:\s+(\d+)/m),
-    non2xx: /^Non-2xx responses:\s+(\d+)/m.test(res.stdout) ? num(/^Non-2xx responses:\s+(\d+)/m) : 0,
-  };
-}
 
 /** ApacheBench without keep-alive (one connection per request); `seconds` bounds a host loop. */
 function ab(netns: string, target: string, opts: { n: number; c: number; seconds?: number }) {
@@ -59,7 +44,7 @@ function ab(netns: string, target: string, opts: { n: number; c: number; seconds
 
 function assertClean(res: RunResult, what: string): AbReport {
   assert.equal(res.code, 0, `${what}: ab failed: ${res.stderr}`);
-  const report = parseAb(res);
+  const report = parseAb(res.stdout);
   assert.deepEqual({ failed: report.failed, non2xx: report.non2xx }, { failed: 0, non2xx: 0 }, res.stdout);
   assert.ok(report.complete > 0, `${what}: some requests ran`);
   return report;
