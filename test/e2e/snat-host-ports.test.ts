@@ -156,4 +156,27 @@ describe('SNAT ports and the host: balanced connections never take the host’s 
     lb.cliJson(['detach', '--all']);
     assert.equal(await reserved(), '8080,30000-32767');
   });
+
+  it('attach refuses (exit 2) a range that overlaps the namespace’s ephemeral ports, and changes nothing', async () => {
+    const ns = lb.topo.ns.lb;
+    const sysctl = (setting: string) => run('sysctl', ['-qw', setting], { netns: ns });
+    const reservedBefore = (await run('sysctl', ['-n', 'net.ipv4.ip_local_reserved_ports'], { netns: ns }))
+      .stdout;
+    const ifaces = [lb.topo.ifaces.lbClient, lb.topo.ifaces.lbBackend];
+    const flag = lb.cli(['attach', ...ifaces, '--snat-ports', '40000-40999']);
+    assert.equal(flag.code, 2, `--snat-ports inside 32768-60999: ${flag.stderr}`);
+    await sysctl('net.ipv4.ip_local_port_range=1024 65535'); // a widened ephemeral range: no room for the default
+    try {
+      const widened = lb.cli(['attach', ...ifaces]);
+      assert.equal(widened.code, 2, `the default range inside 1024-65535: ${widened.stderr}`);
+      assert.equal(widened.stderr.trim().split('\n').length, 1, 'one line, with the way out');
+    } finally {
+      await sysctl('net.ipv4.ip_local_port_range=32768 60999');
+    }
+    const status = lb.cliJson<{ attached: boolean; maps: unknown[] }>(['status']);
+    assert.deepEqual([status.attached, status.maps.length], [false, 0], 'nothing loaded, nothing pinned');
+    const reservedAfter = (await run('sysctl', ['-n', 'net.ipv4.ip_local_reserved_ports'], { netns: ns }))
+      .stdout;
+    assert.equal(reservedAfter, reservedBefore, 'no port reserved');
+  });
 });
