@@ -245,7 +245,10 @@ export const COUNTERS = [
   ['ppv2_syn_data', 'SYN carrying data (TCP Fast Open) on a PPv2 service, dropped'],
   ['mss_clamped', 'SYN-ACKs whose MSS option was lowered by the header length'],
   ['sack_shifted', 'backend -> client segments whose SACK blocks were shifted'],
-  ['snat_port_collision', 'first SNAT port candidate already taken towards the backend; another port in the range used'],
+  [
+    'snat_port_collision',
+    'first SNAT port candidate already taken towards the backend; another port in the range used',
+  ],
   ['drop_snat_exhausted', 'no free SNAT port among the 16 candidates in the range'],
   ['drop_no_backend', 'empty lookup ring slot or missing/mismatched backend'],
   ['drop_no_conntrack', 'non-SYN packet to a VIP with no connection'],
