@@ -105,8 +105,10 @@ export function attachInterfaces(
         maxEntries: { [MAP_NAMES.conntrack]: ctEntries },
       });
       object = loaded;
-      const snatPorts = initialiseConfig(instance, options.snatPorts, localPorts);
+      // Reserved before the datapath may use the range, so the host never picks one of its ports meanwhile.
+      const snatPorts = snatPortsFor(instance, options.snatPorts, localPorts);
       journal.record('give back the reserved SNAT ports', reserveSnatPorts(state, snatPorts));
+      journal.record('restore the SNAT port range', initialiseConfig(instance, snatPorts));
       const progFd = loaded.programFd(PROGRAM.name);
       const done: AttachOutcome[] = [];
       unique.forEach((ifname, i) => {
@@ -140,21 +142,32 @@ export function attachInterfaces(
 }
 
 /**
+ * The SNAT port range for this attach: the one asked for, else the instance's, else the default. It must stay
+ * clear of the namespace's ephemeral ports (`local`) even on a re-attach, since those can have changed since.
+ */
+function snatPortsFor(instance: Instance, wanted: PortRange | undefined, local: PortRange): PortRange {
+  const maps = DatapathMaps.open(instance);
+  try {
+    return validateSnatPorts(wanted ?? snatPortsInForce(readConfigRecord(maps)), local);
+  } finally {
+    maps.close();
+  }
+}
+
+/**
  * A random boot id makes UNIQUE_IDs unique across instances and re-creations; kept across re-attaches. An
  * attach also ends a hold left by `detach --keep-maps` (or an interrupted drain): the datapath works again.
- * The SNAT port range is the one asked for, else the instance's, else the default; it must stay clear of the
- * namespace's ephemeral ports (`local`) even on a re-attach, since those can have changed since. Returns it.
+ * Returns the undo of a SNAT range change, for a rollback.
  */
-function initialiseConfig(instance: Instance, wanted: PortRange | undefined, local: PortRange): PortRange {
+function initialiseConfig(instance: Instance, snatPorts: PortRange): () => void {
   const maps = DatapathMaps.open(instance);
   try {
     const current = readConfigRecord(maps);
-    const snatPorts = validateSnatPorts(wanted ?? snatPortsInForce(current), local);
     if (current && current.bootId !== 0n) {
       setDetachingMode(maps, null);
-      if (current.snatPorts.min !== snatPorts.min || current.snatPorts.max !== snatPorts.max)
-        writeConfigRecord(maps, { ...current, detaching: null, snatPorts });
-      return snatPorts;
+      if (current.snatPorts.min === snatPorts.min && current.snatPorts.max === snatPorts.max) return () => {};
+      writeConfigRecord(maps, { ...current, detaching: null, snatPorts });
+      return () => restoreSnatPorts(instance, current.snatPorts);
     }
     const bootId = randomBytes(8).readBigUInt64BE(0) || 1n;
     writeConfigRecord(
@@ -162,7 +175,17 @@ function initialiseConfig(instance: Instance, wanted: PortRange | undefined, loc
       { bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S }, snatPorts },
       'any',
     );
-    return snatPorts;
+    return () => {}; // a new instance's maps go altogether
+  } finally {
+    maps.close();
+  }
+}
+
+function restoreSnatPorts(instance: Instance, snatPorts: PortRange): void {
+  const maps = DatapathMaps.open(instance);
+  try {
+    const record = readConfigRecord(maps);
+    if (record) writeConfigRecord(maps, { ...record, snatPorts });
   } finally {
     maps.close();
   }
