@@ -35,6 +35,7 @@ import {
   type LbEvent,
   MAP_NAMES,
   type Mode,
+  type PortRange,
   PROGRAM,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
@@ -197,13 +198,17 @@ export class DatapathHarness {
     );
   }
 
-  private config: { events: boolean; detaching: DetachingMode | null } = { events: false, detaching: null };
+  private config: { events: boolean; detaching: DetachingMode | null; snatPorts: PortRange } = {
+    events: false,
+    detaching: null,
+    snatPorts: { min: 0, max: 0 },
+  };
 
   /**
-   * lb_config: boot id 0x1122334455667788, default timeouts, events and the detach mode as given (what is not
-   * given stays as it was; both start off).
+   * lb_config: boot id 0x1122334455667788, default timeouts, events, the detach mode and the SNAT port range as
+   * given (what is not given stays as it was; events and detaching start off, the range at 0-0: the default).
    */
-  configure(changes: { events?: boolean; detaching?: DetachingMode | null }): void {
+  configure(changes: { events?: boolean; detaching?: DetachingMode | null; snatPorts?: PortRange }): void {
     this.config = { ...this.config, ...changes };
     this.map('config').update(
       encodeArrayIndex(0),
