@@ -6,8 +6,9 @@
  * that the address answers), and it stops by exiting, so at the end up to one connection per wrk
  * connection slot can be open without a request yet (SYN sent, nothing written). Hence:
  *  - conn_new equals the client namespace's ActiveOpens exactly (one SYN-created entry per connect());
- *  - ppv2_injected equals conn_new minus the connections that never sent a byte: between 0 and the
- *    number of wrk connections plus that one start-up probe.
+ *  - ppv2_injected equals conn_new minus the connections whose handshake had not completed: the header goes
+ *    with the client's handshake ACK, so wrk's probe gets one too; the slack allowed stays the number of wrk
+ *    connections plus that probe.
  */
 import { type LogScan, successLines } from './backend-log.js';
 import type { WrkResult } from './wrk.js';
@@ -82,7 +83,7 @@ export function backendChecks(
 const ROUTINE_COUNTERS = [
   /^(fwd|rev)_/,
   /^conn_/,
-  /^ppv2_(injected|reinjected|gso_trimmed)$/,
+  /^ppv2_(injected|reinjected|gso_trimmed|hdr_alone|hdr_with_data)$/,
   /^(mss_clamped|sack_shifted|snat_port_collision|events_lost)$/,
 ];
 

@@ -165,6 +165,13 @@ describe('correctness checks', () => {
     assert.ok(
       datapathChecks(sample(1000, 1000, { events_lost: 5, conn_recycled: 9 }), opts).every((c) => c.ok),
     );
+    // Where each header went (alone at the handshake, or with data) is routine, not a failure.
+    assert.ok(
+      datapathChecks(sample(1000, 1000, { ppv2_hdr_alone: 990, ppv2_hdr_with_data: 10 }), opts).every(
+        (c) => c.ok,
+      ),
+    );
+    assert.ok(datapathChecks(sample(1000, 1000, { drop_ct_full: 1 }), opts).some((c) => !c.ok));
     assert.ok(datapathChecks(sample(1000, 0), { ...opts, ppv2: false }).every((c) => c.ok));
     assert.ok(datapathChecks(sample(1000, 1), { ...opts, ppv2: false }).some((c) => !c.ok));
   });
