@@ -1,10 +1,9 @@
 import { type ConfigView, TIMEOUT_STATES, type TimeoutName } from '../core/config.js';
-import { formatPortRange, portRangeSize } from '../core/port-ranges.js';
 import { renderTable } from './output.js';
 
-/** The timeouts table `config show` and `config set` print, and the SNAT port range. */
+/** The timeouts table `config show` and `config set` print. */
 export function renderConfig(config: ConfigView): string {
-  const timeouts = renderTable(
+  return renderTable(
     ['state', 'idle timeout', 'default'],
     (Object.entries(TIMEOUT_STATES) as Array<[TimeoutName, string]>).map(([field, state]) => [
       state,
@@ -12,9 +11,4 @@ export function renderConfig(config: ConfigView): string {
       `${config.defaultsSeconds[field]} s`,
     ]),
   );
-  return `${timeouts}\nSNAT ports: ${describeSnatPorts(config.snatPorts)} (default ${formatPortRange(config.snatPortsDefault)})`;
 }
-
-/** "10000-32767 (22768 ports)", as `config show` and `status` print it. */
-export const describeSnatPorts = (range: ConfigView['snatPorts']) =>
-  `${formatPortRange(range)} (${portRangeSize(range)} ports)`;

@@ -35,7 +35,6 @@ import {
   type LbEvent,
   MAP_NAMES,
   type Mode,
-  type PortRange,
   PROGRAM,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
@@ -198,17 +197,13 @@ export class DatapathHarness {
     );
   }
 
-  private config: { events: boolean; detaching: DetachingMode | null; snatPorts: PortRange } = {
-    events: false,
-    detaching: null,
-    snatPorts: { min: 0, max: 0 },
-  };
+  private config: { events: boolean; detaching: DetachingMode | null } = { events: false, detaching: null };
 
   /**
-   * lb_config: boot id 0x1122334455667788, default timeouts, events, the detach mode and the SNAT port range as
-   * given (what is not given stays as it was; events and detaching start off, the range at 0-0: the default).
+   * lb_config: boot id 0x1122334455667788, default timeouts, events and the detach mode as given (what is not
+   * given stays as it was; both start off).
    */
-  configure(changes: { events?: boolean; detaching?: DetachingMode | null; snatPorts?: PortRange }): void {
+  configure(changes: { events?: boolean; detaching?: DetachingMode | null }): void {
     this.config = { ...this.config, ...changes };
     this.map('config').update(
       encodeArrayIndex(0),

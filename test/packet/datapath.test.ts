@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type CtEntry, type CtKey, DEFAULT_SNAT_PORTS, type Mode } from '../../src/bpf/records.js';
+import type { CtEntry, CtKey, Mode } from '../../src/bpf/records.js';
 import { decodeProxyHeader, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
 import { DatapathHarness, NET, type RunResult, TC_ACT } from '../helpers/datapath-harness.js';
 import {
@@ -105,8 +105,8 @@ function assertWellFormed(input: Buffer, result: RunResult, checks = { tcpChecks
 class Connection {
   readonly isn: number;
   readonly backendIsn = 0x7000_0000;
-  /** fullnat: the SNAT port the datapath gave this connection, learnt from its ORIG entry after the SYN. */
-  private snatPort: number | undefined;
+  /** What the backend sees as its peer: the SNAT address (fullnat) or the client (dnat). */
+  readonly peerAtBackend: { addr: string; port: number };
   constructor(
     private readonly h: DatapathHarness,
     readonly family: 4 | 6,
@@ -116,13 +116,9 @@ class Connection {
     readonly dataOptions: readonly TcpOption[],
   ) {
     this.isn = 0xfff0_0000 + clientPort; // near the wrap: sequence arithmetic must be modular
-  }
-
-  /** What the backend sees as its peer: SNAT address and port (fullnat) or the client (dnat). */
-  get peerAtBackend(): { addr: string; port: number } {
-    if (this.svc.mode !== 'fullnat') return { addr: this.net.client, port: this.clientPort };
-    this.snatPort ??= this.orig().peer.dport;
-    return { addr: this.net.snat, port: this.snatPort };
+    const net = NET[family];
+    this.peerAtBackend =
+      svc.mode === 'fullnat' ? { addr: net.snat, port: clientPort } : { addr: net.client, port: clientPort };
   }
 
   get net() {
@@ -282,14 +278,9 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         const out = assertWellFormed(syn, h.run(syn, 'client'));
         assert.deepEqual(
           [out.src, out.dst, out.sport, out.dport],
-          [net.snat, net.backend, conn.peerAtBackend.port, BACKEND_PORT],
-          'client:port -> VIP:80 becomes SNAT:SNAT port -> backend:8080',
+          [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
+          'client:port -> VIP:80 becomes SNAT:client port -> backend:8080',
         );
-        assert.ok(
-          out.sport >= DEFAULT_SNAT_PORTS.min && out.sport <= DEFAULT_SNAT_PORTS.max,
-          `SNAT port ${out.sport} in the default range ${DEFAULT_SNAT_PORTS.min}-${DEFAULT_SNAT_PORTS.max}`,
-        );
-        assert.notEqual(out.sport, conn.clientPort, "not the client's port (that is the host's range)");
         assert.equal(out.seq, conn.isn, 'the SYN keeps its sequence number');
         assert.equal(out.flags, TCP_SYN);
         assert.deepEqual(
@@ -660,8 +651,9 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.equal(h.counters(s.fullnat.id).ppv2_gso_trimmed, before.ppv2_gso_trimmed + 1n);
       });
 
-      it('two clients on the same source port to the same backend (fullnat): each its own SNAT port, replies to each', () => {
+      it('two clients on the same source port to the same backend (fullnat): the second gets another SNAT port', () => {
         const a = new Connection(h, family, s.fullnat, 44000, []);
+        const before = h.counters(s.fullnat.id);
         const synA = a.fromClient({ seq: a.isn, ack: 0, flags: TCP_SYN });
         const outA = assertWellFormed(synA, h.run(synA, 'client'));
         const client2 = family === 4 ? '192.0.2.11' : '2001:db8:1::11';
@@ -675,8 +667,10 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           flags: TCP_SYN,
         });
         const outB = assertWellFormed(synB, h.run(synB, 'client'));
-        assert.deepEqual([outA.src, outB.src], [net.snat, net.snat]);
-        assert.notEqual(outB.sport, outA.sport, 'two connections, two SNAT ports');
+        assert.equal(outA.sport, 44000, 'the first keeps its own port');
+        assert.equal(outB.src, net.snat);
+        assert.notEqual(outB.sport, 44000, 'the second is remapped');
+        assert.equal(h.counters(s.fullnat.id).snat_port_collision, before.snat_port_collision + 1n);
         const replyB = buildFrame({
           src: net.backend,
           dst: net.snat,
@@ -690,42 +684,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.deepEqual(
           [back.dst, back.dport],
           [client2, 44000],
-          "the second port's replies reach the second client",
+          "the remapped port's replies reach the second client",
         );
-      });
-
-      it('SNAT ports come from the configured range only: a taken port makes another in range, a full range is exhausted', () => {
-        const range = { min: 20000 + 10 * family, max: 20003 + 10 * family }; // 4 ports, this family's own
-        h.configure({ snatPorts: range });
-        try {
-          const before = h.counters(s.fullnat.id);
-          const ports = [44400, 44401, 44402, 44403].map((clientPort) => {
-            const conn = new Connection(h, family, s.fullnat, clientPort, []);
-            const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN });
-            const out = assertWellFormed(syn, h.run(syn, 'client'));
-            assert.equal(out.sport, conn.peerAtBackend.port, 'the port the REPLY entry holds');
-            return out.sport;
-          });
-          assert.deepEqual(
-            [...ports].sort(),
-            [range.min, range.min + 1, range.min + 2, range.min + 3],
-            'four connections fill the four ports of the range, each its own',
-          );
-          const filled = h.counters(s.fullnat.id);
-          // Four hashed first choices in four ports: every one that found its port taken moved on in range.
-          assert.ok(filled.snat_port_collision > before.snat_port_collision, 'some first choice was taken');
-          assert.equal(filled.drop_snat_exhausted, before.drop_snat_exhausted);
-
-          const fifth = new Connection(h, family, s.fullnat, 44404, []);
-          const syn = fifth.fromClient({ seq: fifth.isn, ack: 0, flags: TCP_SYN });
-          assert.notEqual(h.run(syn, 'client').retval, TC_ACT.REDIRECT, 'a fifth is not forwarded');
-          const after = h.counters(s.fullnat.id);
-          assert.equal(after.drop_snat_exhausted, filled.drop_snat_exhausted + 1n, 'counted as exhausted');
-          assert.equal(after.snat_port_collision, filled.snat_port_collision + 1n, 'after one collision');
-          assert.equal(h.conntrackEntry(fifth.origKey), undefined, 'and not tracked');
-        } finally {
-          h.configure({ snatPorts: { min: 0, max: 0 } });
-        }
       });
 
       it('a retransmitted SYN keeps its connection; a new SYN on a closed tuple recycles it', () => {
@@ -893,7 +853,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           assert.equal(out.flags, TCP_RST | TCP_ACK);
           assert.deepEqual(
             [out.src, out.dst, out.sport, out.dport],
-            [net.snat, net.backend, conn.peerAtBackend.port, BACKEND_PORT],
+            [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
           );
           assert.equal(
             out.seq,
