@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ENVIRONMENT } from '../../src/cli/help.js';
 import { EXIT_CODE_MEANINGS, ExitCode } from '../../src/exit-codes.js';
 import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
@@ -138,6 +139,18 @@ describe('CLI conventions', () => {
     const lab = lbctl(['--json', '--netns', 'lb-alias', 'lab', 'status']);
     assert.equal(lab.code, 0, lab.stderr);
     assert.equal(typeof parseJson<{ up: boolean }>(lab).up, 'boolean');
+  });
+
+  it('the root help lists the global flags, the environment variables and every exit code', () => {
+    const res = lbctl(['--help']);
+    assert.equal(res.code, 0, res.stderr);
+    for (const flag of ['--netns NAME', '--json', '-h, --help', '-v, --version']) {
+      assert.ok(res.stdout.includes(flag), flag);
+    }
+    for (const [name] of ENVIRONMENT) assert.ok(res.stdout.includes(name), name);
+    for (const [name, code] of Object.entries(ExitCode)) {
+      assert.match(res.stdout, new RegExp(`^\\s+${code} ${name}\\s+\\S`, 'm'), `exit code ${code}`);
+    }
   });
 
   it('has -h, help [COMMAND], version and --version/-v', () => {
