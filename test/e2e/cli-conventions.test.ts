@@ -131,6 +131,7 @@ describe('CLI conventions', () => {
       ['--json', '--netns', 'lb-alias', ...encode],
       ['--netns=lb-alias', ...encode, '--json'],
       [...encode.slice(0, 2), '--json', '--netns', 'lb-alias', ...encode.slice(2)],
+      ['ppv2', '--json', 'encode', '--netns', 'lb-alias', ...encode.slice(2)],
     ]) {
       const res = lbctl(args);
       assert.equal(res.code, 0, `${args.join(' ')}: ${res.stderr}`);

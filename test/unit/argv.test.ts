@@ -34,8 +34,21 @@ describe('hoistGlobalFlags', () => {
     ]);
   });
 
-  it('leaves argv alone without a leading global flag', () => {
+  it('moves global flags from between the command words too', () => {
+    assert.deepEqual(hoistGlobalFlags(['service', '--json', 'list']), ['service', 'list', '--json']);
+    assert.deepEqual(hoistGlobalFlags(['service', '--netns', 'lb', 'add', '203.0.113.10:80', '--ppv2']), [
+      'service',
+      'add',
+      '203.0.113.10:80',
+      '--ppv2',
+      '--netns',
+      'lb',
+    ]);
+  });
+
+  it('leaves argv alone where the global flags already come last, or there are none', () => {
     assert.deepEqual(hoistGlobalFlags(['status', '--netns', 'lb']), ['status', '--netns', 'lb']);
+    assert.deepEqual(hoistGlobalFlags(['stats', '--per-cpu']), ['stats', '--per-cpu']);
     assert.deepEqual(hoistGlobalFlags([]), []);
   });
 });
