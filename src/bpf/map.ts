@@ -167,10 +167,12 @@ export class BpfMap {
       );
     }
     const ret = libbpf().bpf_map_update_elem(this.fd, key, value, UPDATE_FLAGS[flag]);
-    if (ret === -7) {
+    // E2BIG from a full hash (or an index past an array's end), ENOSPC from the other map types: a limit
+    // reached is CONFLICT (exit 6), the state is in the way, not the request or the kernel.
+    if (ret === -7 || ret === -28) {
       throw new LbctlError(
-        'FAILURE',
-        `update map ${this.label}: the map is full (max_entries ${this.info.maxEntries})`,
+        'CONFLICT',
+        `map ${this.label} is full: it holds at most ${this.info.maxEntries} entries`,
         'delete unused entries, or rebuild the datapath with a larger map',
       );
     }
