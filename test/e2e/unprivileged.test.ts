@@ -14,6 +14,7 @@ import { ExitCode } from '../../src/exit-codes.js';
 import { lbctl, REPO_ROOT } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
+import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 
 const NOBODY = 65534;
 /** A real other user, not root with capabilities dropped: its own uid, no groups, HOME as given. */
@@ -144,6 +145,13 @@ describe('run by a user who is not root', { skip }, () => {
         assert.equal(res.stderr, '', `no warnings: ${context}`);
         assert.notEqual(res.stdout, '', context);
       }
+    }
+  });
+
+  it('root with its capabilities dropped is refused the same way', () => {
+    for (const args of [['service', 'list'], ['lab', 'status'], ['status']]) {
+      const res = lbctl(args, { prefix: [...UNPRIVILEGED, '--'] });
+      assertCliError(res, ExitCode.PERMISSION, { mentions: ['CAP_NET_ADMIN'], hint: true }, args.join(' '));
     }
   });
 
