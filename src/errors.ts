@@ -10,7 +10,7 @@ export class LbctlError extends Error {
   readonly hint: string | undefined;
 
   constructor(kind: ExitCodeName, message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(clipQuotedValues(message), options);
     this.name = 'LbctlError';
     this.kind = kind;
     this.hint = hint;
@@ -19,6 +19,32 @@ export class LbctlError extends Error {
   get exitCode(): number {
     return ExitCode[this.kind];
   }
+}
+
+/** Longest echoed value kept whole: past it the reason that follows would scroll out of sight. */
+export const ECHO_MAX_CHARS = 80;
+
+const lengthNote = (value: string) => ` (${value.length} characters)`;
+
+/**
+ * A user's value as an error message echoes it: whole when short, else its start, an ellipsis and how
+ * long it was, so a 70 KB flag value neither floods the terminal nor hides why it was refused.
+ */
+export function clipValue(value: string, max = ECHO_MAX_CHARS): string {
+  return value.length <= max ? value : `${value.slice(0, max)}…${lengthNote(value)}`;
+}
+
+/**
+ * Every "quoted" value in a message clipped like clipValue, the length outside the quotes. Messages quote
+ * the input they echo, so doing it here covers every layer's errors in one place. Unbalanced quotes are
+ * left alone: there is no telling which part is the value.
+ */
+export function clipQuotedValues(message: string, max = ECHO_MAX_CHARS): string {
+  const parts = message.split('"');
+  if (parts.length % 2 === 0) return message;
+  const quoted = (value: string) =>
+    value.length <= max ? `"${value}"` : `"${value.slice(0, max)}…"${lengthNote(value)}`;
+  return parts.map((part, i) => (i % 2 === 0 ? part : quoted(part))).join('');
 }
 
 export const usageError = (message: string, hint?: string) => new LbctlError('USAGE', message, hint);
@@ -69,7 +95,7 @@ const ERRNO_KIND: Record<number, ExitCodeName> = {
   524: 'UNSUPPORTED', // ENOTSUPP (kernel-internal, leaks out of some bpf calls)
 };
 
-const PERMISSION_HINT = 'run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN';
+export const PERMISSION_HINT = 'run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN';
 
 /**
  * Turn a negative errno from libbpf or a syscall into an LbctlError with the matching exit code.

@@ -23,6 +23,6 @@ export const EXIT_CODE_MEANINGS: Record<ExitCodeName, string> = {
   NOT_FOUND: 'a named service, interface, namespace or pinned object does not exist',
   PERMISSION: 'missing privileges (not root, or CAP_BPF/CAP_NET_ADMIN dropped, EPERM/EACCES)',
   UNSUPPORTED: 'a kernel feature, system library or tool lbctl needs is missing',
-  CONFLICT: 'the object already exists or is in use (duplicate service, busy interface)',
+  CONFLICT: 'the object already exists or is in use (duplicate service, busy interface), or a map is full',
   INVALID_DATA: 'input data could not be decoded (a malformed or incomplete PROXY header)',
 };

@@ -201,12 +201,15 @@ export class BpfMap {
     return done[0] ?? 0;
   }
 
-  /** E2BIG from an update: the map has no room for another key. */
+  /**
+   * E2BIG from a full hash (or an index past an array's end), ENOSPC from the other map types: a limit
+   * reached is CONFLICT (exit 6), the state is in the way, not the request or the kernel.
+   */
   private failIfFull(ret: number): void {
-    if (ret !== -7) return;
+    if (ret !== -7 && ret !== -28) return;
     throw new LbctlError(
-      'FAILURE',
-      `update map ${this.label}: the map is full (max_entries ${this.info.maxEntries})`,
+      'CONFLICT',
+      `map ${this.label} is full: it holds at most ${this.info.maxEntries} entries`,
       'delete unused entries, or rebuild the datapath with a larger map',
     );
   }

@@ -1,6 +1,7 @@
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import { Command, Flags, type Interfaces, toConfiguredId } from '@oclif/core';
 import { chalkStderr } from 'chalk';
 import { errorJson, errorLine, toLbctlError } from './error-report.js';
+import { requirePrivileges } from './privileges.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -29,6 +30,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }),
   };
 
+  /**
+   * Why the command needs root ("to read the balancer's pinned maps"), or undefined. Such a command is
+   * refused with PERMISSION (exit 4) after its flags parse, before it looks at anything (privileges.ts).
+   */
+  static needsRoot: string | undefined;
+
   protected flags!: CommandFlags<T>;
   protected args!: CommandArgs<T>;
   /** Every positional argument, for commands that take a variable number (`static strict = false`). */
@@ -40,6 +47,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.positionals = argv.map(String);
     this.flags = flags as CommandFlags<T>;
     this.args = args as CommandArgs<T>;
+    const { needsRoot } = this.ctor as unknown as { needsRoot?: string };
+    if (needsRoot) requirePrivileges(this.commandLine(), needsRoot);
+  }
+
+  /** The command as the user typed it, e.g. "lbctl service add". */
+  protected commandLine(): string {
+    return this.id ? `lbctl ${toConfiguredId(this.id, this.config)}` : 'lbctl';
   }
 
   /**
@@ -47,7 +61,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * Handling the error here keeps the code we chose (process.exitCode survives) and the output format.
    */
   protected override async catch(err: Error & { exitCode?: number }): Promise<void> {
-    const error = toLbctlError(err);
+    const error = toLbctlError(err, this.commandLine());
     process.exitCode = error.exitCode;
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);

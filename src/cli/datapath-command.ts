@@ -9,6 +9,8 @@ import { BaseCommand } from './base-command.js';
  * touches netlink, tc or interfaces, so an operator can drive a balancer living in another namespace.
  */
 export abstract class DatapathCommand<T extends typeof Command> extends BaseCommand<T> {
+  static override needsRoot = "to reach the balancer's pinned BPF maps and its interfaces";
+
   protected instance!: Instance;
 
   public override async init(): Promise<void> {

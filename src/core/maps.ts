@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../bpf/map.js';
 import { mapPinPath } from '../bpf/object.js';
 import { MAP_NAMES } from '../bpf/records.js';
-import { notFoundError, unsupportedError } from '../errors.js';
+import { LbctlError, notFoundError, PERMISSION_HINT, unsupportedError } from '../errors.js';
 import type { Instance } from './instance.js';
 
 /** The compiled datapath shipped with the package; LBCTL_BPF_OBJECT points elsewhere (development). */
@@ -31,7 +31,7 @@ export class DatapathMaps {
   private constructor(readonly instance: Instance) {}
 
   static open(instance: Instance): DatapathMaps {
-    if (!existsSync(mapPinPath(instance.pinDir, MAP_NAMES.services))) {
+    if (!DatapathMaps.exists(instance)) {
       throw notFoundError(
         `no balancer state for ${describe(instance)} (nothing pinned under ${instance.pinDir})`,
         `attach first: lbctl${instance.netns ? ` --netns ${instance.netns}` : ''} attach IFACE...`,
@@ -40,8 +40,22 @@ export class DatapathMaps {
     return new DatapathMaps(instance);
   }
 
+  /**
+   * Whether the instance has pinned maps. Only "no such file" means no: a pin the process may not see
+   * (EACCES without root) is PERMISSION, never reported as a balancer that is not attached.
+   */
   static exists(instance: Instance): boolean {
-    return existsSync(mapPinPath(instance.pinDir, MAP_NAMES.services));
+    const path = mapPinPath(instance.pinDir, MAP_NAMES.services);
+    try {
+      statSync(path);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw new LbctlError('PERMISSION', `cannot tell whether ${path} is pinned: ${code}`, PERMISSION_HINT, {
+        cause: err,
+      });
+    }
   }
 
   get(name: DatapathMapName): BpfMap {

@@ -46,16 +46,33 @@ const STATIC_TLV_TYPES = new Set<number>([TlvType.ALPN, TlvType.AUTHORITY, TlvTy
 
 /** "ADDR:PORT[:WEIGHT]", e.g. 198.51.100.2:80:3 or [2001:db8::2]:80:3; weight defaults to 1. */
 export function parseBackend(text: string): BackendSpec {
-  const weighted = /^(.*:\d+):(\d+)$/.exec(text.trim());
-  const endpointText = weighted ? (weighted[1] ?? '') : text;
-  const weight = weighted ? Number(weighted[2]) : 1;
-  if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
+  const { endpoint, weight } = splitWeight(text.trim());
+  return { ...parseEndpoint(endpoint), weight: weight === undefined ? 1 : parseWeight(weight, text) };
+}
+
+/**
+ * The endpoint and the weight after its port: "[ADDR]:PORT:W", or "A.B.C.D:PORT:W" (an address with a dot
+ * and no colon before its port). Anything else keeps its colons, so parseEndpoint reports the address (an
+ * IPv6 one without brackets), while a bad weight is reported as the weight.
+ */
+function splitWeight(text: string): { endpoint: string; weight?: string } {
+  const close = text.startsWith('[') ? text.indexOf(']') : -1;
+  const addressEnd = close >= 0 ? close + 1 : /^[^:]*\.[^:]*:/.test(text) ? text.indexOf(':') : -1;
+  if (addressEnd < 0) return { endpoint: text };
+  const fields = text.slice(addressEnd).split(':'); // ["", PORT, WEIGHT...]
+  if (fields.length < 3) return { endpoint: text };
+  return { endpoint: `${text.slice(0, addressEnd)}:${fields[1]}`, weight: fields.slice(2).join(':') };
+}
+
+function parseWeight(weight: string, backend: string): number {
+  const value = /^\d{1,5}$/.test(weight) ? Number(weight) : Number.NaN;
+  if (!(value <= MAX_WEIGHT)) {
     throw usageError(
-      `backend "${text}" has weight ${weighted?.[2]}, outside 0-${MAX_WEIGHT}`,
-      'e.g. 198.51.100.2:80:3',
+      `weight "${weight}" of backend "${backend}" is not a whole number from 0 to ${MAX_WEIGHT}`,
+      'e.g. 198.51.100.2:80:3; weight 0 drains the backend',
     );
   }
-  return { ...parseEndpoint(endpointText), weight };
+  return value;
 }
 
 /** --ppv2-tlv values: `unique-id` and `crc32c` (computed in the kernel), or a static TLV spec. */

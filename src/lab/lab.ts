@@ -9,7 +9,7 @@ import { parseBackend, parsePpv2Options, type ServiceSpec } from '../core/servic
 import { addService } from '../core/services.js';
 import { snatAddressFor } from '../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../core/state-file.js';
-import { conflictError, notFoundError } from '../errors.js';
+import { conflictError, LbctlError, notFoundError, PERMISSION_HINT } from '../errors.js';
 import { hostPort } from '../host-port.js';
 import { writeJsonAtomic } from '../sys/json-file.js';
 import { isAlive, stop } from '../sys/run.js';
@@ -50,10 +50,15 @@ export interface LabState {
   createdAt: string;
 }
 
+/** The lab's state file, undefined when the lab is down; a file this process may not read is PERMISSION. */
 export function readLab(): LabState | undefined {
   try {
     return JSON.parse(readFileSync(LAB_FILE, 'utf8')) as LabState;
-  } catch {
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new LbctlError('PERMISSION', `cannot read the lab's state ${LAB_FILE}: ${code}`, PERMISSION_HINT);
+    }
     return undefined;
   }
 }

@@ -180,7 +180,7 @@ describe('BPF binding error paths', { skip }, () => {
         assert.throws(() => hash.lookup(Buffer.alloc(2)), RangeError);
         assert.throws(() => hash.update(u32(1), Buffer.alloc(4)), RangeError);
         for (let i = 0; i < hash.info.maxEntries; i += 1) hash.update(u32(i), u64(i));
-        throwsLbctl(() => hash.update(u32(1000), u64(1)), 'FAILURE', ['256']);
+        throwsLbctl(() => hash.update(u32(1000), u64(1)), 'CONFLICT', ['256', 'proto_seen']);
       } finally {
         hash.close();
       }

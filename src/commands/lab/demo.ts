@@ -4,6 +4,8 @@ import { notFoundError } from '../../errors.js';
 import { type DemoRow, labDemo, readLab } from '../../lab/lab.js';
 
 export default class LabDemo extends BaseCommand<typeof LabDemo> {
+  static override needsRoot = "to send requests inside the lab's namespaces";
+
   static override summary = "Send one request to each lab service and show the backends' view of the client.";
 
   static override examples = [

@@ -4,6 +4,8 @@ import { renderTable } from '../../cli/output.js';
 import { type LabHealth, type LabState, labHealth, readLab } from '../../lab/lab.js';
 
 export default class LabStatus extends BaseCommand<typeof LabStatus> {
+  static override needsRoot = "to tell whether the lab is up: its state, namespaces and maps are root's";
+
   static override summary = 'Show whether the demo is up, its namespaces, backends and services.';
 
   static override examples = [

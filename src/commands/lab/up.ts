@@ -3,6 +3,8 @@ import { renderDemo, renderLabHints, renderLabSummary } from '../../cli/lab-rend
 import { type DemoRow, type LabState, labDemo, labUp } from '../../lab/lab.js';
 
 export default class LabUp extends BaseCommand<typeof LabUp> {
+  static override needsRoot = 'to create network namespaces and attach the datapath';
+
   static override summary =
     'Build the demo: client, balancer and backends in namespaces, with PPv2 services.';
 

@@ -1,19 +1,21 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { decodeUserBytes } from '../../cli/bytes-input.js';
+import { type HeaderInput, readHeaderInput } from '../../cli/header-input.js';
 import { renderKeyValue, renderTable } from '../../cli/output.js';
 import { invalidDataError, usageError } from '../../errors.js';
 import { hostPort } from '../../host-port.js';
 import { describeTlv, type TlvDescription } from '../../ppv2/describe.js';
 import { decodeProxyHeader, type ProxyHeader, toPlainHeader } from '../../ppv2/index.js';
 import type { PlainHeader } from '../../ppv2/types.js';
-import { readAllStdin } from '../../sys/stdin.js';
+import { readStdinBytes, stdinIsTerminal } from '../../sys/stdin.js';
 
 export interface DecodeOutput {
   header: PlainHeader;
   /** Bytes the header occupies; anything after it is the connection's payload. */
   consumed: number;
-  trailingBytes: number;
+  /** Bytes given after the header; null when they were left unread (raw bytes on stdin). */
+  trailingBytes: number | null;
   tlvs: TlvDescription[];
 }
 
@@ -22,8 +24,10 @@ export default class Ppv2Decode extends BaseCommand<typeof Ppv2Decode> {
 
   static override description =
     `Input may be hex (spaces, colons and 0x allowed), base64, or raw bytes; the format is detected unless
---format is given. Bytes after the header (the connection's payload) are counted, not decoded. An invalid or
-incomplete header exits with code 7 and says why.`;
+--format is given. Bytes after the header (the connection's payload) are counted, not decoded; raw bytes on
+stdin are read only as far as the header goes, in constant memory, so the header in front of an endless
+stream decodes at once (trailingBytes is then null: what follows is left unread). An invalid or incomplete
+header, or input in none of the formats, exits with code 7 and says why.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 0d0a0d0a000d0a515549540a2111000cc000020acb00710ac8220050',
@@ -51,7 +55,7 @@ incomplete header exits with code 7 and says why.`;
 
   public async run(): Promise<DecodeOutput> {
     const input = await this.readInput();
-    const { bytes } = decodeUserBytes(input, this.flags.format);
+    const { bytes } = decodeUserBytes(input.bytes, this.flags.format);
     const result = decodeProxyHeader(bytes);
     if (result.status === 'incomplete') {
       throw invalidDataError(
@@ -64,22 +68,22 @@ incomplete header exits with code 7 and says why.`;
     const output: DecodeOutput = {
       header: toPlainHeader(result.header),
       consumed: result.consumed,
-      trailingBytes: bytes.length - result.consumed,
+      trailingBytes: input.whole ? bytes.length - result.consumed : null,
       tlvs: result.header.version === 2 ? result.header.tlvs.map(describeTlv) : [],
     };
     if (!this.jsonEnabled()) this.log(renderHuman(result.header, output));
     return output;
   }
 
-  private async readInput(): Promise<Buffer> {
-    if (this.args.data !== undefined) return Buffer.from(this.args.data, 'latin1');
-    if (process.stdin.isTTY) {
+  private async readInput(): Promise<HeaderInput> {
+    if (this.args.data !== undefined) return { bytes: Buffer.from(this.args.data, 'latin1'), whole: true };
+    if (stdinIsTerminal()) {
       throw usageError(
         'no input: give the header as an argument or pipe it on stdin',
         'see --help for examples',
       );
     }
-    return readAllStdin();
+    return readHeaderInput(readStdinBytes, this.flags.format);
   }
 }
 
@@ -95,7 +99,7 @@ function renderHuman(header: ProxyHeader, output: DecodeOutput): string {
     ['source', endpoint(plain.src, plain.srcPort)],
     ['destination', endpoint(plain.dst, plain.dstPort)],
     ['header bytes', output.consumed],
-    ['payload bytes after it', output.trailingBytes],
+    ['payload bytes after it', output.trailingBytes ?? 'not read (stdin)'],
   ];
   const lines = [renderKeyValue(pairs)];
   if (output.tlvs.length > 0) {
