@@ -3,7 +3,7 @@
  * "ns per packet" figure. The kernel only accumulates run_time_ns/run_cnt while BPF statistics are
  * enabled, which enableRunTimeStats() does for as long as its fd stays open.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import koffi from 'koffi';
 import { LbctlError } from '../errors.js';
 import { BPF_STATS_RUN_TIME, BpfProgInfo, check, cString, libbpf, libbpfError, toBigInt } from './libbpf.js';
@@ -114,4 +114,51 @@ export function enableRunTimeStats(): () => void {
     open = false;
     closeSync(fd);
   };
+}
+
+/** Whether the kernel counts run_cnt/run_time_ns now, and who turned it on. */
+export interface RunTimeStatsSources {
+  /** kernel.bpf_stats_enabled (null when unreadable). It does not show fd holders, hence `holders`. */
+  sysctl: boolean | null;
+  /** Processes holding a BPF_ENABLE_STATS fd ("anon_inode:bpf-stats"), e.g. a running `lbctl top`. */
+  holders: number[];
+  enabled: boolean;
+}
+
+/**
+ * Who keeps the kernel's run-time statistics on. Without either source, program run counts stand still,
+ * so what they read is stale, not a count of packets.
+ */
+export function runTimeStatsSources(): RunTimeStatsSources {
+  let sysctl: boolean | null = null;
+  try {
+    sysctl = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
+  } catch {
+    // unreadable: say nothing about it
+  }
+  const holders: number[] = [];
+  for (const pid of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    for (const fd of safeReaddir(`/proc/${pid}/fd`)) {
+      let target = '';
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (target === 'anon_inode:bpf-stats') {
+        holders.push(Number(pid));
+        break;
+      }
+    }
+  }
+  return { sysctl, holders, enabled: sysctl === true || holders.length > 0 };
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

@@ -14,7 +14,13 @@ import { ppv2Cell, type SortOrder } from '../ui/connection-table.js';
 import { type CounterView, type DashboardState, type Summary, summarize } from '../ui/dashboard-state.js';
 import { bitsPerSecond, bytes, clockMs, duration, si } from '../ui/format.js';
 import { type HeaderLine, headerSummary, tlvSummary } from '../ui/header-feed.js';
-import { DETACHING_TEXT, runTimeStatsText, serviceNames, visibleConnections } from '../ui/view-model.js';
+import {
+  DETACHING_TEXT,
+  NOT_ATTACHED_TEXT,
+  runTimeStatsText,
+  serviceNames,
+  visibleConnections,
+} from '../ui/view-model.js';
 import { renderKeyValue, renderTable } from './output.js';
 
 export interface TopRenderOptions {
@@ -66,6 +72,8 @@ export interface TopSnapshotJson {
   eventsSkipped: number;
   /** "hold" after detach --keep-maps, "drain" while detach resets connections; null in normal service. */
   detaching: DatapathSnapshot['detaching'];
+  /** False once the datapath is gone (detach): everything else is then empty. */
+  attached: boolean;
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
@@ -128,6 +136,7 @@ export function topSnapshotJson(state: DashboardState, options: TopRenderOptions
     })),
     eventsSkipped: state.headersSkipped,
     detaching: snapshot.detaching,
+    attached: snapshot.attached,
   };
   if (state.perCpu) {
     json.perCpu = state.perCpu.map((cpu, i) => ({
@@ -161,9 +170,11 @@ export function renderTopText(state: DashboardState, options: TopRenderOptions):
       ['time', new Date(snapshot.takenAtMs).toISOString()],
       [
         'instance',
-        snapshot.detaching
-          ? `${snapshot.instance.name}  ${DETACHING_TEXT[snapshot.detaching]}`
-          : snapshot.instance.name,
+        !snapshot.attached
+          ? `${snapshot.instance.name}  ${NOT_ATTACHED_TEXT}`
+          : snapshot.detaching
+            ? `${snapshot.instance.name}  ${DETACHING_TEXT[snapshot.detaching]}`
+            : snapshot.instance.name,
       ],
       ['interfaces', snapshot.interfaces.map((i) => i.interface).join(', ') || 'none'],
       ['programs', progIds.join(', ') || '-'],

@@ -1,3 +1,4 @@
+import { type RunTimeStatsSources, runTimeStatsSources } from '../bpf/prog-info.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
 import { type DatapathStatus, readDatapathStatus } from '../core/datapath-status.js';
@@ -31,6 +32,7 @@ export default class Status extends DatapathCommand<typeof Status> {
       netnsInode: this.instance.netnsId?.ino ?? null,
       pinDir: this.instance.pinDir,
       attached: false,
+      runTimeStats: runTimeStatsSources(),
       interfaces: [],
       maps: [],
       conntrack: null,
@@ -44,6 +46,19 @@ export default class Status extends DatapathCommand<typeof Status> {
     this.log(render(output));
     return output;
   }
+}
+
+/** On and why, or off and what that means for the run counts. */
+function runTimeStatsText(r: RunTimeStatsSources): string {
+  if (!r.enabled)
+    return 'off: program run counts are unavailable (lbctl top turns the statistics on while it runs; or sysctl kernel.bpf_stats_enabled=1)';
+  const why = [
+    r.sysctl ? 'sysctl kernel.bpf_stats_enabled=1' : '',
+    r.holders.length > 0 ? `held by pid ${r.holders.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return `on (${why})`;
 }
 
 const formatMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -64,6 +79,7 @@ function render(s: StatusOutput): string {
           : yes(s.attached),
       ],
       ['kernel', s.features.kernel],
+      ['BPF run-time stats', runTimeStatsText(s.runTimeStats)],
       [
         'BTF / bpffs / libbpf',
         `${yes(s.features.btf)} / ${yes(s.features.bpffsMounted)} / ${yes(s.features.libbpf)}`,
@@ -80,7 +96,7 @@ function render(s: StatusOutput): string {
           i.interface,
           i.ifindex,
           i.progId ?? 'missing',
-          i.program?.runCount ?? '-',
+          i.program ? (i.program.runCount ?? 'n/a (BPF stats off)') : '-',
           yes(i.createdQdisc),
         ]),
       ),

@@ -10,8 +10,10 @@
  * Events are drained every tick into a bounded ring, so a burst costs one copy per record and no decoding.
  */
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { MAP_NAMES } from '../bpf/abi.js';
+import { mapPinPath } from '../bpf/object.js';
 import { enableRunTimeStats, progInfoById } from '../bpf/prog-info.js';
 import { type DetachingMode, decodeEvent, type EventType } from '../bpf/records.js';
 import { RingBufferReader } from '../bpf/ringbuf.js';
@@ -84,6 +86,12 @@ export interface RunTimeStatsState {
 
 export interface DatapathSnapshot {
   takenAtMs: number;
+  /**
+   * False once the maps this collector read are no longer pinned (detach, or a new attach pinned others
+   * and none are there yet): everything below is then empty, never the last reading of a datapath that
+   * is gone.
+   */
+  attached: boolean;
   /** performance.now() at collection: rates divide by differences of this. */
   monotonicMs: number;
   instance: { name: string; netns: string | null };
@@ -134,12 +142,17 @@ export type ConnectionPolicy = 'auto' | 'force' | 'skip';
 const SYSCTL_PATH = '/proc/sys/kernel/bpf_stats_enabled';
 
 export class DatapathCollector {
+  /** Fails (NOT_FOUND) when nothing is attached, or when --service names no service. */
   static open(instance: Instance, options: CollectorOptions = {}): DatapathCollector {
-    const maps = DatapathMaps.open(instance);
+    const collector = new DatapathCollector(instance, options);
     try {
-      return new DatapathCollector(instance, maps, options);
+      collector.openMaps(pinIdentity(instance));
+      // Resolve --service now, so a wrong name fails before anything is shown (NOT_FOUND lists the services).
+      if (options.service && collector.maps)
+        collector.serviceKey = findService(collector.maps, loadState(instance), options.service).key;
+      return collector;
     } catch (err) {
-      maps.close();
+      collector.close();
       throw err;
     }
   }
@@ -147,7 +160,11 @@ export class DatapathCollector {
   private readonly budget: number;
   private readonly eventCapacity: number;
   private readonly refreshMs: number;
-  private readonly serviceKey: string | undefined;
+  private serviceKey: string | undefined;
+  /** The maps of the datapath being shown; undefined while nothing is pinned. */
+  private maps: DatapathMaps | undefined;
+  /** Which pinned maps `maps` are (pinIdentity), so a detach or a new attach is noticed. */
+  private pinned: string | null = null;
   private readonly perCpuEnabled: boolean;
   /** lb_config's events switch is off: the datapath reports no headers at all. */
   private eventsOff = false;
@@ -160,36 +177,18 @@ export class DatapathCollector {
   private readonly pending: Buffer[] = [];
   private skipped = 0;
   private events: RingBufferReader | undefined;
-  private readonly eventsError: string | null;
+  private eventsError: string | null = null;
   private readonly runTimeStats: RunTimeStatsState;
   private disableRunTimeStats: (() => void) | undefined;
 
   private constructor(
     private readonly instance: Instance,
-    private readonly maps: DatapathMaps,
     private readonly options: CollectorOptions,
   ) {
     this.budget = options.connectionBudget ?? 0.02;
     this.eventCapacity = options.eventCapacity ?? 256;
     this.refreshMs = options.refreshMs ?? 5000;
     this.perCpuEnabled = options.perCpu ?? false;
-    // Resolve --service now, so a wrong name fails before anything is shown (NOT_FOUND lists the services).
-    this.serviceKey = options.service
-      ? findService(maps, loadState(instance), options.service).key
-      : undefined;
-
-    let eventsError: string | null = null;
-    try {
-      this.events = RingBufferReader.open(maps.eventsPinPath(), (record) => this.enqueue(record));
-      // Whatever waited in the ring since the last reader is history: keep its newest records for the
-      // feed, but it is no burst, so do not report what did not fit as skipped.
-      this.events.drain();
-      this.skipped = 0;
-    } catch (err) {
-      eventsError = err instanceof Error ? err.message : String(err);
-    }
-    this.eventsError = eventsError;
-
     this.runTimeStats = { heldByTop: false, sysctl: readSysctl(), error: null };
     if (options.runTimeStats ?? true) {
       try {
@@ -201,34 +200,85 @@ export class DatapathCollector {
     }
   }
 
+  /** Open the pinned maps and the events ring; `pinned` is their identity (null: nothing is pinned). */
+  private openMaps(pinned: string | null): void {
+    this.pinned = pinned;
+    if (pinned === null) return;
+    const maps = DatapathMaps.open(this.instance);
+    this.maps = maps;
+    this.eventsError = null;
+    try {
+      this.events = RingBufferReader.open(maps.eventsPinPath(), (record) => this.enqueue(record));
+      // Whatever waited in the ring since the last reader is history: keep its newest records for the
+      // feed, but it is no burst, so do not report what did not fit as skipped.
+      this.events.drain();
+      this.skipped = 0;
+    } catch (err) {
+      this.eventsError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** Forget everything read from the maps, and close them. */
+  private closeMaps(): void {
+    this.events?.close();
+    this.events = undefined;
+    this.maps?.close();
+    this.maps = undefined;
+    this.services = [];
+    this.interfaces = [];
+    this.connections = null;
+    this.pending.length = 0;
+    this.skipped = 0;
+    this.detaching = null;
+    this.eventsOff = false;
+    this.lastRefreshAt = Number.NEGATIVE_INFINITY;
+    this.nextScanAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Follow the datapath: maps that are no longer pinned are dropped (detach), other maps pinned in their
+   * place are opened (a new attach). One stat() per tick.
+   */
+  private followPins(): void {
+    const pinned = pinIdentity(this.instance);
+    if (pinned === this.pinned) return;
+    this.closeMaps();
+    try {
+      this.openMaps(pinned);
+    } catch {
+      this.closeMaps(); // half-pinned (an attach in progress): try again next tick
+      this.pinned = null;
+    }
+  }
+
   /**
    * Read one snapshot. `connections`: 'auto' re-reads the conntrack table when the budget allows, 'force'
    * always (a scripted snapshot must be current), 'skip' never (a baseline only needs counters).
    */
   collect(connections: ConnectionPolicy = 'auto'): DatapathSnapshot {
+    this.followPins();
+    const maps = this.maps;
+    if (!maps) return this.detachedSnapshot();
     const now = performance.now();
     if (now - this.lastRefreshAt >= this.refreshMs) {
-      this.refreshServicesAndInterfaces();
+      this.refreshServicesAndInterfaces(maps);
       this.lastRefreshAt = now;
     }
-    if (connections === 'force' || (connections === 'auto' && now >= this.nextScanAt)) this.scanConnections();
+    if (connections === 'force' || (connections === 'auto' && now >= this.nextScanAt))
+      this.scanConnections(maps);
     const events = this.drainEvents();
     const eventsSkipped = this.skipped;
     this.skipped = 0;
     const focusSlot = this.serviceKey ? this.services[0]?.id : GLOBAL_SLOT;
     return {
-      takenAtMs: Date.now(),
-      monotonicMs: performance.now(),
-      instance: { name: this.instance.name, netns: this.instance.netns ?? null },
-      focusService: this.serviceKey ?? null,
+      ...this.snapshotBase(true),
       interfaces: this.interfaces,
       programs: this.readPrograms(),
-      runTimeStats: { ...this.runTimeStats },
       services: this.services,
-      counters: counterReadingToJson(readCounterReading(this.maps, this.services)),
+      counters: counterReadingToJson(readCounterReading(maps, this.services)),
       perCpu:
         this.perCpuEnabled && focusSlot !== undefined
-          ? readCountersPerCpu(this.maps, focusSlot).map(countersToJson)
+          ? readCountersPerCpu(maps, focusSlot).map(countersToJson)
           : null,
       connections: this.connections,
       events,
@@ -242,16 +292,42 @@ export class DatapathCollector {
 
   /** Free the ring buffer and maps, and drop the run-time statistics reference. Safe to call twice. */
   close(): void {
-    this.events?.close();
-    this.events = undefined;
+    this.closeMaps();
     this.disableRunTimeStats?.();
     this.disableRunTimeStats = undefined;
     this.runTimeStats.heldByTop = false;
-    this.maps.close();
   }
 
-  private refreshServicesAndInterfaces(): void {
-    const all = listServices(this.maps, loadState(this.instance));
+  private snapshotBase(attached: boolean) {
+    return {
+      takenAtMs: Date.now(),
+      monotonicMs: performance.now(),
+      attached,
+      instance: { name: this.instance.name, netns: this.instance.netns ?? null },
+      focusService: this.serviceKey ?? null,
+      runTimeStats: { ...this.runTimeStats },
+    };
+  }
+
+  /** What a datapath that is gone shows: nothing of what it had. */
+  private detachedSnapshot(): DatapathSnapshot {
+    return {
+      ...this.snapshotBase(false),
+      interfaces: [],
+      programs: [],
+      services: [],
+      counters: { global: {}, services: [] },
+      perCpu: null,
+      connections: null,
+      events: [],
+      eventsSkipped: 0,
+      eventsError: 'not attached',
+      detaching: null,
+    };
+  }
+
+  private refreshServicesAndInterfaces(maps: DatapathMaps): void {
+    const all = listServices(maps, loadState(this.instance));
     // Re-found by key each time: a service deleted and added again gets a new id.
     this.services = this.serviceKey ? all.filter((s) => s.key === this.serviceKey) : all;
     this.interfaces = attachedInterfaces(this.instance).map((i) => ({
@@ -260,12 +336,12 @@ export class DatapathCollector {
       progId: i.progId ?? null,
       attachedAt: i.attachedAt,
     }));
-    const decoded = readConfigRecord(this.maps);
+    const decoded = readConfigRecord(maps);
     this.eventsOff = decoded !== undefined && !decoded.events;
     this.detaching = decoded?.detaching ?? null;
   }
 
-  private scanConnections(): void {
+  private scanConnections(maps: DatapathMaps): void {
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
     const service = this.serviceKey ? this.services[0] : undefined;
@@ -274,7 +350,7 @@ export class DatapathCollector {
       return;
     }
     const { connections, total } = listConnections(
-      this.maps,
+      maps,
       this.services,
       { service, address: this.options.address },
       this.options.maxConnectionRows,
@@ -353,6 +429,19 @@ export class DatapathCollector {
 function readSysctl(): number | null {
   try {
     return Number(readFileSync(SYSCTL_PATH, 'utf8').trim());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Which maps are pinned for the instance: the device and inode of the services map's pin, which a new
+ * attach (new maps, new pins) changes; null when nothing is pinned.
+ */
+export function pinIdentity(instance: Instance): string | null {
+  try {
+    const st = statSync(mapPinPath(instance.pinDir, MAP_NAMES.services));
+    return `${st.dev}:${st.ino}`;
   } catch {
     return null;
   }

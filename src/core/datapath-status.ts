@@ -1,5 +1,10 @@
 import type { BpfMap } from '../bpf/map.js';
-import { type ProgInfo, progInfoById } from '../bpf/prog-info.js';
+import {
+  type ProgInfo,
+  progInfoById,
+  type RunTimeStatsSources,
+  runTimeStatsSources,
+} from '../bpf/prog-info.js';
 import { attachedInterfaces } from './attach.js';
 import type { ServiceHealth } from './backend-health.js';
 import { bootIdHex, readConfigRecord } from './config.js';
@@ -17,7 +22,11 @@ export interface InterfaceStatus {
   ifindex: number;
   attached: boolean;
   progId: number | null;
-  program: { name: string; runCount: number; runTimeNs: number } | null;
+  /**
+   * runCount and runTimeNs are null while the kernel's run-time statistics are off: the counts then stand
+   * still and would be read as packets.
+   */
+  program: { name: string; runCount: number | null; runTimeNs: number | null } | null;
   createdQdisc: boolean;
   attachedAt: string;
 }
@@ -69,6 +78,8 @@ export interface ConfigStatus {
 
 export interface DatapathStatus {
   attached: boolean;
+  /** Whether program run counts are being counted, and who keeps them on (see runTimeStatsSources). */
+  runTimeStats: RunTimeStatsSources;
   interfaces: InterfaceStatus[];
   maps: MapFill[];
   conntrack: ConntrackStatus | null;
@@ -82,12 +93,13 @@ const FILL_MAPS = ['services', 'backends', 'conntrack'] as const;
 /** The instance's datapath as status shows it; undefined when nothing was ever attached (no pinned maps). */
 export function readDatapathStatus(instance: Instance): DatapathStatus | undefined {
   if (!DatapathMaps.exists(instance)) return undefined;
+  const runTimeStats = runTimeStatsSources();
   const interfaces = attachedInterfaces(instance).map((i) => ({
     interface: i.interface,
     ifindex: i.ifindex,
     attached: i.progId !== undefined,
     progId: i.progId ?? null,
-    program: i.progId !== undefined ? programSummary(progInfoById(i.progId)) : null,
+    program: i.progId !== undefined ? programSummary(progInfoById(i.progId), runTimeStats.enabled) : null,
     createdQdisc: i.createdClsact,
     attachedAt: i.attachedAt,
   }));
@@ -98,6 +110,7 @@ export function readDatapathStatus(instance: Instance): DatapathStatus | undefin
     const conntrack = fills.find((f) => f.map === 'conntrack');
     return {
       attached: interfaces.some((i) => i.attached),
+      runTimeStats,
       interfaces,
       maps: fills,
       conntrack: conntrack ? conntrackStatus(conntrack) : null,
@@ -122,7 +135,8 @@ export function readDatapathStatus(instance: Instance): DatapathStatus | undefin
   }
 }
 
-function programSummary(info: ProgInfo): InterfaceStatus['program'] {
+function programSummary(info: ProgInfo, counting: boolean): InterfaceStatus['program'] {
+  if (!counting) return { name: info.name, runCount: null, runTimeNs: null };
   return { name: info.name, runCount: Number(info.runCnt), runTimeNs: Number(info.runTimeNs) };
 }
 

@@ -26,6 +26,7 @@ export function BannerPanel(props: BannerPanelProps) {
   const progIds = [...new Set(interfaces.map((i) => i.progId).filter((id) => id !== null))];
   const title = [
     props.paused ? 'PAUSED ' : '',
+    snapshot && !snapshot.attached ? 'NOT ATTACHED ' : '',
     snapshot?.detaching ? `${DETACHING_TEXT[snapshot.detaching]}  ` : '', // first: this is not normal service
     'lbctl top',
     snapshot?.instance.name ?? '-',

@@ -1,8 +1,9 @@
 import { Box, Text } from 'ink';
 import type { ConnectionView } from '../core/connections.js';
 import type { ConnectionsSample } from '../core/datapath-snapshot.js';
+import { renderRow, renderTitles, type Column as TableColumn } from './columns.js';
 import { type Page, ppv2Cell, type SortOrder, STATE_SHORT } from './connection-table.js';
-import { clip, duration, fit, si } from './format.js';
+import { bytes, clip, duration, si } from './format.js';
 
 export interface ConnectionsPanelProps {
   /** The page of sorted, filtered rows to show. */
@@ -15,14 +16,11 @@ export interface ConnectionsPanelProps {
   /** Wall-clock now, for "read 3s ago". */
   now: number;
   width: number;
+  /** The highlighted row (index in the sorted list), where rows can be opened. */
+  selected?: number | null;
 }
 
-interface Column {
-  title: string;
-  width: number;
-  align: 'left' | 'right';
-  cell: (c: ConnectionView) => string;
-}
+type Column = TableColumn<ConnectionView>;
 
 /** Compact age for a 4-character column: 45s, 12m, 5h, 3d. */
 function age(seconds: number): string {
@@ -42,8 +40,9 @@ export function connectionColumns(width: number): Column[] {
   const fixed: Column[] = [
     { title: 'ST', width: 3, align: 'left', cell: (c) => STATE_SHORT[c.state] },
     { title: 'PPV2', width: 4, align: 'left', cell: ppv2Cell },
-    { title: 'IN', width: 5, align: 'right', cell: (c) => si(c.bytesFromClient) },
-    { title: 'OUT', width: 5, align: 'right', cell: (c) => si(c.bytesFromBackend) },
+    // Bytes from the client and from the backend, with their unit in every cell.
+    { title: 'IN', width: 6, align: 'right', cell: (c) => bytes(c.bytesFromClient) },
+    { title: 'OUT', width: 6, align: 'right', cell: (c) => bytes(c.bytesFromBackend) },
     { title: 'AGE', width: 4, align: 'right', cell: (c) => age(c.ageSeconds) },
     ...(wide
       ? [
@@ -64,16 +63,13 @@ export function connectionColumns(width: number): Column[] {
   const client = Math.floor(rest * 0.35);
   const vip = Math.floor(rest * 0.3);
   return [
-    { title: 'CLIENT', width: client, align: 'left', cell: (c) => c.client },
-    { title: 'VIP', width: vip, align: 'left', cell: (c) => c.vip },
-    { title: 'BACKEND', width: rest - client - vip, align: 'left', cell: (c) => c.backend },
+    { title: 'CLIENT', width: client, align: 'left', cell: (c) => c.client, endpoint: true },
+    { title: 'VIP', width: vip, align: 'left', cell: (c) => c.vip, endpoint: true },
+    { title: 'BACKEND', width: rest - client - vip, align: 'left', cell: (c) => c.backend, endpoint: true },
     ...service,
     ...fixed,
   ];
 }
-
-const row = (columns: Column[], cells: (c: Column) => string) =>
-  clip(columns.map((col) => fit(cells(col), col.width, col.align)).join(' '), Number.POSITIVE_INFINITY);
 
 /**
  * The live-connections table: the page of rows, and a title that says how many exist, which are shown,
@@ -102,17 +98,11 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
         {clip(title, width)}
       </Text>
       <Text dimColor wrap="truncate-end">
-        {clip(
-          row(columns, (c) => c.title),
-          width,
-        )}
+        {clip(renderTitles(columns), width)}
       </Text>
-      {page.rows.map((c) => (
-        <Text key={`${c.client}>${c.vip}`} wrap="truncate-end">
-          {clip(
-            row(columns, (col) => col.cell(c)),
-            width,
-          )}
+      {page.rows.map((c, i) => (
+        <Text key={`${c.client}>${c.vip}`} inverse={page.offset + i === props.selected} wrap="truncate-end">
+          {clip(renderRow(columns, c), width)}
         </Text>
       ))}
     </Box>

@@ -20,7 +20,16 @@ export interface UiState {
   editing: string | null;
   /** First row shown of the current view's list. */
   scroll: number;
+  /** The highlighted row of the connections or headers pane (Enter opens it). */
+  selected: number;
+  /** The detail view of the row Enter opened is showing (the caller keeps the row itself). */
+  detail: boolean;
+  /** First line shown of the detail view. */
+  detailScroll: number;
 }
+
+/** Panes whose rows can be selected and opened with Enter. */
+export const SELECTABLE_VIEWS: readonly View[] = ['connections', 'headers'];
 
 /** The subset of Ink's Key flags the dashboard reads. */
 export interface KeyFlags {
@@ -45,6 +54,8 @@ export interface ScrollBounds {
   pageSize: number;
   /** Largest useful scroll offset (list length minus page height). */
   maxScroll: number;
+  /** Rows in the current pane's list (the detail view's lines while it is open). */
+  length: number;
 }
 
 export function initialUi(overrides: Partial<UiState> = {}): UiState {
@@ -57,6 +68,9 @@ export function initialUi(overrides: Partial<UiState> = {}): UiState {
     filter: '',
     editing: null,
     scroll: 0,
+    selected: 0,
+    detail: false,
+    detailScroll: 0,
     ...overrides,
   };
 }
@@ -71,6 +85,7 @@ export const KEY_HELP: ReadonlyArray<[keys: string, what: string]> = [
   ['/', 'filter'],
   ['tab', 'pane'],
   ['x', 'hex'],
+  ['⏎', 'open'],
   ['c', 'cpu'],
   ['↑↓', 'scroll'],
 ];
@@ -91,7 +106,10 @@ export const HELP_TEXT: readonly string[] = [
   '               services, per-CPU',
   'c              per-CPU counters (again: back to the overview)',
   'x              header feed: decoded headers or raw hex',
-  '↑ ↓ j k        scroll one row; PgUp PgDn a page; Home End (g G) top and bottom',
+  '↑ ↓ j k        scroll one row; PgUp PgDn a page; Home End (g G) top and bottom;',
+  '               in the connections and headers panes they move the highlighted row',
+  'Enter          connections and headers panes: open the highlighted row: the whole',
+  '               decoded header with every TLV, and its raw hex. Esc or Enter closes it',
 ];
 
 /**
@@ -130,9 +148,18 @@ export function handleKey(ui: UiState, input: string, key: KeyFlags, bounds: Scr
 
   if (input === 'q') return { ui, quit: true };
   if (ui.help) return input === '?' || key.escape ? next({ help: false }) : { ui, quit: false };
+  if (ui.detail) return detailKey(ui, input, key, bounds);
 
-  const view = (v: View) => next({ view: v, scroll: 0 });
-  const step = (delta: number) => next({ scroll: clamp(ui.scroll + delta, bounds.maxScroll) });
+  const view = (v: View) => next({ view: v, scroll: 0, selected: 0 });
+  const selecting = SELECTABLE_VIEWS.includes(ui.view);
+  const step = (delta: number) => {
+    if (!selecting) return next({ scroll: clamp(ui.scroll + delta, bounds.maxScroll) });
+    // The highlight moves; the page follows it just enough to keep it in sight.
+    const selected = clamp(ui.selected + delta, bounds.length - 1);
+    const scroll = Math.min(Math.max(ui.scroll, selected - bounds.pageSize + 1), selected);
+    return next({ selected, scroll: clamp(scroll, bounds.maxScroll) });
+  };
+  if (key.return && selecting && bounds.length > 0) return next({ detail: true, detailScroll: 0 });
 
   if (input === '?') return next({ help: true });
   if (input === 'p' || input === ' ') return next({ paused: !ui.paused });
@@ -155,7 +182,24 @@ export function handleKey(ui: UiState, input: string, key: KeyFlags, bounds: Scr
   if (key.downArrow || input === 'j') return step(1);
   if (key.pageUp) return step(-bounds.pageSize);
   if (key.pageDown) return step(bounds.pageSize);
-  if (key.home || input === 'g') return next({ scroll: 0 });
-  if (key.end || input === 'G') return next({ scroll: clamp(bounds.maxScroll, bounds.maxScroll) });
+  if (key.home || input === 'g') return step(-Number.MAX_SAFE_INTEGER);
+  if (key.end || input === 'G') return step(Number.MAX_SAFE_INTEGER);
+  return { ui, quit: false };
+}
+
+/** Keys while a row's detail view is open: scroll it, or close it (Esc, Enter, Backspace). */
+function detailKey(ui: UiState, input: string, key: KeyFlags, bounds: ScrollBounds): KeyResult {
+  const scrollTo = (n: number): KeyResult => ({
+    ui: { ...ui, detailScroll: clamp(n, bounds.maxScroll) },
+    quit: false,
+  });
+  if (key.escape || key.return || key.backspace || key.delete)
+    return { ui: { ...ui, detail: false }, quit: false };
+  if (key.upArrow || input === 'k') return scrollTo(ui.detailScroll - 1);
+  if (key.downArrow || input === 'j') return scrollTo(ui.detailScroll + 1);
+  if (key.pageUp) return scrollTo(ui.detailScroll - bounds.pageSize);
+  if (key.pageDown) return scrollTo(ui.detailScroll + bounds.pageSize);
+  if (key.home || input === 'g') return scrollTo(0);
+  if (key.end || input === 'G') return scrollTo(bounds.maxScroll);
   return { ui, quit: false };
 }

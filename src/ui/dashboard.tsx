@@ -7,6 +7,8 @@ import { CountersPanel } from './counters-panel.js';
 import { CpuPanel } from './cpu-panel.js';
 import type { UiState } from './dashboard-reducer.js';
 import type { DashboardState } from './dashboard-state.js';
+import { DetailPanel } from './detail-panel.js';
+import type { DetailItem } from './detail-view.js';
 import { Footer, HelpPanel } from './footer.js';
 import { clip } from './format.js';
 import type { HeaderLine } from './header-feed.js';
@@ -14,7 +16,7 @@ import { HeadersPanel } from './headers-panel.js';
 import type { Layout } from './layout.js';
 import { ServicesPanel } from './services-panel.js';
 import { SparklinesPanel } from './sparklines-panel.js';
-import { serviceNames } from './view-model.js';
+import { detailRows, NOT_ATTACHED_TEXT, serviceNames } from './view-model.js';
 
 export interface DashboardProps {
   state: DashboardState;
@@ -26,6 +28,8 @@ export interface DashboardProps {
   headers: readonly HeaderLine[];
   intervalSeconds: number;
   error: string | null;
+  /** The row Enter opened (shown while ui.detail is on). */
+  detail?: DetailItem | null;
 }
 
 /**
@@ -47,6 +51,20 @@ export function Dashboard(props: DashboardProps) {
     const bodyRows = layout.height - 3;
     if (ui.help) return <HelpPanel width={width} rows={bodyRows} />;
     if (!snapshot) return <Text>{clip('waiting for the first reading of the maps...', width)}</Text>;
+    if (!snapshot.attached) return <Text>{clip(NOT_ATTACHED_TEXT, width)}</Text>;
+    if (ui.detail && props.detail) {
+      const id =
+        props.detail.kind === 'header' ? props.detail.header.serviceId : props.detail.connection.serviceId;
+      return (
+        <DetailPanel
+          item={props.detail}
+          service={names.get(id) ?? `svc${id}`}
+          scroll={ui.detailScroll}
+          rows={detailRows(layout)}
+          width={width}
+        />
+      );
+    }
     const connectionsPane = (
       <ConnectionsPanel
         page={pageRows(
@@ -58,6 +76,7 @@ export function Dashboard(props: DashboardProps) {
         sample={sample}
         sort={ui.sort}
         filter={ui.filter}
+        selected={ui.view === 'connections' ? ui.selected : null}
         now={now}
         width={width}
       />
@@ -70,6 +89,7 @@ export function Dashboard(props: DashboardProps) {
         unavailable={snapshot.eventsError}
         raw={ui.rawHex}
         serviceNames={names}
+        selected={ui.view === 'headers' ? ui.selected : null}
         width={width}
       />
     );

@@ -81,3 +81,57 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   if (text.length > width) return width === 1 ? '…' : `${text.slice(0, width - 1)}…`;
   return align === 'left' ? text.padEnd(width) : text.padStart(width);
 }
+
+/**
+ * An endpoint ("192.0.2.10:51234", "[2001:db8::10]:443") fitted into `width` columns. When it is too long
+ * the address is shortened in the middle ("[2001:db8:c…:10]:443"), never the port: a port cut off reads as
+ * another port.
+ */
+export function fitEndpoint(endpoint: string, width: number, align: 'left' | 'right' = 'left'): string {
+  if (endpoint.length <= width) return fit(endpoint, width, align);
+  const parts = /^(\[?)(.+?)(\]?:\d+)$/.exec(endpoint);
+  const open = parts?.[1] ?? '';
+  const address = parts?.[2] ?? '';
+  const portPart = parts?.[3] ?? '';
+  const room = width - open.length - portPart.length - 1; // 1 for the ellipsis
+  if (!parts || room < 2) return fit(endpoint, width, align);
+  const head = address.slice(0, Math.ceil(room / 2));
+  const tail = address.slice(address.length - Math.floor(room / 2));
+  return `${open}${head}…${tail}${portPart}`;
+}
+
+/**
+ * Whole percentages of `counts` that add up to exactly 100 (largest remainders get the rounding), so a
+ * column of shares never sums to 99% or 101%. All zero when the counts are.
+ */
+export function percentages(counts: readonly number[]): number[] {
+  const total = counts.reduce((a, b) => a + Math.max(0, b), 0);
+  if (total <= 0) return counts.map(() => 0);
+  const exact = counts.map((c) => (Math.max(0, c) * 100) / total);
+  const floors = exact.map(Math.floor);
+  let left = 100 - floors.reduce((a, b) => a + b, 0);
+  const order = exact
+    .map((e, i) => [e - Math.floor(e), i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    floors[i] = (floors[i] ?? 0) + 1;
+    left -= 1;
+  }
+  return floors;
+}
+
+/** Items joined with ", " up to `width` columns, then "+N more" for the ones that did not fit. */
+export function fitList(items: readonly string[], width: number): string {
+  const all = items.join(', ');
+  if (all.length <= width) return all;
+  let shown = '';
+  for (let i = 0; i < items.length; i += 1) {
+    const more = ` +${items.length - i} more`;
+    const next = shown ? `${shown}, ${items[i]}` : (items[i] ?? '');
+    const restAfter = i + 1 < items.length ? ` +${items.length - i - 1} more` : '';
+    if (next.length + restAfter.length > width) return clip(`${shown}${more}`.trimStart(), width);
+    shown = next;
+  }
+  return clip(shown, width);
+}

@@ -14,6 +14,8 @@ export interface HeadersPanelProps {
   /** Service id to the name shown on each line. */
   serviceNames: ReadonlyMap<number, string>;
   width: number;
+  /** The highlighted line (index in the feed), where lines can be opened. */
+  selected?: number | null;
 }
 
 /** Lines for the feed, newest first: decoded header and TLVs, or the raw hex with `raw`. */
@@ -33,7 +35,9 @@ export function HeadersPanel(props: HeadersPanelProps) {
   const title = [
     `HEADERS ${props.matching} recent, newest first`,
     props.raw ? 'raw hex (x: decoded)' : 'decoded (x: raw hex)',
-    page.above + page.below > 0 ? `lines ${page.offset + 1}-${page.offset + page.rows.length}` : '',
+    page.above + page.below > 0
+      ? `lines ${page.offset + 1}-${page.offset + page.rows.length} of ${props.matching}`
+      : '',
     props.skipped > 0 ? `${props.skipped} skipped (burst)` : '',
   ]
     .filter(Boolean)
@@ -57,6 +61,7 @@ export function HeadersPanel(props: HeadersPanelProps) {
             // biome-ignore lint/suspicious/noArrayIndexKey: positional lines of a scrolling feed
             key={i}
             color={page.rows[i]?.kind === 'failure' ? 'red' : undefined}
+            inverse={page.offset + i === props.selected}
             wrap="truncate-end"
           >
             {clip(text, width)}

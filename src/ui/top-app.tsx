@@ -3,6 +3,7 @@ import { useMemo, useRef, useState } from 'react';
 import { Dashboard } from './dashboard.js';
 import { handleKey, initialUi, splitKeys, type UiState } from './dashboard-reducer.js';
 import { type DashboardState, DEFAULT_MODEL_OPTIONS, type ModelOptions } from './dashboard-state.js';
+import { type DetailItem, detailItemFor, detailLines } from './detail-view.js';
 import type { TerminalSize } from './layout.js';
 import { type SnapshotSource, useDashboard } from './use-dashboard.js';
 import { useTerminalSize } from './use-terminal-size.js';
@@ -50,21 +51,31 @@ export function TopApp(props: TopAppProps) {
     [shown.headers, ui.filter, services],
   );
   const layout = layoutFor(shown, ui, size);
+  // The row Enter opened, as it was then: rows move and vanish under a live reading.
+  const [detail, setDetail] = useState<DetailItem | null>(null);
+  const detailLineCount = detail ? detailLines(detail, '', layout.width).length : 0;
 
   useInput(
     (input, key) => {
-      const bounds = scrollBoundsFor(shown, uiRef.current, layout, {
-        connections: connections.length,
-        headers: headers.length,
-      });
       for (const one of splitKeys(input, key, uiRef.current.editing !== null)) {
         const current = uiRef.current;
+        const bounds = scrollBoundsFor(shown, current, layout, {
+          connections: connections.length,
+          headers: headers.length,
+          detailLines: detailLineCount,
+        });
         const result = handleKey(current, one, key, bounds);
         if (result.quit) {
           exit();
           return;
         }
         if (result.ui.paused !== current.paused) setFrozen(result.ui.paused ? state : null);
+        if (
+          result.ui.detail &&
+          !current.detail &&
+          (current.view === 'connections' || current.view === 'headers')
+        )
+          setDetail(detailItemFor(current.view, current.selected, connections, headers));
         uiRef.current = result.ui;
       }
       setUi(uiRef.current);
@@ -81,6 +92,7 @@ export function TopApp(props: TopAppProps) {
       headers={headers}
       intervalSeconds={props.intervalMs / 1000}
       error={error}
+      detail={detail}
     />
   );
 }

@@ -65,14 +65,18 @@ export function layoutFor(state: DashboardState, ui: UiState, size: TerminalSize
   return planLayout(size, ui.view, { services: state.snapshot?.services.length ?? 0 });
 }
 
-/** How far the arrow keys may scroll the current pane's list, and how far a page is. */
+/**
+ * How far the arrow keys may scroll the current pane's list (or the open detail view), how far a page is,
+ * and how many rows the list has.
+ */
 export function scrollBoundsFor(
   state: DashboardState,
   ui: UiState,
   layout: Layout,
-  lists: { connections: number; headers: number },
+  lists: { connections: number; headers: number; detailLines?: number },
 ): ScrollBounds {
   const [length, page] = (() => {
+    if (ui.detail) return [lists.detailLines ?? 0, detailRows(layout)];
     switch (ui.view) {
       case 'overview':
       case 'connections':
@@ -85,8 +89,15 @@ export function scrollBoundsFor(
         return [state.perCpu?.length ?? 0, layout.cpuRows];
     }
   })();
-  return { pageSize: Math.max(1, page), maxScroll: Math.max(0, length - page) };
+  return { pageSize: Math.max(1, page), maxScroll: Math.max(0, length - page), length };
 }
+
+/** Lines of the detail view: the body less its title line. */
+export const detailRows = (layout: Layout): number => Math.max(1, layout.height - 4);
+
+/** What top shows once the datapath it showed is gone (it picks up a new attach by itself). */
+export const NOT_ATTACHED_TEXT =
+  'not attached: no datapath is pinned for this instance (lbctl attach IFACE... starts one; top follows it)';
 
 /** What top says while detach holds or drains the datapath (lb_config), where it shows the instance. */
 export const DETACHING_TEXT = {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { progInfoById } from '../../src/bpf/prog-info.js';
 import type { TopSnapshotJson } from '../../src/cli/top-render.js';
 import type { StatsOutput } from '../../src/commands/stats.js';
 import { run } from '../../src/sys/run.js';
@@ -132,6 +133,22 @@ function bpfStatsHolders(): Map<number, string> {
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** Every connection row of the screen has its VIP, BACKEND and ST cells right under their titles. */
+function assertColumnsAlign(screen: string, client: string): void {
+  const lines = screen.split('\n');
+  const titles = lines.find((l) => l.startsWith('CLIENT ')) ?? '';
+  const rows = lines.filter((l) => l.startsWith(`${client}:`));
+  assert.ok(rows.length > 0, `connection rows on the screen:\n${screen}`);
+  for (const title of ['VIP', 'BACKEND', 'ST']) {
+    const at = titles.search(new RegExp(` ${title} `)) + 1;
+    assert.ok(at > 0, `the ${title} title`);
+    for (const row of rows) {
+      assert.equal(row[at - 1], ' ', `a gap before ${title}: ${row}`);
+      assert.notEqual(row[at], ' ', `a value under ${title}: ${row}`);
+    }
+  }
+}
+
 describe('lbctl top against a live balancer', { skip }, () => {
   let lb: Balancer;
   let traffic: ReturnType<typeof startTraffic> | undefined;
@@ -207,6 +224,7 @@ describe('lbctl top against a live balancer', { skip }, () => {
       assert.match(screen, new RegExp(`^${escapeRegExp(client)}:\\d+ +${escapeRegExp(VIP)}:8[02] `, 'm'));
       const lines = screen.replace(/\n+$/, '').split('\n');
       assert.ok(lines.length <= 24 && lines.every((l) => l.length <= 80), 'fits 80x24');
+      assertColumnsAlign(screen, client);
       assert.equal(
         await tmux.pane('#{alternate_on} #{cursor_flag}'),
         '1 0',
@@ -230,6 +248,18 @@ describe('lbctl top against a live balancer', { skip }, () => {
       await tmux.waitFor('the headers pane', (s) => /^HEADERS \d+ recent/m.test(s) && header.test(s));
       await tmux.keys('x');
       await tmux.waitFor('raw hex', (s) => /^\S+ inj +(web|hap) 0d0a0d0a000d0a515549540a21/m.test(s));
+      await tmux.keys('x');
+      // Enter opens the highlighted (newest) header whole: decoded fields, every TLV, the raw bytes.
+      await tmux.keys('Enter');
+      const detail = await tmux.waitFor(
+        'the detail view',
+        (s) => /^DETAIL/m.test(s) && /^raw \d+ B/m.test(s),
+      );
+      assert.match(detail, new RegExp(`^source +${escapeRegExp(client)} port \\d+`, 'm'));
+      assert.match(detail, /^version 2 {2}command PROXY {2}family INET/m);
+      assert.match(detail, /^ {2}0d0a 0d0a 000d 0a51 5549 540a 21/m, 'the raw hex, signature first');
+      await tmux.keys('Escape');
+      await tmux.waitFor('back to the feed', (s) => /^HEADERS \d+ recent/m.test(s) && !/^DETAIL/m.test(s));
 
       await tmux.keys('q');
       await waitFor('top to exit after q', () => existsSync(exitFile), { timeoutMs: 15_000 });
@@ -250,6 +280,39 @@ describe('lbctl top against a live balancer', { skip }, () => {
     }
   });
 
+  it('follows a detach within one interval, lines its columns up at 200x60, and picks up the next attach', async () => {
+    await tmux.start(
+      `${process.execPath} ${RUN_JS} --netns ${lb.topo.ns.lb} top --interval 1; exec sleep 3600`,
+      200,
+      60,
+    );
+    try {
+      const wide = await tmux.waitFor(
+        'services and connections',
+        (s) => /^web +fullnat /m.test(s) && /^CLIENT /m.test(s),
+      );
+      assertColumnsAlign(wide, lb.topo.client.ipv4[0] ?? '');
+      lb.cliJson(['detach', '--all']);
+      // One interval (1 s) for top's next reading, plus the screen capture's own polling.
+      const gone = await tmux.waitFor(
+        'not attached, with nothing of the old datapath',
+        (s) => /NOT ATTACHED/.test(s) && !/^web /m.test(s) && !/^CONNECTIONS/m.test(s),
+        1_800,
+      );
+      assert.match(gone, /not attached: no datapath is pinned/);
+      lb.cliJson(['attach', lb.topo.ifaces.lbClient, lb.topo.ifaces.lbBackend]);
+      const [b1] = lb.topo.backends.ipv4;
+      lb.cliJson(['service', 'add', `${VIP}:80`, '--backend', `${b1}:80`, '--ppv2', '--name', 'web2']);
+      await tmux.waitFor(
+        'the new datapath and its service',
+        (s) => /^web2 +fullnat /m.test(s) && !/NOT ATTACHED/.test(s),
+        10_000,
+      );
+    } finally {
+      await tmux.close();
+    }
+  });
+
   it('leaves run-time statistics off after it exits, unless someone else turned them on', async (t) => {
     const sysctl = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
     const others = bpfStatsHolders();
@@ -261,8 +324,16 @@ describe('lbctl top against a live balancer', { skip }, () => {
       );
       return;
     }
-    type Status = { interfaces: Array<{ program: { runCount: number } | null }> };
-    const runs = () => lb.cliJson<Status>(['status']).interfaces[0]?.program?.runCount ?? -1;
+    type Status = {
+      runTimeStats: { enabled: boolean };
+      interfaces: Array<{ progId: number | null; program: { runCount: number | null } | null }>;
+    };
+    const status = lb.cliJson<Status>(['status']);
+    assert.equal(status.runTimeStats.enabled, false, 'status knows statistics are off');
+    assert.equal(status.interfaces[0]?.program?.runCount, null, 'and marks run counts unavailable');
+    assert.match(lb.cli(['status']).stdout, /BPF run-time stats +off: program run counts are unavailable/);
+    const progId = status.interfaces[0]?.progId ?? -1;
+    const runs = () => progInfoById(progId).runCnt;
     const before = runs();
     const requests = traffic?.requests() ?? 0;
     // Answered requests went through the datapath program: had statistics stayed on, it counted them.

@@ -8,7 +8,7 @@ import {
   type UiState,
 } from '../../src/ui/dashboard-reducer.js';
 
-const bounds = { pageSize: 5, maxScroll: 12 };
+const bounds = { pageSize: 5, maxScroll: 12, length: 17 };
 
 /** Press keys in order: strings are typed, objects are special keys. */
 function press(ui: UiState, ...keys: Array<string | KeyFlags>): { ui: UiState; quit: boolean } {

@@ -142,6 +142,7 @@ export function snapshot(
   return {
     takenAtMs: T0 + t * 1000,
     monotonicMs: 1_000_000 + t * 1000,
+    attached: true,
     instance: { name: 'lb-test', netns: 'lb-test' },
     focusService: null,
     interfaces: [
