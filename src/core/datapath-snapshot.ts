@@ -144,9 +144,12 @@ const SYSCTL_PATH = '/proc/sys/kernel/bpf_stats_enabled';
 export class DatapathCollector {
   /** Fails (NOT_FOUND) when nothing is attached, or when --service names no service. */
   static open(instance: Instance, options: CollectorOptions = {}): DatapathCollector {
+    const pinned = pinIdentity(instance);
+    // Nothing attached yet: NOT_FOUND with the fix, before anything is shown (later, top waits for one).
+    if (pinned === null) DatapathMaps.open(instance).close();
     const collector = new DatapathCollector(instance, options);
     try {
-      collector.openMaps(pinIdentity(instance));
+      collector.openMaps(pinned);
       // Resolve --service now, so a wrong name fails before anything is shown (NOT_FOUND lists the services).
       if (options.service && collector.maps)
         collector.serviceKey = findService(collector.maps, loadState(instance), options.service).key;

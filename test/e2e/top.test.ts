@@ -280,39 +280,6 @@ describe('lbctl top against a live balancer', { skip }, () => {
     }
   });
 
-  it('follows a detach within one interval, lines its columns up at 200x60, and picks up the next attach', async () => {
-    await tmux.start(
-      `${process.execPath} ${RUN_JS} --netns ${lb.topo.ns.lb} top --interval 1; exec sleep 3600`,
-      200,
-      60,
-    );
-    try {
-      const wide = await tmux.waitFor(
-        'services and connections',
-        (s) => /^web +fullnat /m.test(s) && /^CLIENT /m.test(s),
-      );
-      assertColumnsAlign(wide, lb.topo.client.ipv4[0] ?? '');
-      lb.cliJson(['detach', '--all']);
-      // One interval (1 s) for top's next reading, plus the screen capture's own polling.
-      const gone = await tmux.waitFor(
-        'not attached, with nothing of the old datapath',
-        (s) => /NOT ATTACHED/.test(s) && !/^web /m.test(s) && !/^CONNECTIONS/m.test(s),
-        1_800,
-      );
-      assert.match(gone, /not attached: no datapath is pinned/);
-      lb.cliJson(['attach', lb.topo.ifaces.lbClient, lb.topo.ifaces.lbBackend]);
-      const [b1] = lb.topo.backends.ipv4;
-      lb.cliJson(['service', 'add', `${VIP}:80`, '--backend', `${b1}:80`, '--ppv2', '--name', 'web2']);
-      await tmux.waitFor(
-        'the new datapath and its service',
-        (s) => /^web2 +fullnat /m.test(s) && !/NOT ATTACHED/.test(s),
-        10_000,
-      );
-    } finally {
-      await tmux.close();
-    }
-  });
-
   it('leaves run-time statistics off after it exits, unless someone else turned them on', async (t) => {
     const sysctl = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
     const others = bpfStatsHolders();
@@ -435,5 +402,38 @@ describe('lbctl top against a live balancer', { skip }, () => {
     // A namespace without a balancer: the backends'.
     const none = lbctl(['--netns', lb.topo.ns.backends, 'top', '--once']);
     assertCliError(none, 3, { hint: true });
+  });
+  // Last: it detaches the balancer the tests above share.
+  it('follows a detach within one interval, lines its columns up at 200x60, and picks up the next attach', async () => {
+    await tmux.start(
+      `${process.execPath} ${RUN_JS} --netns ${lb.topo.ns.lb} top --interval 1; exec sleep 3600`,
+      200,
+      60,
+    );
+    try {
+      const wide = await tmux.waitFor(
+        'services and connections',
+        (s) => /^web +fullnat /m.test(s) && /^CLIENT /m.test(s),
+      );
+      assertColumnsAlign(wide, lb.topo.client.ipv4[0] ?? '');
+      lb.cliJson(['detach', '--all']);
+      // One interval (1 s) for top's next reading, plus the screen capture's own polling.
+      const gone = await tmux.waitFor(
+        'not attached, with nothing of the old datapath',
+        (s) => /NOT ATTACHED/.test(s) && !/^web /m.test(s) && !/^CONNECTIONS/m.test(s),
+        1_800,
+      );
+      assert.match(gone, /not attached: no datapath is pinned/);
+      lb.cliJson(['attach', lb.topo.ifaces.lbClient, lb.topo.ifaces.lbBackend]);
+      const [b1] = lb.topo.backends.ipv4;
+      lb.cliJson(['service', 'add', `${VIP}:80`, '--backend', `${b1}:80`, '--ppv2', '--name', 'web2']);
+      await tmux.waitFor(
+        'the new datapath and its service',
+        (s) => /^web2 +fullnat /m.test(s) && !/NOT ATTACHED/.test(s),
+        10_000,
+      );
+    } finally {
+      await tmux.close();
+    }
   });
 });
