@@ -1,12 +1,12 @@
 import chalk from 'chalk';
 import Table from 'cli-table3';
-import { fitRows, truncateText } from './table-fit.js';
+import { type ColumnFit, fitRows, truncateText } from './table-fit.js';
 
 export interface TableOptions {
   /** The line width to fit (see BaseCommand.listing); values are cut with an ellipsis. Default: no limit. */
   maxWidth?: number;
-  /** Per column: never cut it (see fitColumnWidths). */
-  whole?: readonly boolean[];
+  /** Per column: how it gives up width (see fitColumnWidths). */
+  fit?: readonly ColumnFit[];
 }
 
 /** How a listing is laid out: cut to a width (the default table) or every column whole (`-o wide`). */
@@ -27,20 +27,21 @@ export function renderTable(
     style: { head: [], border: [], compact: true },
   });
   const cells = rows.map((row) => row.map((cell) => String(cell)));
-  const fitted = fitRows(head, cells, options.maxWidth ?? Number.POSITIVE_INFINITY, options.whole);
+  const fitted = fitRows(head, cells, options.maxWidth ?? Number.POSITIVE_INFINITY, options.fit);
   for (const row of fitted) table.push(row);
   return table.toString();
 }
 
 /**
  * One column of a table of items: adding a column to a listing is adding one of these. `wide` columns
- * appear only with `-o wide`; `whole` ones, and those whose cells are numbers, are never cut to fit.
+ * appear only with `-o wide`; `fit` says how it gives up width on a narrow terminal (a column of numbers
+ * is never cut).
  */
 export interface Column<T> {
   head: string;
   cell: (item: T) => string | number;
   wide?: boolean;
-  whole?: boolean;
+  fit?: ColumnFit;
 }
 
 export function renderColumns<T>(
@@ -50,12 +51,13 @@ export function renderColumns<T>(
 ): string {
   const shown = columns.filter((c) => options.wide || !c.wide);
   const rows = items.map((item) => shown.map((c) => c.cell(item)));
-  // A column of numbers is never cut, marked or not.
-  const whole = shown.map((c, i) => c.whole === true || rows.every((r) => typeof r[i] === 'number'));
+  const fit = shown.map(
+    (c, i): ColumnFit => c.fit ?? (rows.every((r) => typeof r[i] === 'number') ? 'whole' : 'normal'),
+  );
   return renderTable(
     shown.map((c) => c.head),
     rows,
-    { ...options, whole },
+    { ...options, fit },
   );
 }
 

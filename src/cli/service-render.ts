@@ -16,13 +16,13 @@ export function backendHealthCell(
 /** The `service list` columns; `id` is what `service show|set|delete ID` take. */
 const SERVICE_COLUMNS: ReadonlyArray<Column<ServiceView>> = [
   { head: 'id', cell: (s) => s.id },
-  { head: 'name', cell: (s) => s.name ?? '-' },
+  { head: 'name', cell: (s) => s.name ?? '-', fit: 'first' },
   { head: 'service', cell: (s) => s.key },
   { head: 'mode', cell: (s) => s.mode },
   { head: 'snat', cell: (s) => s.snat ?? '-', wide: true },
   { head: 'backends', cell: (s) => s.backends.length },
   { head: 'health', cell: (s) => healthSummary(s.health) },
-  { head: 'ppv2', cell: ppv2Summary },
+  { head: 'ppv2', cell: ppv2Summary, fit: 'first' },
 ];
 
 export function renderServiceList(services: readonly ServiceView[], options: ListingOptions = {}): string {
@@ -34,7 +34,7 @@ export function renderServiceList(services: readonly ServiceView[], options: Lis
 type BackendRow = { service: ServiceView; backend: ServiceView['backends'][number] };
 
 const BACKEND_COLUMNS: ReadonlyArray<Column<BackendRow>> = [
-  { head: 'backend id', cell: ({ backend }) => `0x${backend.id.toString(16)}`, whole: true },
+  { head: 'backend id', cell: ({ backend }) => `0x${backend.id.toString(16)}`, fit: 'whole' },
   { head: 'backend', cell: ({ backend }) => hostPort(backend.address, backend.port) },
   { head: 'weight', cell: ({ backend }) => backend.weight },
   { head: 'health', cell: ({ service, backend }) => backendHealthCell(service, backend) },

@@ -32,11 +32,11 @@ const drops = (row: CounterRow) =>
 
 /** The default table's columns after the label: rounded, never cut. */
 const HEADLINE_COLUMNS: ReadonlyArray<Column<CounterRow>> = [
-  { head: 'conns', cell: (r) => si(count('conn_new')(r)), whole: true },
-  { head: 'pkts fwd/rev', cell: pair(si, 'fwd_packets', 'rev_packets'), whole: true },
-  { head: 'bytes fwd/rev', cell: pair(bytes, 'fwd_bytes', 'rev_bytes'), whole: true },
-  { head: 'ppv2', cell: (r) => si(count('ppv2_injected')(r)), whole: true },
-  { head: 'drops', cell: (r) => si(drops(r)), whole: true },
+  { head: 'conns', cell: (r) => si(count('conn_new')(r)), fit: 'whole' },
+  { head: 'pkts fwd/rev', cell: pair(si, 'fwd_packets', 'rev_packets'), fit: 'whole' },
+  { head: 'bytes fwd/rev', cell: pair(bytes, 'fwd_bytes', 'rev_bytes'), fit: 'whole' },
+  { head: 'ppv2', cell: (r) => si(count('ppv2_injected')(r)), fit: 'whole' },
+  { head: 'drops', cell: (r) => si(drops(r)), fit: 'whole' },
 ];
 /** Counters the headline columns show one by one; every other one is listed below the table. */
 const HEADLINE_NAMES = new Set([
@@ -51,7 +51,7 @@ const HEADLINE_NAMES = new Set([
 const labelColumns = (kind: RowKind): Array<Column<CounterRow>> =>
   kind === 'service'
     ? [
-        { head: 'id', cell: (r) => r.id, whole: true },
+        { head: 'id', cell: (r) => r.id, fit: 'whole' },
         { head: 'service', cell: (r) => r.label },
       ]
     : [{ head: 'cpu', cell: (r) => r.label }];

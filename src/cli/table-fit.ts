@@ -26,27 +26,37 @@ export function truncateText(text: string, width: number): string {
   return `${chars.slice(0, width - 1).join('')}${ELLIPSIS}`;
 }
 
+/** How a column gives up width: 'whole' never (numbers: a cut number reads as another number), 'first'
+ * before the others (a free-text summary), 'normal' otherwise. */
+export type ColumnFit = 'whole' | 'normal' | 'first';
+
 /**
- * Column widths that fit `maxWidth` (the whole rendered line, borders included). Columns are narrowed
- * widest first, one character at a time, so a single long value (a static TLV, an IPv6 address) gives up
- * its width before the short ones are touched; no column gets narrower than its header, and columns marked
- * `whole` (numbers: a cut number reads as another number) are not narrowed at all. A table that cannot fit
- * stays wider than `maxWidth`: cutting headers or numbers would make it wrong, not just short.
+ * Column widths that fit `maxWidth` (the whole rendered line, borders included). Columns are narrowed one
+ * character at a time, 'first' columns before 'normal' ones and the widest first among those, so a single
+ * long value (a static TLV, an IPv6 address) gives up its width before the short ones are touched. No
+ * column gets narrower than its header, and 'whole' ones are not narrowed at all: a table that cannot fit
+ * stays wider than `maxWidth`, since cutting headers or numbers would make it wrong, not just short.
  */
 export function fitColumnWidths(
   head: readonly string[],
   rows: readonly string[][],
   maxWidth: number,
-  whole: readonly boolean[] = [],
+  fit: readonly ColumnFit[] = [],
 ): number[] {
   const widths = head.map((h, i) => Math.max(textWidth(h), ...rows.map((r) => textWidth(r[i] ?? ''))));
-  const floors = head.map((h, i) => (whole[i] ? (widths[i] ?? 0) : textWidth(h)));
+  const floors = head.map((h, i) => (fit[i] === 'whole' ? (widths[i] ?? 0) : textWidth(h)));
+  const rank = (i: number) => (fit[i] === 'first' ? 1 : 0);
   let excess = widths.reduce((a, b) => a + b, 0) + tableFrameWidth(head.length) - maxWidth;
   while (excess > 0) {
     let widest = -1;
     for (let i = 0; i < widths.length; i++) {
       const room = (widths[i] ?? 0) - (floors[i] ?? 0);
-      if (room > 0 && (widest < 0 || (widths[i] ?? 0) > (widths[widest] ?? 0))) widest = i;
+      if (room <= 0) continue;
+      const better =
+        widest < 0 ||
+        rank(i) > rank(widest) ||
+        (rank(i) === rank(widest) && (widths[i] ?? 0) > (widths[widest] ?? 0));
+      if (better) widest = i;
     }
     if (widest < 0) break;
     widths[widest] = (widths[widest] ?? 0) - 1;
@@ -60,10 +70,10 @@ export function fitRows(
   head: readonly string[],
   rows: readonly string[][],
   maxWidth: number,
-  whole: readonly boolean[] = [],
+  fit: readonly ColumnFit[] = [],
 ): string[][] {
   if (!Number.isFinite(maxWidth)) return rows.map((r) => [...r]);
-  const widths = fitColumnWidths(head, rows, maxWidth, whole);
+  const widths = fitColumnWidths(head, rows, maxWidth, fit);
   return rows.map((row) => row.map((cell, i) => truncateText(cell, widths[i] ?? textWidth(cell))));
 }
 

@@ -104,7 +104,7 @@ export function findService(maps: DatapathMaps, state: InstanceState, ref: strin
  */
 export function resolveService(services: readonly ServiceView[], ref: string): ServiceView {
   const byName = services.find((s) => s.name === ref);
-  const byId = /^[0-9]+$/.test(ref) ? services.find((s) => s.id === Number(ref)) : undefined;
+  const byId = /^[1-9][0-9]*$/.test(ref) ? services.find((s) => s.id === Number(ref)) : undefined;
   if (byName && byId && byName !== byId) {
     throw usageError(
       `"${ref}" is the id of ${byId.key} and the name of ${byName.key}`,

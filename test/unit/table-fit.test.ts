@@ -56,6 +56,18 @@ describe('fitColumnWidths', () => {
     assert.deepEqual(widths.slice(0, 2), [2, 20], 'id and name stay whole');
   });
 
+  it("cuts a 'first' column before wider normal ones, and never a 'whole' one", () => {
+    const h = ['service', 'ppv2', 'bytes'];
+    const r = [['[2001:db8:f::10]:443/tcp', 'v2 unique-id crc32c (52 B)', '123456789012']];
+    const widths = fitColumnWidths(h, r, 50, ['normal', 'first', 'whole']);
+    assert.deepEqual(widths, [24, 4 + (50 - tableFrameWidth(3) - 24 - 12 - 4), 12]);
+    assert.deepEqual(
+      fitColumnWidths(h, r, 20, ['normal', 'first', 'whole']),
+      [7, 4, 12],
+      'numbers stay whole',
+    );
+  });
+
   it('shares the cut between columns that are both too wide, never below the header', () => {
     const widths = fitColumnWidths(head, rows, 30);
     assert.equal(widths.reduce((a, b) => a + b, 0) + tableFrameWidth(3), 30);
