@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { confirmOrAbort } from '../cli/confirm.js';
+import { confirmOrAbort, mustAsk, processStreams } from '../cli/confirm.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { detachPlanLines } from '../cli/detach-render.js';
 import { dryRunFlag, yesFlag } from '../cli/guard-flags.js';
@@ -82,14 +82,17 @@ would happen and changes nothing.`;
     if (this.flags['keep-maps'] && this.flags['drain-timeout'] !== DEFAULT_DRAIN_TIMEOUT_MS / 1000)
       throw usageError('--drain-timeout does not apply with --keep-maps', 'held connections are not drained');
     const options = { keepMaps: this.flags['keep-maps'], drainTimeoutMs: this.flags['drain-timeout'] * 1000 };
-    const plan = planDetach(this.instance, target, options);
-    const lines = detachPlanLines(plan, options);
-    if (this.flags['dry-run']) {
-      this.log([...lines, 'dry run: nothing was changed'].join('\n'));
-      return { dryRun: true, plan };
+    // The plan reads the whole connection table: only for a dry run or a question, not for scripts.
+    if (this.flags['dry-run'] || mustAsk(processStreams(), this.flags.yes)) {
+      const plan = planDetach(this.instance, target, options);
+      const lines = detachPlanLines(plan, options);
+      if (this.flags['dry-run']) {
+        this.log([...lines, 'dry run: nothing was changed'].join('\n'));
+        return { dryRun: true, plan };
+      }
+      if (plan.nothingLeft && (plan.services > 0 || plan.liveConnections > 0))
+        await confirmOrAbort(lines, 'Detach?', { yes: this.flags.yes });
     }
-    if (plan.nothingLeft && (plan.services > 0 || plan.liveConnections > 0))
-      await confirmOrAbort(lines, 'Detach?', { yes: this.flags.yes });
     const report = await withInstanceLock(this.instance, () =>
       detachInterfaces(this.instance, target, options),
     );

@@ -1,5 +1,5 @@
 import type { ApplyReport } from '../../cli/apply-render.js';
-import { confirmOrAbort } from '../../cli/confirm.js';
+import { confirmOrAbort, mustAsk, processStreams } from '../../cli/confirm.js';
 import { DatapathCommand } from '../../cli/datapath-command.js';
 import { dryRunFlag, yesFlag } from '../../cli/guard-flags.js';
 import { serviceArg } from '../../cli/service-arg.js';
@@ -33,12 +33,12 @@ without a terminal (scripts) it is deleted at once.`;
   static override flags = { ...dryRunFlag, ...yesFlag };
 
   public async run(): Promise<{ deleted: ServiceView } | ApplyReport> {
+    // Counting live connections reads the whole connection table: only for a dry run or a question.
+    const count = this.flags['dry-run'] || mustAsk(processStreams(), this.flags.yes);
     const { service, live } = await this.withDatapath((maps, state) => {
       const found = findService(maps, state, this.args.service);
-      return {
-        service: found,
-        live: liveConnectionKeys(maps).filter((c) => c.serviceId === found.id).length,
-      };
+      const keys = count ? liveConnectionKeys(maps) : [];
+      return { service: found, live: keys.filter((c) => c.serviceId === found.id).length };
     });
     const label = service.name ? `${service.name} (${service.key})` : service.key;
     const liveNote = `${live} live connection(s) of ${label} continue until they close; new ones get no answer from lbctl`;
