@@ -58,11 +58,15 @@ export function renderApplyReport(report: ApplyReport): string {
   return `${table}\n${line}`;
 }
 
-/** "mode dnat → fullnat"; backends as what is added and removed: "backends +198.51.100.3:80 -198.51.100.2:80". */
+/** "mode dnat → fullnat" ("mode dnat" for a field that was unset); backends as what is added and removed: "backends +198.51.100.3:80 -198.51.100.2:80". */
 function changeText(change: FieldChange): string {
-  if (change.field !== 'backends') return `${change.field} ${change.from} → ${change.to}`;
-  const from = new Set(change.from.split(', '));
-  const to = new Set(change.to.split(', '));
+  if (change.field !== 'backends')
+    return change.from === '-'
+      ? `${change.field} ${change.to}`
+      : `${change.field} ${change.from} → ${change.to}`;
+  const list = (text: string) => new Set(text === '-' || text === '' ? [] : text.split(', '));
+  const from = list(change.from);
+  const to = list(change.to);
   const added = [...to].filter((b) => !from.has(b)).map((b) => `+${b}`);
   const removed = [...from].filter((b) => !to.has(b)).map((b) => `-${b}`);
   return `backends ${[...added, ...removed].join(' ')}`;

@@ -2,6 +2,9 @@ import { Command, Flags, type Interfaces, toConfiguredId } from '@oclif/core';
 import { chalkStderr } from 'chalk';
 import { errorJson, errorLine, toLbctlError } from './error-report.js';
 import { requirePrivileges } from './privileges.js';
+import type { ListingOptions } from './output.js';
+import { type OutputFormat, outputFlag, toYaml } from './output-format.js';
+import { outputWidth } from './table-fit.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -64,7 +67,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const error = toLbctlError(err, this.commandLine());
     process.exitCode = error.exitCode;
     if (this.jsonEnabled()) {
-      process.stdout.write(`${JSON.stringify(errorJson(error), null, 2)}\n`);
+      this.logJson(errorJson(error));
     } else {
       const line = errorLine(error);
       process.stderr.write(`${chalkStderr.level > 0 ? chalkStderr.red(line) : line}\n`);
@@ -72,8 +75,39 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (process.env.LBCTL_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
   }
 
-  /** Plain JSON on stdout: oclif's logJson colourises, which breaks `jq` when FORCE_COLOR is set. */
+  /**
+   * The format a data command prints in: its `-o` flag (output-format.ts) or `--json`; 'table' for
+   * commands without `-o` (`export` has an `--output` of its own), and before the flags are parsed (an
+   * error while parsing them).
+   */
+  protected outputFormat(): OutputFormat {
+    if (super.jsonEnabled()) return 'json';
+    if (this.ctor.flags?.output !== outputFlag.output) return 'table';
+    return (this.flags as { output?: OutputFormat } | undefined)?.output ?? 'table';
+  }
+
+  /** `-o json` and `-o yaml` are --json for oclif: the value run() returns is the output, logs are muted. */
+  public override jsonEnabled(): boolean {
+    const format = this.outputFormat();
+    return format === 'json' || format === 'yaml';
+  }
+
+  /**
+   * How tables are laid out: cut to the terminal's width (table-fit.ts); whole with `-o wide` or when stdout
+   * is not a terminal, so piped output is always complete.
+   */
+  protected listing(): ListingOptions {
+    const wide = this.outputFormat() === 'wide';
+    return { wide, maxWidth: wide ? Number.POSITIVE_INFINITY : outputWidth(process.stdout, process.env) };
+  }
+
+  /**
+   * The document on stdout, as YAML with `-o yaml`, else plain JSON (oclif's logJson colourises, which breaks
+   * `jq` when FORCE_COLOR is set).
+   */
   public override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(
+      this.outputFormat() === 'yaml' ? toYaml(json) : `${JSON.stringify(json, null, 2)}\n`,
+    );
   }
 }

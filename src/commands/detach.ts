@@ -1,7 +1,16 @@
 import { Args, Flags } from '@oclif/core';
+import { confirmOrAbort, mustAsk, processStreams } from '../cli/confirm.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
+import { detachPlanLines } from '../cli/detach-render.js';
+import { dryRunFlag, yesFlag } from '../cli/guard-flags.js';
 import { renderTable } from '../cli/output.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, type DetachReport, detachInterfaces } from '../core/attach.js';
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  type DetachPlan,
+  type DetachReport,
+  detachInterfaces,
+  planDetach,
+} from '../core/attach.js';
 import { withInstanceLock } from '../core/state-file.js';
 import { usageError } from '../errors.js';
 
@@ -21,13 +30,19 @@ Live connections, when nothing stays attached:
   (nothing else is touched) until the next attach, after which TCP retransmits them and the connections go on.
   A hold longer than the clients' and backends' retransmission limits ends those connections.
 To replace the datapath under traffic, run attach again instead: the filter is swapped in place and every
-connection continues.`;
+connection continues.
+
+On a terminal, a detach that leaves nothing attached while services or live connections exist runs only after
+a yes to the question (--yes skips it); without a terminal (scripts) it runs at once. --dry-run prints what
+would happen and changes nothing.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eth0',
     '<%= config.bin %> <%= command.id %> --all',
     '<%= config.bin %> <%= command.id %> --all --keep-maps   # maintenance: hold traffic, re-attach later',
     '<%= config.bin %> <%= command.id %> --all --drain-timeout 10',
+    '<%= config.bin %> <%= command.id %> --all --dry-run',
+    '<%= config.bin %> <%= command.id %> --all --yes',
   ];
 
   static override strict = false;
@@ -50,9 +65,11 @@ connection continues.`;
       min: 0,
       max: 300,
     }),
+    ...dryRunFlag,
+    ...yesFlag,
   };
 
-  public async run(): Promise<DetachReport> {
+  public async run(): Promise<DetachReport | { dryRun: true; plan: DetachPlan }> {
     if (this.flags.all === this.positionals.length > 0) {
       throw usageError(
         this.flags.all
@@ -64,11 +81,20 @@ connection continues.`;
     const target = this.flags.all ? ({ all: true } as const) : { interfaces: this.positionals };
     if (this.flags['keep-maps'] && this.flags['drain-timeout'] !== DEFAULT_DRAIN_TIMEOUT_MS / 1000)
       throw usageError('--drain-timeout does not apply with --keep-maps', 'held connections are not drained');
+    const options = { keepMaps: this.flags['keep-maps'], drainTimeoutMs: this.flags['drain-timeout'] * 1000 };
+    // The plan reads the whole connection table: only for a dry run or a question, not for scripts.
+    if (this.flags['dry-run'] || mustAsk(processStreams(), this.flags.yes)) {
+      const plan = planDetach(this.instance, target, options);
+      const lines = detachPlanLines(plan, options);
+      if (this.flags['dry-run']) {
+        this.log([...lines, 'dry run: nothing was changed'].join('\n'));
+        return { dryRun: true, plan };
+      }
+      if (plan.nothingLeft && (plan.services > 0 || plan.liveConnections > 0))
+        await confirmOrAbort(lines, 'Detach?', { yes: this.flags.yes });
+    }
     const report = await withInstanceLock(this.instance, () =>
-      detachInterfaces(this.instance, target, {
-        keepMaps: this.flags['keep-maps'],
-        drainTimeoutMs: this.flags['drain-timeout'] * 1000,
-      }),
+      detachInterfaces(this.instance, target, options),
     );
     if (report.interfaces.length > 0) {
       this.log(

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Flags } from '@oclif/core';
 import { DatapathCommand } from '../cli/datapath-command.js';
+import { SERVICE_REF } from '../cli/service-arg.js';
 import { renderTopText, topSnapshotJson } from '../cli/top-render.js';
 import { DatapathCollector } from '../core/datapath-snapshot.js';
 import { usageError } from '../errors.js';
@@ -45,7 +46,7 @@ export default class Top extends DatapathCommand<typeof Top> {
     }),
     iterations: Flags.integer({ summary: 'Print this many snapshots, one per interval, and exit.', min: 1 }),
     service: Flags.string({
-      summary: 'Only this service (name or VIP:PORT): its counters, connections, headers.',
+      summary: `Only this service (its ${SERVICE_REF}): its counters, connections, headers.`,
     }),
     address: Flags.string({
       summary: 'Only connections whose client, VIP or backend is this ADDR or ADDR:PORT.',

@@ -119,18 +119,23 @@ export function changesFor(entry: PlanEntry): ServiceChanges {
 
 /** Compare field by field; each difference as text a person can read in a table. */
 export function diffService(desired: DesiredService, current: ServiceView): FieldChange[] {
-  const spec = desired.spec;
-  const changes: FieldChange[] = [];
-  const compare = (field: ChangedField, from: string, to: string) => {
-    if (from !== to) changes.push({ field, from, to });
-  };
-  compare('name', current.name ?? '-', spec.name ?? '-');
-  compare('mode', current.mode, spec.mode);
-  if (spec.mode === 'fullnat') compare('snat', current.snat ?? '-', desired.snat ?? '-');
-  compare('backends', backendsText(viewBackends(current)), backendsText(spec.backends));
-  compare('ppv2', ppv2Text(viewPpv2(current)), ppv2Text(spec.ppv2));
-  compare('liveness', current.liveness ? 'on' : 'off', spec.liveness ? 'on' : 'off');
-  return changes;
+  const from = new Map(serviceFields(specOfView(current), current.snat));
+  return serviceFields(desired.spec, desired.snat).flatMap(([field, to]) => {
+    const was = from.get(field) ?? '-';
+    return was === to ? [] : [{ field, from: was, to }];
+  });
+}
+
+/** A service's settings as text, field by field ("-": unset): what plans compare and show. */
+export function serviceFields(spec: ServiceSpec, snat: string | null): Array<[ChangedField, string]> {
+  return [
+    ['name', spec.name ?? '-'],
+    ['mode', spec.mode],
+    ...(spec.mode === 'fullnat' ? [['snat', snat ?? '-'] as [ChangedField, string]] : []),
+    ['backends', backendsText(spec.backends)],
+    ['ppv2', ppv2Text(spec.ppv2)],
+    ['liveness', spec.liveness ? 'on' : 'off'],
+  ];
 }
 
 /** "198.51.100.2:80, 198.51.100.3:80:3": the --backend syntax, weight shown when not 1, sorted. */

@@ -201,6 +201,56 @@ export interface DetachOptions {
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 3000;
 
+/** What a detach would do, read without changing anything (`detach --dry-run`, and its confirmation). */
+export interface DetachPlan {
+  interfaces: string[];
+  /** No interface would stay attached: the datapath holds (--keep-maps) or goes with its maps and state. */
+  nothingLeft: boolean;
+  /** The pinned maps and the state file would be removed: every service is deleted. */
+  removesState: boolean;
+  /** With nothing left: services that hold (--keep-maps) or are deleted; 0 otherwise. */
+  services: number;
+  /** With nothing left: connections in use, that are held or reset (drained); 0 otherwise. */
+  liveConnections: number;
+}
+
+export function planDetach(
+  instance: Instance,
+  target: { all: true } | { interfaces: readonly string[] },
+  options: DetachOptions = {},
+): DetachPlan {
+  const state = loadState(instance);
+  const names = targetInterfaces(state, target);
+  const nothingLeft = Object.keys(state.interfaces).every((n) => names.includes(n));
+  const plan = { interfaces: names, nothingLeft, removesState: nothingLeft && !options.keepMaps };
+  if (!nothingLeft || !DatapathMaps.exists(instance)) return { ...plan, services: 0, liveConnections: 0 };
+  const maps = DatapathMaps.open(instance);
+  try {
+    const services = [...maps.get('services').entries()].length;
+    return { ...plan, services, liveConnections: liveConnectionKeys(maps).length };
+  } finally {
+    maps.close();
+  }
+}
+
+/** The interfaces a detach names (all attached ones for --all); NOT_FOUND for one that is not attached. */
+function targetInterfaces(
+  state: InstanceState,
+  target: { all: true } | { interfaces: readonly string[] },
+): string[] {
+  if ('all' in target) return Object.keys(state.interfaces);
+  const names = [...new Set(target.interfaces)];
+  if (names.length === 0) throw usageError('no interface given', 'name interfaces, or use --all');
+  const unknown = names.filter((n) => !state.interfaces[n]);
+  if (unknown.length > 0) {
+    throw notFoundError(
+      `lbctl is not attached to ${unknown.join(', ')}`,
+      `attached: ${Object.keys(state.interfaces).join(', ') || 'none'}`,
+    );
+  }
+  return names;
+}
+
 /**
  * Take lbctl off interfaces. Only qdiscs lbctl created are removed. When no interface would stay attached:
  *  - with `keepMaps`, the filters stay and the datapath holds (drops) the traffic of services and live
@@ -214,17 +264,7 @@ export async function detachInterfaces(
   options: DetachOptions = {},
 ): Promise<DetachReport> {
   const state = loadState(instance);
-  const names = 'all' in target ? Object.keys(state.interfaces) : [...new Set(target.interfaces)];
-  if (!('all' in target)) {
-    if (names.length === 0) throw usageError('no interface given', 'name interfaces, or use --all');
-    const unknown = names.filter((n) => !state.interfaces[n]);
-    if (unknown.length > 0) {
-      throw notFoundError(
-        `lbctl is not attached to ${unknown.join(', ')}`,
-        `attached: ${Object.keys(state.interfaces).join(', ') || 'none'}`,
-      );
-    }
-  }
+  const names = targetInterfaces(state, target);
   const nothingLeft = Object.keys(state.interfaces).every((n) => names.includes(n));
   const report = { liveConnections: 0, held: false, drain: null as DrainResult | null };
   if (nothingLeft && DatapathMaps.exists(instance)) {

@@ -161,11 +161,13 @@ function addReplyShare(view: ConnectionView, share: ReplyShare, nowNs: number): 
 export interface LiveConnectionKeys {
   client: CtKey;
   backend: CtKey;
+  serviceId: number;
 }
 
 /**
  * Connections still in use: SYN_SENT, ESTABLISHED or FIN (half-closed). CLOSED ones only wait for the
- * janitor's sweep. What `detach` reports, and drains, before it takes the datapath away from them.
+ * janitor's sweep. What `detach` reports, and drains, before it takes the datapath away from them, and
+ * what `service delete` counts before it asks.
  */
 export function liveConnectionKeys(maps: DatapathMaps): LiveConnectionKeys[] {
   const live: LiveConnectionKeys[] = [];
@@ -173,7 +175,7 @@ export function liveConnectionKeys(maps: DatapathMaps): LiveConnectionKeys[] {
     if (!isOrigCtEntry(valueBuf)) continue;
     const entry = decodeCtEntry(valueBuf);
     if (entry.state !== 'closed' && entry.state !== 'none')
-      live.push({ client: decodeCtKey(keyBuf), backend: entry.peer });
+      live.push({ client: decodeCtKey(keyBuf), backend: entry.peer, serviceId: entry.serviceId });
   }
   return live;
 }

@@ -119,7 +119,7 @@ export interface DatapathSnapshot {
 }
 
 export interface CollectorOptions {
-  /** Only this service (name or VIP:PORT): its counters, connections and events. */
+  /** Only this service (id, name or VIP:PORT): its counters, connections and events. */
   service?: string;
   /** Only connections whose client, VIP or backend is this ADDR or ADDR:PORT. */
   address?: string;

@@ -92,24 +92,42 @@ export function listServices(maps: DatapathMaps, state: InstanceState): ServiceV
   return views.sort((a, b) => a.id - b.id);
 }
 
-/** A service by name or by "VIP:PORT"; NOT_FOUND lists what exists. */
+/** A service by its id, its name or "VIP:PORT" (see resolveService); NOT_FOUND lists what exists. */
 export function findService(maps: DatapathMaps, state: InstanceState, ref: string): ServiceView {
-  const services = listServices(maps, state);
+  return resolveService(listServices(maps, state), ref);
+}
+
+/**
+ * The service a user means by `ref`: the id `service list` shows ("7"), a name, or "VIP:PORT" (with or
+ * without "/tcp"). Names may be all digits, so a number that is one service's id and another's name is
+ * refused as ambiguous rather than guessed.
+ */
+export function resolveService(services: readonly ServiceView[], ref: string): ServiceView {
   const byName = services.find((s) => s.name === ref);
-  if (byName) return byName;
-  let wanted: string | undefined;
-  try {
-    wanted = serviceKeyText(parseEndpoint(ref.replace(/\/tcp$/i, '')));
-  } catch {
-    wanted = undefined;
+  const byId = /^[1-9][0-9]*$/.test(ref) ? services.find((s) => s.id === Number(ref)) : undefined;
+  if (byName && byId && byName !== byId) {
+    throw usageError(
+      `"${ref}" is the id of ${byId.key} and the name of ${byName.key}`,
+      `name the service by its VIP:PORT: ${byId.key} or ${byName.key}`,
+    );
   }
-  const byKey = services.find((s) => s.key === wanted);
-  if (byKey) return byKey;
-  const known = services.map((s) => s.name ?? s.key).join(', ');
+  const found = byName ?? byId ?? services.find((s) => s.key === keyOfRef(ref));
+  if (found) return found;
+  const known = services.map((s) => `${s.id} (${s.name ?? s.key})`).join(', ');
   throw notFoundError(
     `no service "${ref}"`,
-    known ? `existing services: ${known}` : 'there are no services; add one with lbctl service add',
+    known
+      ? `existing services (id and name): ${known}`
+      : 'there are no services; add one with lbctl service add',
   );
+}
+
+function keyOfRef(ref: string): string | undefined {
+  try {
+    return serviceKeyText(parseEndpoint(ref.replace(/\/tcp$/i, '')));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -123,19 +141,11 @@ export function addService(
   spec: ServiceSpec,
   snat: string | null,
 ): ServiceView {
-  validateService(spec);
   const services = listServices(maps, state);
+  checkAddable(services, spec);
   const key = serviceKeyText(spec.vip);
-  if (services.some((s) => s.key === key)) {
-    throw conflictError(
-      `service ${key} already exists`,
-      'change it with lbctl service set, or delete it first',
-    );
-  }
-  if (spec.name && services.some((s) => s.name === spec.name)) {
-    throw conflictError(`a service named "${spec.name}" already exists`, 'pick another --name');
-  }
-  const id = freeServiceId(services);
+  const id = freeServiceId(services, state.lastServiceId ?? 0);
+  state.lastServiceId = id;
   const record = serviceRecord(id, spec, snat);
   // Backends start up: the agent takes out the ones that fail their probes.
   const backends = spec.backends.map((b, slot) => ({ id: backendId(id, slot + 1), spec: b, down: false }));
@@ -164,6 +174,21 @@ export function addService(
   return findService(maps, state, key);
 }
 
+/** Why `spec` cannot be added next to `services` (invalid, duplicate key or name), thrown; else nothing. */
+export function checkAddable(services: readonly ServiceView[], spec: ServiceSpec): void {
+  validateService(spec);
+  const key = serviceKeyText(spec.vip);
+  if (services.some((s) => s.key === key)) {
+    throw conflictError(
+      `service ${key} already exists`,
+      'change it with lbctl service set, or delete it first',
+    );
+  }
+  if (spec.name && services.some((s) => s.name === spec.name)) {
+    throw conflictError(`a service named "${spec.name}" already exists`, 'pick another --name');
+  }
+}
+
 export interface ServiceChanges {
   backends?: BackendSpec[];
   mode?: Mode;
@@ -186,22 +211,7 @@ export function updateService(
   current: ServiceView,
   changes: ServiceChanges,
 ): ServiceView {
-  const spec: ServiceSpec = {
-    name: current.name ?? undefined,
-    vip: { family: current.family, address: current.vip, port: current.port },
-    mode: changes.mode ?? current.mode,
-    backends:
-      changes.backends ??
-      current.backends.map((b) => ({
-        family: current.family,
-        address: b.address,
-        port: b.port,
-        weight: b.weight,
-      })),
-    ppv2: changes.ppv2 ?? specPpv2(current),
-    liveness: changes.liveness ?? current.liveness,
-  };
-  validateService(spec);
+  const spec = specWithChanges(current, changes);
   const existing = new Map(current.backends.map((b) => [`${b.address}|${b.port}`, b.id]));
   const usedSlots = new Set(current.backends.map((b) => b.id & 0xffff));
   let nextSlot = 1;
@@ -245,6 +255,25 @@ export function updateService(
     if (!keep.has(old.id)) maps.get('backends').delete(encodeBackendId(old.id));
   }
   return findService(maps, state, current.key);
+}
+
+/** The valid spec `current` has once `changes` are made (USAGE error when it would be invalid). */
+export function specWithChanges(current: ServiceView, changes: ServiceChanges): ServiceSpec {
+  return validateService({
+    name: current.name ?? undefined,
+    vip: { family: current.family, address: current.vip, port: current.port },
+    mode: changes.mode ?? current.mode,
+    backends:
+      changes.backends ??
+      current.backends.map((b) => ({
+        family: current.family,
+        address: b.address,
+        port: b.port,
+        weight: b.weight,
+      })),
+    ppv2: changes.ppv2 ?? specPpv2(current),
+    liveness: changes.liveness ?? current.liveness,
+  });
 }
 
 /**
@@ -321,9 +350,14 @@ export function deleteService(maps: DatapathMaps, state: InstanceState, service:
   if (state.appliedServices) delete state.appliedServices[service.key];
 }
 
-function freeServiceId(services: readonly ServiceView[]): number {
+/** The first id after `last` (wrapping around) that no service has; see InstanceState.lastServiceId. */
+export function freeServiceId(services: readonly ServiceView[], last: number): number {
   const used = new Set(services.map((s) => s.id));
-  for (let id = 1; id < LB_LIMITS.maxServices; id++) if (!used.has(id)) return id;
+  const count = LB_LIMITS.maxServices - 1; // ids 1..count
+  for (let step = 1; step <= count; step++) {
+    const id = ((last + step - 1) % count) + 1;
+    if (!used.has(id)) return id;
+  }
   throw conflictError(`all ${LB_LIMITS.maxServices - 1} service slots are in use`, 'delete a service first');
 }
 

@@ -34,6 +34,12 @@ export interface InstanceState {
    * unnamed namespace lbctl was started in (instance.ts). Absent in state files written before it existed.
    */
   netnsId?: NetnsId;
+  /**
+   * The id the last added service got. The next one gets the first free id after it (wrapping around), so
+   * a deleted service's id is not handed out again at once: `service delete ID` run twice cannot remove a
+   * newer service. Absent in state files written before it existed.
+   */
+  lastServiceId?: number;
 }
 
 const emptyState = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });

@@ -18,6 +18,7 @@ import { run } from '../../src/sys/run.js';
 import { lbctl, parseJson, REPO_ROOT } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
 import { skipOrFailUnderCi, suitePrerequisites } from '../helpers/prereq.js';
+import { Tmux } from '../helpers/tmux.js';
 import { waitFor } from '../helpers/wait.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
 
@@ -47,59 +48,6 @@ function startTraffic(lb: Balancer, urls: string[]): { stop(): Promise<void>; re
     },
     requests: () => requests,
   };
-}
-
-/**
- * A private tmux server on a socket in the test's scratch directory, so the test never touches anyone
- * else's sessions and leaves no socket behind.
- */
-class Tmux {
-  private started = false;
-
-  constructor(private readonly socket: string) {}
-
-  async tmux(...args: string[]): Promise<string> {
-    return (await run('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { timeoutMs: 10_000 })).stdout;
-  }
-
-  async start(command: string, columns: number, rows: number): Promise<void> {
-    this.started = true;
-    await this.tmux('new-session', '-d', '-s', 'top', '-x', String(columns), '-y', String(rows), command);
-  }
-
-  capture(): Promise<string> {
-    return this.tmux('capture-pane', '-p', '-t', 'top');
-  }
-
-  /** tmux format variables of the pane, e.g. alternate_on and cursor_flag. */
-  async pane(format: string): Promise<string> {
-    return (await this.tmux('display-message', '-p', '-t', 'top', format)).trim();
-  }
-
-  async keys(...keys: string[]): Promise<void> {
-    await this.tmux('send-keys', '-t', 'top', ...keys);
-  }
-
-  async resize(columns: number, rows: number): Promise<void> {
-    await this.tmux('resize-window', '-t', 'top', '-x', String(columns), '-y', String(rows));
-  }
-
-  async waitFor(what: string, check: (screen: string) => boolean, ms = 25_000): Promise<string> {
-    let screen = '';
-    return waitFor(
-      what,
-      async () => {
-        screen = await this.capture();
-        return check(screen) && screen;
-      },
-      { timeoutMs: ms, intervalMs: 250, detail: () => `the screen was:\n${screen}` },
-    );
-  }
-
-  /** Ends the server and with it the pane's processes (they get SIGHUP). */
-  async close(): Promise<void> {
-    if (this.started) await this.tmux('kill-server').catch(() => undefined);
-  }
 }
 
 /** The number after `label` on the dashboard's rate line ("rate   pkts/s 52.7   ...   conn/s 5 ..."). */

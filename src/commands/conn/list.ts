@@ -1,11 +1,11 @@
 import { Flags } from '@oclif/core';
 import { CT_STATES } from '../../bpf/records.js';
 import { DatapathCommand } from '../../cli/datapath-command.js';
-import { renderTable } from '../../cli/output.js';
+import { type Column, type ListingOptions, renderColumns } from '../../cli/output.js';
+import { outputFlag } from '../../cli/output-format.js';
+import { SERVICE_REF } from '../../cli/service-arg.js';
 import { type ConnectionView, listConnections } from '../../core/connections.js';
-import { DatapathMaps } from '../../core/maps.js';
 import { findService, listServices } from '../../core/services.js';
-import { loadState } from '../../core/state-file.js';
 
 export default class ConnList extends DatapathCommand<typeof ConnList> {
   static override summary = 'List live connections: client, VIP, backend, TCP state, PPv2, bytes and age.';
@@ -14,10 +14,11 @@ export default class ConnList extends DatapathCommand<typeof ConnList> {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --service 203.0.113.10:80 --state established',
     '<%= config.bin %> <%= command.id %> --address 192.0.2.10 --json',
+    '<%= config.bin %> <%= command.id %> -o wide',
   ];
 
   static override flags = {
-    service: Flags.string({ summary: 'Only connections of this service (name or VIP:PORT).' }),
+    service: Flags.string({ summary: `Only connections of this service (its ${SERVICE_REF}).` }),
     address: Flags.string({
       summary: 'Only connections whose client, VIP or backend is this ADDR or ADDR:PORT.',
     }),
@@ -27,42 +28,40 @@ export default class ConnList extends DatapathCommand<typeof ConnList> {
       default: 100,
       min: 1,
     }),
+    ...outputFlag,
   };
 
   public async run(): Promise<{ total: number; shown: number; connections: ConnectionView[] }> {
-    const maps = DatapathMaps.open(this.instance);
-    try {
-      const state = loadState(this.instance);
-      const services = listServices(maps, state);
+    const { connections, total } = await this.withDatapath((maps, state) => {
       const service = this.flags.service ? findService(maps, state, this.flags.service) : undefined;
-      const { connections, total } = listConnections(
-        maps,
-        services,
-        { service, address: this.flags.address, state: this.flags.state },
-        this.flags.limit,
-      );
-      this.log(render(connections, total));
-      return { total, shown: connections.length, connections };
-    } finally {
-      maps.close();
-    }
+      const filter = { service, address: this.flags.address, state: this.flags.state };
+      return listConnections(maps, listServices(maps, state), filter, this.flags.limit);
+    });
+    this.log(render(connections, total, this.listing()));
+    return { total, shown: connections.length, connections };
   }
 }
 
-function render(connections: ConnectionView[], total: number): string {
+const CONNECTION_COLUMNS: ReadonlyArray<Column<ConnectionView>> = [
+  { head: 'client', cell: (c) => c.client },
+  { head: 'vip', cell: (c) => c.vip },
+  { head: 'service', cell: (c) => c.service ?? String(c.serviceId), wide: true },
+  { head: 'backend', cell: (c) => c.backend },
+  { head: 'backend sees', cell: (c) => c.backendSees, wide: true },
+  { head: 'state', cell: (c) => c.state },
+  {
+    head: 'ppv2',
+    cell: (c) => (c.ppv2.expected ? (c.ppv2.injected ? `yes (${c.ppv2.headerBytes} B)` : 'pending') : 'off'),
+  },
+  { head: 'bytes in/out', cell: (c) => `${c.bytesFromClient}/${c.bytesFromBackend}` },
+  { head: 'packets in/out', cell: (c) => `${c.packetsFromClient}/${c.packetsFromBackend}`, wide: true },
+  { head: 'age', cell: (c) => `${c.ageSeconds.toFixed(1)}s` },
+  { head: 'idle', cell: (c) => `${c.idleSeconds.toFixed(1)}s`, wide: true },
+];
+
+function render(connections: ConnectionView[], total: number, options: ListingOptions): string {
   if (total === 0) return 'no live connections';
-  const table = renderTable(
-    ['client', 'vip', 'backend', 'state', 'ppv2', 'bytes in/out', 'age'],
-    connections.map((c) => [
-      c.client,
-      c.vip,
-      c.backend,
-      c.state,
-      c.ppv2.expected ? (c.ppv2.injected ? `yes (${c.ppv2.headerBytes} B)` : 'pending') : 'off',
-      `${c.bytesFromClient}/${c.bytesFromBackend}`,
-      `${c.ageSeconds.toFixed(1)}s`,
-    ]),
-  );
+  const table = renderColumns(CONNECTION_COLUMNS, connections, options);
   const hidden = total - connections.length;
   return hidden > 0 ? `${table}\n${hidden} more not shown (raise --limit or filter)` : table;
 }

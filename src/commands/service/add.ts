@@ -1,18 +1,20 @@
 import { Args, Flags } from '@oclif/core';
+import type { ApplyReport } from '../../cli/apply-render.js';
 import { DatapathCommand } from '../../cli/datapath-command.js';
+import { dryRunFlag } from '../../cli/guard-flags.js';
 import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
 import { parseEndpoint } from '../../core/endpoint.js';
-import { DatapathMaps } from '../../core/maps.js';
+import { planAdd } from '../../core/service-plan.js';
 import {
   parseBackend,
   parsePpv2Options,
   type ServiceSpec,
   validateService,
 } from '../../core/service-spec.js';
-import { addService, type ServiceView } from '../../core/services.js';
+import { addService, listServices, type ServiceView } from '../../core/services.js';
 import { snatFor } from '../../core/snat.js';
-import { loadState, saveState, withInstanceLock } from '../../core/state-file.js';
+import { saveState, withInstanceLock } from '../../core/state-file.js';
 
 export default class ServiceAdd extends DatapathCommand<typeof ServiceAdd> {
   static override summary =
@@ -28,6 +30,7 @@ real address and port. The service goes live only once it is complete; invalid i
     '<%= config.bin %> <%= command.id %> [2001:db8:f::10]:443 --backend [2001:db8:b::2]:443:3 --backend [2001:db8:b::3]:443:1 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c --name web6',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:8080 --backend 198.51.100.4:8080 --mode dnat --ppv2 --ppv2-tlv 0xE0=01020304',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:443 --backend 198.51.100.2:443 --backend 198.51.100.3:443 --ppv2 --liveness --name tls',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:81 --backend 198.51.100.2:81 --dry-run',
   ];
 
   static override args = {
@@ -45,23 +48,26 @@ real address and port. The service goes live only once it is complete; invalid i
       default: false,
     }),
     name: Flags.string({ summary: 'A name to refer to the service by (lower-case letters, digits, "-").' }),
+    ...dryRunFlag,
   };
 
-  public async run(): Promise<ServiceView> {
+  public async run(): Promise<ServiceView | ApplyReport> {
     const spec = validateService(this.specFromFlags());
-    const service = await withInstanceLock(this.instance, async () => {
-      const maps = DatapathMaps.open(this.instance);
-      try {
-        const state = loadState(this.instance);
-        const snat = await snatFor(spec, this.flags.snat);
+    const snat = await snatFor(spec, this.flags.snat);
+    if (this.flags['dry-run']) {
+      const plan = await this.withDatapath((maps, state) =>
+        planAdd(listServices(maps, state), spec, snat, state.lastServiceId ?? 0),
+      );
+      return this.printPlan([plan]);
+    }
+    const service = await withInstanceLock(this.instance, () =>
+      this.withDatapath((maps, state) => {
         const added = addService(maps, state, spec, snat);
         saveState(this.instance, state);
         return added;
-      } finally {
-        maps.close();
-      }
-    });
-    this.log(renderServiceDetail(service));
+      }),
+    );
+    this.log(renderServiceDetail(service, this.listing()));
     return service;
   }
 

@@ -1,13 +1,16 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import type { ApplyReport } from '../../cli/apply-render.js';
 import { DatapathCommand } from '../../cli/datapath-command.js';
+import { dryRunFlag } from '../../cli/guard-flags.js';
+import { serviceArg } from '../../cli/service-arg.js';
 import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
 import { formatEndpoint } from '../../core/endpoint.js';
-import { DatapathMaps } from '../../core/maps.js';
+import { planChange } from '../../core/service-plan.js';
 import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
 import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
 import { snatFor } from '../../core/snat.js';
-import { loadState, withInstanceLock } from '../../core/state-file.js';
+import { withInstanceLock } from '../../core/state-file.js';
 import { usageError } from '../../errors.js';
 
 export default class ServiceSet extends DatapathCommand<typeof ServiceSet> {
@@ -28,11 +31,10 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --no-ppv2',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c',
     '<%= config.bin %> <%= command.id %> web --liveness',
+    '<%= config.bin %> <%= command.id %> 2 --remove-backend 198.51.100.2:80 --dry-run',
   ];
 
-  static override args = {
-    service: Args.string({ description: 'Service name or VIP:PORT.', required: true }),
-  };
+  static override args = serviceArg;
 
   static override flags = {
     ...serviceFlags,
@@ -46,40 +48,51 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
       summary: 'Turn PPv2 injection on (--no-ppv2: off) for new connections.',
       allowNo: true,
     }),
+    ...dryRunFlag,
   };
 
-  public async run(): Promise<ServiceView> {
+  public async run(): Promise<ServiceView | ApplyReport> {
     const { flags } = this;
     if (flags.backend && (flags['add-backend'] || flags['remove-backend'])) {
       throw usageError(
         '--backend replaces the whole set; do not combine it with --add-backend/--remove-backend',
       );
     }
-    const updated = await withInstanceLock(this.instance, async () => {
-      const maps = DatapathMaps.open(this.instance);
-      try {
-        const current = findService(maps, loadState(this.instance), this.args.service);
-        const changes = this.changes(current);
-        if (Object.keys(changes).length === 0) {
-          throw usageError(
-            'nothing to change',
-            'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
-          );
-        }
-        const mode = changes.mode ?? current.mode;
-        // A new backend set or mode takes a new SNAT address (the given one, or the route's source).
-        if (changes.backends || changes.mode || flags.snat !== undefined) {
-          const vip = { family: current.family, address: current.vip, port: current.port };
-          const backends = changes.backends ?? backendSpecs(current);
-          changes.snat = await snatFor({ mode, vip, backends }, flags.snat);
-        }
-        return updateService(maps, loadState(this.instance), current, changes);
-      } finally {
-        maps.close();
-      }
-    });
-    this.log(renderServiceDetail(updated));
+    if (flags['dry-run']) {
+      const plan = await this.withDatapath(async (maps, state) => {
+        const current = findService(maps, state, this.args.service);
+        return planChange(current, await this.resolvedChanges(current));
+      });
+      return this.printPlan([plan]);
+    }
+    const updated = await withInstanceLock(this.instance, () =>
+      this.withDatapath(async (maps, state) => {
+        const current = findService(maps, state, this.args.service);
+        return updateService(maps, state, current, await this.resolvedChanges(current));
+      }),
+    );
+    this.log(renderServiceDetail(updated, this.listing()));
     return updated;
+  }
+
+  /** The changes the flags ask for, with the SNAT address resolved; USAGE when they change nothing. */
+  private async resolvedChanges(current: ServiceView): Promise<ServiceChanges> {
+    const { flags } = this;
+    const changes = this.changes(current);
+    if (Object.keys(changes).length === 0) {
+      throw usageError(
+        'nothing to change',
+        'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
+      );
+    }
+    const mode = changes.mode ?? current.mode;
+    // A new backend set or mode takes a new SNAT address (the given one, or the route's source).
+    if (changes.backends || changes.mode || flags.snat !== undefined) {
+      const vip = { family: current.family, address: current.vip, port: current.port };
+      const backends = changes.backends ?? backendSpecs(current);
+      changes.snat = await snatFor({ mode, vip, backends }, flags.snat);
+    }
+    return changes;
   }
 
   private changes(current: ServiceView): ServiceChanges {

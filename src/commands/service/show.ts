@@ -1,9 +1,8 @@
-import { Args } from '@oclif/core';
 import { DatapathCommand } from '../../cli/datapath-command.js';
+import { outputFlag } from '../../cli/output-format.js';
+import { serviceArg } from '../../cli/service-arg.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
-import { DatapathMaps } from '../../core/maps.js';
 import { findService, type ServiceView } from '../../core/services.js';
-import { loadState } from '../../core/state-file.js';
 
 export default class ServiceShow extends DatapathCommand<typeof ServiceShow> {
   static override summary =
@@ -11,21 +10,17 @@ export default class ServiceShow extends DatapathCommand<typeof ServiceShow> {
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80',
+    '<%= config.bin %> <%= command.id %> 3 -o yaml',
     '<%= config.bin %> <%= command.id %> web6 --json',
   ];
 
-  static override args = {
-    service: Args.string({ description: 'Service name or VIP:PORT.', required: true }),
-  };
+  static override args = serviceArg;
+
+  static override flags = { ...outputFlag };
 
   public async run(): Promise<ServiceView> {
-    const maps = DatapathMaps.open(this.instance);
-    try {
-      const service = findService(maps, loadState(this.instance), this.args.service);
-      this.log(renderServiceDetail(service));
-      return service;
-    } finally {
-      maps.close();
-    }
+    const service = await this.withDatapath((maps, state) => findService(maps, state, this.args.service));
+    this.log(renderServiceDetail(service, this.listing()));
+    return service;
   }
 }
