@@ -1,9 +1,9 @@
 import { Command, Flags, type Interfaces, toConfiguredId } from '@oclif/core';
 import { chalkStderr } from 'chalk';
 import { errorJson, errorLine, toLbctlError } from './error-report.js';
-import { requirePrivileges } from './privileges.js';
 import type { ListingOptions } from './output.js';
 import { type OutputFormat, outputFlag, toYaml } from './output-format.js';
+import { requirePrivileges } from './privileges.js';
 import { outputWidth } from './table-fit.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
