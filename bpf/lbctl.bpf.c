@@ -19,6 +19,7 @@
 #include "ppv2.h"
 #include "tcp_opts.h"
 #include "detaching.h"
+#include "icmp.h"
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_timer and friends are GPL-only helpers */
 
@@ -373,7 +374,7 @@ int lbctl_ingress(struct __sk_buff *skb)
 	int table_full = 0;
 
 	if (parse_pkt(skb, &p))
-		return TC_ACT_OK;
+		return icmp_handle(skb); /* ICMP errors about tracked connections; anything else passes */
 	detaching = detaching_flags();
 	if (detaching)
 		return handle_detaching(skb, &p, detaching);

@@ -127,6 +127,9 @@ enum lb_counter {
 	LB_CNT_PPV2_HDR_ALONE, /* first headers sent alone, in the client's handshake-completing ACK (before any data) */
 	LB_CNT_PPV2_HDR_WITH_DATA, /* first headers sent in front of the client's first data (it came with the handshake's ACK) */
 	LB_CNT_DROP_CT_FULL, /* SYNs refused with a reset: the conntrack table is full (no live entry is evicted) */
+	LB_CNT_ICMP_TRANSLATED, /* ICMP/ICMPv6 errors about a tracked connection, translated to the other side and forwarded */
+	LB_CNT_ICMP_TOO_BIG, /* of those, fragmentation needed (ICMP) or packet too big (ICMPv6): path MTU discovery */
+	LB_CNT_ICMP_MTU_LOWERED, /* of those, about the segment that carried the PPv2 header: MTU reported lower by the header length */
 	LB_CNT__MAX,
 };
 
@@ -284,7 +287,7 @@ _Static_assert(__builtin_offsetof(struct lb_config, timeout_est_s) == 16, "lb_co
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_fin_s) == 20, "lb_config.timeout_fin_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_closed_s) == 24, "lb_config.timeout_closed_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, pad) == 28, "lb_config.pad offset");
-_Static_assert(sizeof(struct lb_stats) == 280, "lb_stats size");
+_Static_assert(sizeof(struct lb_stats) == 304, "lb_stats size");
 _Static_assert(__builtin_offsetof(struct lb_stats, c) == 0, "lb_stats.c offset");
 _Static_assert(sizeof(struct lb_event) == 272, "lb_event size");
 _Static_assert(__builtin_offsetof(struct lb_event, ts_ns) == 0, "lb_event.ts_ns offset");

@@ -250,6 +250,15 @@ export const COUNTERS = [
     "first headers sent in front of the client's first data (it came with the handshake's ACK)",
   ],
   ['drop_ct_full', 'SYNs refused with a reset: the conntrack table is full (no live entry is evicted)'],
+  [
+    'icmp_translated',
+    'ICMP/ICMPv6 errors about a tracked connection, translated to the other side and forwarded',
+  ],
+  ['icmp_too_big', 'of those, fragmentation needed (ICMP) or packet too big (ICMPv6): path MTU discovery'],
+  [
+    'icmp_mtu_lowered',
+    'of those, about the segment that carried the PPv2 header: MTU reported lower by the header length',
+  ],
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number][0];
@@ -628,6 +637,15 @@ export const MAPS = {
     maxEntries: 256,
     shared: false,
     doc: 'per-CPU route cache, 100 ms per entry',
+  },
+  icmpWork: {
+    name: 'lb_icmp_work',
+    type: 'percpu_array',
+    key: 'u32',
+    value: 'icmp_work',
+    maxEntries: 1,
+    shared: false,
+    doc: 'per-CPU work area for translating ICMP errors (bpf/icmp.h)',
   },
 } as const satisfies Record<string, MapDecl>;
 

@@ -7,6 +7,10 @@ import { isAlive, run, stop } from '../sys/run.js';
  *
  *   client ns ── cli-ID ═══ lbc-ID ── lb ns ── lbb-ID ═══ srv-ID ── backends ns
  *
+ * or, with a router between the balancer and the backends (`router`):
+ *
+ *   client ns ── cli-ID ═══ lbc-ID ── lb ns ── lbb-ID ═══ rtl-ID ── router ns ── rts-ID ═══ srv-ID ── backends ns
+ *
  * The lb namespace routes between the client and backend subnets (forwarding on); the datapath attaches
  * at tc ingress on lbc-ID and lbb-ID and intercepts the VIPs, which are routed there by the clients'
  * default routes. Everything is a plain object so a state file, `lab status` and the tests share it.
@@ -29,6 +33,13 @@ export const LAB_ADDRESSES = {
   backends6: ['2001:db8:b::2', '2001:db8:b::3', '2001:db8:b::4'],
   vip4: '203.0.113.10',
   vip6: '2001:db8:f::10',
+  /** With a router: the link between the balancer and the router (the router takes .1 on the backends' net). */
+  transferLb4: '203.0.113.249',
+  transferRouter4: '203.0.113.250',
+  transferNet4: '203.0.113.248/30',
+  transferLb6: '2001:db8:e::1',
+  transferRouter6: '2001:db8:e::2',
+  transferNet6: '2001:db8:e::/64',
 } as const;
 
 export const DEFAULT_LAB_PREFIX = 'lbctl-lab';
@@ -38,13 +49,19 @@ export interface TopologyOptions {
   prefix?: string;
   /** 8 hex characters; random by default. */
   id?: string;
-  /** MTU for all four veth ends (1280..65535); default: the kernel's (1500). */
+  /** MTU for every veth end (1280..65535); default: the kernel's (1500). */
   mtu?: number;
   /** false: `ethtool -K IF tx off` on all veths, so packets carry full checksums (CHECKSUM_NONE path). */
   txChecksum?: boolean;
   /** TCP timestamps / SACK in the client namespace (per-netns sysctls); default: the kernel's (on). */
   tcpTimestamps?: boolean;
   tcpSack?: boolean;
+  /**
+   * A router namespace between the balancer and the backends whose routes (both ways) carry a locked MTU
+   * of `mtu` (1280..65535): every link keeps its MTU, so the endpoints' MSS does not see the smaller one and
+   * only path MTU discovery (ICMP fragmentation needed / packet too big from the router) finds it.
+   */
+  router?: { mtu: number };
 }
 
 export interface Topology {
@@ -52,7 +69,7 @@ export interface Topology {
   name: string;
   prefix: string;
   id: string;
-  ns: { client: string; lb: string; backends: string };
+  ns: { client: string; lb: string; backends: string; router?: string };
   ifaces: {
     /** In the client ns, facing the balancer. */
     client: string;
@@ -60,20 +77,25 @@ export interface Topology {
     lbClient: string;
     /** In the lb ns, facing the backends (tc ingress here for backend→client traffic). */
     lbBackend: string;
-    /** In the backends ns, facing the balancer. */
+    /** In the backends ns, facing the balancer (or the router). */
     backends: string;
+    /** With a router: its interfaces facing the balancer and the backends. */
+    routerLb?: string;
+    routerBackends?: string;
   };
   client: { ipv4: string[]; ipv6: string[]; gateway4: string; gateway6: string };
   lb: { client4: string; client6: string; backend4: string; backend6: string };
   backends: { ipv4: string[]; ipv6: string[]; gateway4: string; gateway6: string };
   vip: { ipv4: string; ipv6: string };
+  /** With a router: its path MTU and its addresses towards the balancer. */
+  router?: { mtu: number; lb4: string; lb6: string };
   mtu: number | undefined;
   txChecksum: boolean;
   tcpTimestamps: boolean;
   tcpSack: boolean;
 }
 
-const ROLE_SUFFIXES = ['cli', 'lb', 'srv'] as const;
+const ROLE_SUFFIXES = ['cli', 'lb', 'srv', 'rtr'] as const;
 const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
 const ID_RE = /^[0-9a-f]{8}$/;
 
@@ -94,21 +116,40 @@ export function planTopology(opts: TopologyOptions = {}): Topology {
   const id = opts.id ?? randomBytes(4).toString('hex');
   if (!ID_RE.test(id))
     throw new LbctlError('USAGE', `invalid lab id: ${id}`, 'use 8 lowercase hex characters');
-  if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 1280 || opts.mtu > 65535)) {
-    throw new LbctlError('USAGE', `invalid MTU: ${opts.mtu}`, 'use 1280..65535 (IPv6 needs at least 1280)');
+  for (const mtu of [opts.mtu, opts.router?.mtu]) {
+    if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535)) {
+      throw new LbctlError('USAGE', `invalid MTU: ${mtu}`, 'use 1280..65535 (IPv6 needs at least 1280)');
+    }
   }
   const name = `${prefix}-${id}`;
   const a = LAB_ADDRESSES;
+  const routed = opts.router !== undefined;
   return {
     name,
     prefix,
     id,
-    ns: { client: `${name}-cli`, lb: `${name}-lb`, backends: `${name}-srv` },
+    ns: {
+      client: `${name}-cli`,
+      lb: `${name}-lb`,
+      backends: `${name}-srv`,
+      ...(routed ? { router: `${name}-rtr` } : {}),
+    },
     // Names are per namespace, but carrying the id keeps tc/bpftool output and captures of concurrent
     // labs unambiguous; 4 + 8 characters stays under the 15-character limit.
-    ifaces: { client: `cli-${id}`, lbClient: `lbc-${id}`, lbBackend: `lbb-${id}`, backends: `srv-${id}` },
+    ifaces: {
+      client: `cli-${id}`,
+      lbClient: `lbc-${id}`,
+      lbBackend: `lbb-${id}`,
+      backends: `srv-${id}`,
+      ...(routed ? { routerLb: `rtl-${id}`, routerBackends: `rts-${id}` } : {}),
+    },
     client: { ipv4: [...a.clients4], ipv6: [...a.clients6], gateway4: a.lbClient4, gateway6: a.lbClient6 },
-    lb: { client4: a.lbClient4, client6: a.lbClient6, backend4: a.lbBackend4, backend6: a.lbBackend6 },
+    lb: {
+      client4: a.lbClient4,
+      client6: a.lbClient6,
+      backend4: routed ? a.transferLb4 : a.lbBackend4,
+      backend6: routed ? a.transferLb6 : a.lbBackend6,
+    },
     backends: {
       ipv4: [...a.backends4],
       ipv6: [...a.backends6],
@@ -116,6 +157,9 @@ export function planTopology(opts: TopologyOptions = {}): Topology {
       gateway6: a.lbBackend6,
     },
     vip: { ipv4: a.vip4, ipv6: a.vip6 },
+    ...(opts.router
+      ? { router: { mtu: opts.router.mtu, lb4: a.transferRouter4, lb6: a.transferRouter6 } }
+      : {}),
     mtu: opts.mtu,
     txChecksum: opts.txChecksum ?? true,
     tcpTimestamps: opts.tcpTimestamps ?? true,
@@ -156,14 +200,15 @@ async function build(t: Topology): Promise<void> {
     await ip(ns, 'link', 'set', 'lo', 'up');
   }
   const { ns, ifaces } = t;
-  await run('ip', [
-    ...['link', 'add', ifaces.client, 'netns', ns.client, 'type', 'veth'],
-    ...['peer', 'name', ifaces.lbClient, 'netns', ns.lb],
-  ]);
-  await run('ip', [
-    ...['link', 'add', ifaces.lbBackend, 'netns', ns.lb, 'type', 'veth'],
-    ...['peer', 'name', ifaces.backends, 'netns', ns.backends],
-  ]);
+  const veth = (a: [string, string], b: [string, string]) =>
+    run('ip', ['link', 'add', a[1], 'netns', a[0], 'type', 'veth', 'peer', 'name', b[1], 'netns', b[0]]);
+  await veth([ns.client, ifaces.client], [ns.lb, ifaces.lbClient]);
+  if (ns.router && ifaces.routerLb && ifaces.routerBackends) {
+    await veth([ns.lb, ifaces.lbBackend], [ns.router, ifaces.routerLb]);
+    await veth([ns.router, ifaces.routerBackends], [ns.backends, ifaces.backends]);
+  } else {
+    await veth([ns.lb, ifaces.lbBackend], [ns.backends, ifaces.backends]);
+  }
 
   await sysctl(ns.lb, 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
 
@@ -172,7 +217,7 @@ async function build(t: Topology): Promise<void> {
     ...t.client.ipv6.map((a): [string, string, string] => [ns.client, ifaces.client, `${a}/64`]),
     [ns.lb, ifaces.lbClient, `${t.lb.client4}/24`],
     [ns.lb, ifaces.lbClient, `${t.lb.client6}/64`],
-    [ns.lb, ifaces.lbBackend, `${t.lb.backend4}/24`],
+    [ns.lb, ifaces.lbBackend, `${t.lb.backend4}/${t.router ? 30 : 24}`],
     [ns.lb, ifaces.lbBackend, `${t.lb.backend6}/64`],
     ...t.backends.ipv4.map((a): [string, string, string] => [ns.backends, ifaces.backends, `${a}/24`]),
     ...t.backends.ipv6.map((a): [string, string, string] => [ns.backends, ifaces.backends, `${a}/64`]),
@@ -181,13 +226,11 @@ async function build(t: Topology): Promise<void> {
     await ip(netns, 'addr', 'add', cidr, 'dev', dev, ...(cidr.includes(':') ? ['nodad'] : []));
   }
 
-  const links: Array<[string, string]> = [
-    [ns.client, ifaces.client],
-    [ns.lb, ifaces.lbClient],
-    [ns.lb, ifaces.lbBackend],
-    [ns.backends, ifaces.backends],
-  ];
-  for (const [netns, dev] of links) {
+  for (const [netns, dev, cidr] of routerAddresses(t)) {
+    await ip(netns, 'addr', 'add', cidr, 'dev', dev, ...(cidr.includes(':') ? ['nodad'] : []));
+  }
+
+  for (const [netns, dev] of vethEnds(t)) {
     if (t.mtu !== undefined) await ip(netns, 'link', 'set', dev, 'mtu', String(t.mtu));
     if (!t.txChecksum) await run('ethtool', ['-K', dev, 'tx', 'off'], { netns });
     await ip(netns, 'link', 'set', dev, 'up');
@@ -201,8 +244,41 @@ async function build(t: Topology): Promise<void> {
   // The backends answer through the balancer, which is what dnat mode relies on.
   await ip(ns.backends, 'route', 'add', 'default', 'via', t.backends.gateway4);
   await ip(ns.backends, '-6', 'route', 'add', 'default', 'via', t.backends.gateway6);
+  if (t.router) await routeThroughRouter(t, t.router);
 
   await setClientTcpOptions(t, { timestamps: t.tcpTimestamps, sack: t.tcpSack });
+}
+
+/** The router's addresses: towards the balancer, and the backends' gateway addresses on their side. */
+function routerAddresses(t: Topology): Array<[string, string, string]> {
+  const { ns, ifaces } = t;
+  if (!t.router || !ns.router || !ifaces.routerLb || !ifaces.routerBackends) return [];
+  return [
+    [ns.router, ifaces.routerLb, `${t.router.lb4}/30`],
+    [ns.router, ifaces.routerLb, `${t.router.lb6}/64`],
+    [ns.router, ifaces.routerBackends, `${t.backends.gateway4}/24`],
+    [ns.router, ifaces.routerBackends, `${t.backends.gateway6}/64`],
+  ];
+}
+
+/**
+ * The balancer reaches the backends through the router, and the router everything else through the
+ * balancer. The router's routes carry a locked MTU, which the kernel's forwarding honours (IPv4 and IPv6)
+ * with fragmentation-needed / packet-too-big errors to the sender.
+ */
+async function routeThroughRouter(t: Topology, router: NonNullable<Topology['router']>): Promise<void> {
+  const { ns, ifaces } = t;
+  if (!ns.router || !ifaces.routerBackends) return;
+  const a = LAB_ADDRESSES;
+  const mtu = ['mtu', 'lock', String(router.mtu)];
+  await ip(ns.lb, 'route', 'add', a.backendNet4, 'via', router.lb4);
+  await ip(ns.lb, '-6', 'route', 'add', a.backendNet6, 'via', router.lb6);
+  await sysctl(ns.router, 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
+  await ip(ns.router, 'route', 'add', 'default', 'via', t.lb.backend4, ...mtu);
+  await ip(ns.router, '-6', 'route', 'add', 'default', 'via', t.lb.backend6, ...mtu);
+  const dev = ifaces.routerBackends;
+  await ip(ns.router, 'route', 'replace', a.backendNet4, 'dev', dev, 'src', t.backends.gateway4, ...mtu);
+  await ip(ns.router, '-6', 'route', 'replace', a.backendNet6, 'dev', dev, 'metric', '256', ...mtu);
 }
 
 /** Turn TCP timestamps and SACK on or off for connections the client namespace opens. */
@@ -219,7 +295,7 @@ export async function setClientTcpOptions(
 }
 
 /**
- * Which veth ends a setting applies to: all four, the balancer's two, or the client's and the backends'
+ * Which veth ends a setting applies to: all of them (the router's too), the balancer's two, or the client's and the backends'
  * (the ends where traffic starts and ends).
  */
 export type VethEnds = 'all' | 'balancer' | 'hosts';
@@ -246,7 +322,7 @@ export async function setSegmentationOffload(
     await run('ethtool', ['-K', dev, 'tso', state, 'gso', state], { netns });
 }
 
-/** Set the MTU on all four veth ends. */
+/** Set the MTU on every veth end. */
 export async function setMtu(t: Topology, mtu: number): Promise<void> {
   planTopology({ prefix: t.prefix, id: t.id, mtu });
   for (const [netns, dev] of vethEnds(t)) await ip(netns, 'link', 'set', dev, 'mtu', String(mtu));
@@ -262,9 +338,17 @@ function vethEnds(t: Topology, ends: VethEnds = 'all'): Array<[string, string]> 
     [t.ns.client, t.ifaces.client],
     [t.ns.backends, t.ifaces.backends],
   ];
+  const { router } = t.ns;
+  const routerEnds: Array<[string, string]> =
+    router && t.ifaces.routerLb && t.ifaces.routerBackends
+      ? [
+          [router, t.ifaces.routerLb],
+          [router, t.ifaces.routerBackends],
+        ]
+      : [];
   if (ends === 'balancer') return balancer;
   if (ends === 'hosts') return hosts;
-  return [hosts[0] as [string, string], ...balancer, hosts[1] as [string, string]];
+  return [hosts[0] as [string, string], ...balancer, ...routerEnds, hosts[1] as [string, string]];
 }
 
 /**

@@ -18,6 +18,8 @@ const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
 const IPPROTO_TCP = 6;
+const IPPROTO_ICMP = 1;
+const IPPROTO_ICMPV6 = 58;
 
 export type TcpOption =
   | { kind: 'mss'; value: number }
@@ -140,14 +142,15 @@ function decodeOptions(raw: Buffer): TcpOption[] {
   return out;
 }
 
-function pseudoHeader(family: 4 | 6, src: Buffer, dst: Buffer, tcpLength: number): Buffer {
+/** The pseudo-header TCP (and ICMPv6) checksums cover. */
+function pseudoHeader(family: 4 | 6, src: Buffer, dst: Buffer, length: number, proto = IPPROTO_TCP): Buffer {
   if (family === 4) {
-    const tail = Buffer.from([0, IPPROTO_TCP, tcpLength >> 8, tcpLength & 0xff]);
+    const tail = Buffer.from([0, proto, length >> 8, length & 0xff]);
     return Buffer.concat([src, dst, tail]);
   }
   const tail = Buffer.alloc(8);
-  tail.writeUInt32BE(tcpLength, 0);
-  tail[7] = IPPROTO_TCP;
+  tail.writeUInt32BE(length, 0);
+  tail[7] = proto;
   return Buffer.concat([src, dst, tail]);
 }
 
@@ -174,32 +177,42 @@ export function buildFrame(seg: Segment): Buffer {
   payload.copy(tcp, 20 + options.length);
   tcp.writeUInt16BE(internetChecksum(pseudoHeader(family, src.bytes, dst.bytes, tcp.length), tcp), 16);
 
+  return ethernetFrame(family, ipHeader(family, src.bytes, dst.bytes, IPPROTO_TCP, tcp.length), tcp);
+}
+
+/** An Ethernet frame towards the balancer around an IP packet. */
+function ethernetFrame(family: 4 | 6, ...packet: Buffer[]): Buffer {
   const eth = Buffer.alloc(ETH_HLEN);
   LB_MAC.copy(eth, 0);
   CLIENT_MAC.copy(eth, 6);
   eth.writeUInt16BE(family === 4 ? ETH_P_IP : ETH_P_IPV6, 12);
+  return Buffer.concat([eth, ...packet]);
+}
+
+/** An IPv4 header (no options, DF, with its checksum) or an IPv6 header for `payloadLength` bytes of `proto`. */
+function ipHeader(family: 4 | 6, src: Buffer, dst: Buffer, proto: number, payloadLength: number): Buffer {
   let ip: Buffer;
   if (family === 4) {
     ip = Buffer.alloc(20);
     ip[0] = 0x45;
-    ip.writeUInt16BE(20 + tcp.length, 2);
+    ip.writeUInt16BE(20 + payloadLength, 2);
     ip.writeUInt16BE(0x1234, 4); // identification
     ip.writeUInt16BE(0x4000, 6); // DF
     ip[8] = 64;
-    ip[9] = IPPROTO_TCP;
-    src.bytes.copy(ip, 12);
-    dst.bytes.copy(ip, 16);
+    ip[9] = proto;
+    src.copy(ip, 12);
+    dst.copy(ip, 16);
     ip.writeUInt16BE(internetChecksum(ip), 10);
   } else {
     ip = Buffer.alloc(40);
     ip.writeUInt32BE((6 << 28) | 0xabcde, 0); // version, flow label
-    ip.writeUInt16BE(tcp.length, 4);
-    ip[6] = IPPROTO_TCP;
+    ip.writeUInt16BE(payloadLength, 4);
+    ip[6] = proto;
     ip[7] = 64;
-    src.bytes.copy(ip, 8);
-    dst.bytes.copy(ip, 24);
+    src.copy(ip, 8);
+    dst.copy(ip, 24);
   }
-  return Buffer.concat([eth, ip, tcp]);
+  return ip;
 }
 
 /** Parse a frame built by buildFrame or rewritten by the datapath; throws on anything else. */
@@ -239,8 +252,8 @@ export function parseFrame(frame: Buffer): ParsedFrame {
   return {
     family,
     ethertype,
-    src: family === 4 ? formatIPv4(src, 0) : formatIPv6(src, 0),
-    dst: family === 4 ? formatIPv4(dst, 0) : formatIPv6(dst, 0),
+    src: formatAddress(family, src),
+    dst: formatAddress(family, dst),
     sport: tcp.readUInt16BE(0),
     dport: tcp.readUInt16BE(2),
     seq: tcp.readUInt32BE(4),
@@ -265,3 +278,143 @@ export function findOption<K extends TcpOption['kind']>(
 
 /** a + n modulo 2^32: sequence arithmetic. */
 export const seqAdd = (a: number, n: number): number => (a + n) >>> 0;
+
+/** ICMP error types and codes the datapath translates (RFC 792, RFC 4443). */
+export const ICMP4 = { destUnreach: 3, timeExceeded: 11, codeFragNeeded: 4, codeHostUnreach: 1 } as const;
+export const ICMP6 = { destUnreach: 1, packetTooBig: 2, timeExceeded: 3, codeAddrUnreach: 3 } as const;
+
+export interface IcmpError {
+  /** The reporting router, and where the error goes (the quoted packet's source). */
+  src: string;
+  dst: string;
+  type: number;
+  code: number;
+  /** Next-hop MTU of a fragmentation-needed (ICMPv4) or packet-too-big (ICMPv6) error. */
+  mtu?: number;
+  /** The frame the error is about, as buildFrame or the datapath left it: its IP packet is quoted. */
+  about: Buffer;
+  /** How many bytes of that IP packet are quoted; default all of it. */
+  quoteBytes?: number;
+}
+
+/** An ICMP or ICMPv6 error frame with correct checksums. */
+export function buildIcmpError(e: IcmpError): Buffer {
+  const src = addressBytes(e.src);
+  const dst = addressBytes(e.dst);
+  if (src.family !== dst.family) throw new RangeError('source and destination families differ');
+  const family = src.family;
+  const aboutPacket = e.about.subarray(ETH_HLEN);
+  const quote = aboutPacket.subarray(0, e.quoteBytes ?? aboutPacket.length);
+  const icmp = Buffer.concat([Buffer.alloc(8), quote]);
+  icmp[0] = e.type;
+  icmp[1] = e.code;
+  // ICMPv4 fragmentation needed: bytes 4-5 unused, 6-7 the MTU; ICMPv6 packet too big: bytes 4-7.
+  if (e.mtu !== undefined) icmp.writeUInt32BE(e.mtu >>> 0, 4);
+  const proto = family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+  const covered =
+    family === 4 ? [icmp] : [pseudoHeader(6, src.bytes, dst.bytes, icmp.length, IPPROTO_ICMPV6), icmp];
+  icmp.writeUInt16BE(internetChecksum(...covered), 2);
+  return ethernetFrame(family, ipHeader(family, src.bytes, dst.bytes, proto, icmp.length), icmp);
+}
+
+/** The TCP segment an ICMP error quotes, as far as it is quoted. */
+export interface QuotedSegment {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  seq: number;
+  /** When quoted (12 bytes of TCP or more). */
+  ack: number | undefined;
+  /** IPv4 only: the quoted header's checksum verifies (always true for IPv6). */
+  ipChecksumOk: boolean;
+  /** When the whole segment is quoted: its TCP checksum verifies (undefined when it cannot be checked). */
+  tcpChecksumOk: boolean | undefined;
+  /** The quoted bytes from the IP header on. */
+  bytes: Buffer;
+}
+
+export interface ParsedIcmpError {
+  family: 4 | 6;
+  src: string;
+  dst: string;
+  type: number;
+  code: number;
+  /** Bytes 4-7 of the ICMP header (the MTU of a packet-too-big, low 16 bits for fragmentation needed). */
+  rest: number;
+  ipChecksumOk: boolean;
+  icmpChecksumOk: boolean;
+  ipInvariant: Buffer;
+  quoted: QuotedSegment;
+}
+
+/** Parse an ICMP or ICMPv6 error quoting IPv4/IPv6 + TCP; throws on anything else. */
+export function parseIcmpError(frame: Buffer): ParsedIcmpError {
+  const ethertype = frame.readUInt16BE(12);
+  const l3 = frame.subarray(ETH_HLEN);
+  let family: 4 | 6;
+  let icmp: Buffer;
+  let ipChecksumOk = true;
+  let icmpChecksumOk: boolean;
+  let ipInvariant: Buffer;
+  let src: Buffer;
+  let dst: Buffer;
+  if (ethertype === ETH_P_IP) {
+    family = 4;
+    if (l3[0] !== 0x45 || l3[9] !== IPPROTO_ICMP) throw new RangeError('not IPv4/ICMP without options');
+    ipChecksumOk = internetChecksum(l3.subarray(0, 20)) === 0;
+    icmp = l3.subarray(20, l3.readUInt16BE(2));
+    src = l3.subarray(12, 16);
+    dst = l3.subarray(16, 20);
+    icmpChecksumOk = internetChecksum(icmp) === 0;
+    ipInvariant = Buffer.concat([l3.subarray(0, 2), l3.subarray(4, 10)]);
+  } else if (ethertype === ETH_P_IPV6) {
+    family = 6;
+    if (l3[6] !== IPPROTO_ICMPV6) throw new RangeError('not IPv6/ICMPv6');
+    icmp = l3.subarray(40, 40 + l3.readUInt16BE(4));
+    src = l3.subarray(8, 24);
+    dst = l3.subarray(24, 40);
+    icmpChecksumOk = internetChecksum(pseudoHeader(6, src, dst, icmp.length, IPPROTO_ICMPV6), icmp) === 0;
+    ipInvariant = Buffer.concat([l3.subarray(0, 4), l3.subarray(6, 8)]);
+  } else {
+    throw new RangeError(`ethertype 0x${ethertype.toString(16)} is neither IPv4 nor IPv6`);
+  }
+  return {
+    family,
+    src: formatAddress(family, src),
+    dst: formatAddress(family, dst),
+    type: icmp[0] ?? 0,
+    code: icmp[1] ?? 0,
+    rest: icmp.readUInt32BE(4),
+    ipChecksumOk,
+    icmpChecksumOk,
+    ipInvariant,
+    quoted: parseQuoted(family, icmp.subarray(8)),
+  };
+}
+
+const formatAddress = (family: 4 | 6, bytes: Buffer) =>
+  family === 4 ? formatIPv4(bytes, 0) : formatIPv6(bytes, 0);
+
+function parseQuoted(family: 4 | 6, ip: Buffer): QuotedSegment {
+  const hl = family === 4 ? 20 : 40;
+  if ((family === 4 ? ip[9] : ip[6]) !== IPPROTO_TCP) throw new RangeError('the quoted packet is not TCP');
+  const src = ip.subarray(family === 4 ? 12 : 8, family === 4 ? 16 : 24);
+  const dst = ip.subarray(family === 4 ? 16 : 24, family === 4 ? 20 : 40);
+  const total = family === 4 ? ip.readUInt16BE(2) : 40 + ip.readUInt16BE(4);
+  const tcp = ip.subarray(hl);
+  const whole = ip.length >= total;
+  return {
+    src: formatAddress(family, src),
+    dst: formatAddress(family, dst),
+    sport: tcp.readUInt16BE(0),
+    dport: tcp.readUInt16BE(2),
+    seq: tcp.readUInt32BE(4),
+    ack: tcp.length >= 12 ? tcp.readUInt32BE(8) : undefined,
+    ipChecksumOk: family === 6 || internetChecksum(ip.subarray(0, 20)) === 0,
+    tcpChecksumOk: whole
+      ? internetChecksum(pseudoHeader(family, src, dst, total - hl), tcp.subarray(0, total - hl)) === 0
+      : undefined,
+    bytes: Buffer.from(ip),
+  };
+}

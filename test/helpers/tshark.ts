@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -152,4 +152,25 @@ export async function readFields(file: string, opts: ReadFieldsOptions): Promise
     const values = line.split('\t');
     return Object.fromEntries(opts.fields.map((f, i) => [f, values[i] ?? '']));
   });
+}
+
+/**
+ * Write Ethernet frames to a classic pcap file (microsecond timestamps, one second apart), for tshark to
+ * judge frames a test made without a capture (e.g. BPF_PROG_TEST_RUN output).
+ */
+export async function writePcap(file: string, frames: readonly Buffer[]): Promise<void> {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0); // magic: microseconds, little-endian fields
+  header.writeUInt16LE(2, 4); // version 2.4
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16); // snaplen
+  header.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
+  const records = frames.map((frame, i) => {
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(i + 1, 0); // seconds
+    rec.writeUInt32LE(frame.length, 8); // captured length
+    rec.writeUInt32LE(frame.length, 12); // original length
+    return Buffer.concat([rec, frame]);
+  });
+  await writeFile(file, Buffer.concat([header, ...records]));
 }

@@ -6,8 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { CtEntry, CtKey, Mode } from '../../src/bpf/records.js';
 import { decodeProxyHeader, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
+import {
+  addServices,
+  BACKEND_PORT,
+  CLIENT_MSS,
+  Connection,
+  services,
+} from '../helpers/datapath-connection.js';
 import { DatapathHarness, NET, type RunResult, TC_ACT } from '../helpers/datapath-harness.js';
 import {
   buildFrame,
@@ -27,58 +33,7 @@ import { suitePrerequisites } from '../helpers/prereq.js';
 
 const { skip, assertPrerequisites } = suitePrerequisites({ root: true, binaries: ['ip', 'sysctl'] });
 
-const BACKEND_PORT = 8080;
 const BOOT_ID = Buffer.from('1122334455667788', 'hex'); // the harness's lb_config boot id, big-endian
-const CLIENT_MSS = 1460;
-/** A service's custom TLV, pre-encoded as the control plane stores it: type 0xE0, 3 bytes. */
-const CUSTOM_TLV = Buffer.from([0xe0, 0x00, 0x03, 0x61, 0x62, 0x63]);
-
-/** The services of one family: what each port of the VIP does. */
-function services(family: 4 | 6) {
-  const idBase = family === 4 ? 0 : 10;
-  const net = NET[family];
-  // PPv2 v2 header length by the spec: 16 fixed + addresses (12 or 36) + TLVs (UNIQUE_ID 3+16, CRC32C 3+4:
-  // idAndCrc; or the custom one).
-  const addrBytes = family === 4 ? 12 : 36;
-  return {
-    fullnat: {
-      id: idBase + 1,
-      port: 80,
-      mode: 'fullnat' as Mode,
-      n: 16 + addrBytes + 19 + 7,
-      idAndCrc: true,
-    },
-    dnat: { id: idBase + 2, port: 81, mode: 'dnat' as Mode, n: 16 + addrBytes, idAndCrc: false },
-    plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, idAndCrc: false },
-    custom: {
-      id: idBase + 4,
-      port: 83,
-      mode: 'fullnat' as Mode,
-      n: 16 + addrBytes + CUSTOM_TLV.length,
-      idAndCrc: false,
-    },
-    net,
-  };
-}
-type Service = ReturnType<typeof services>['fullnat'];
-
-function addServices(h: DatapathHarness, family: 4 | 6): void {
-  const s = services(family);
-  for (const svc of [s.fullnat, s.dnat, s.plain, s.custom]) {
-    h.addService({
-      id: svc.id,
-      vip: s.net.vip,
-      port: svc.port,
-      mode: svc.mode,
-      ppv2: svc.n > 0,
-      uniqueId: svc.idAndCrc,
-      crc32c: svc.idAndCrc,
-      tlvs: svc === s.custom ? CUSTOM_TLV : undefined,
-      snatAddr: svc.mode === 'fullnat' ? s.net.snat : undefined,
-      backends: [{ id: svc.id, addr: s.net.backend, port: BACKEND_PORT }],
-    });
-  }
-}
 
 /** Checks every forwarded frame must pass: right checksums, IP fields that are not ours untouched. */
 function assertWellFormed(input: Buffer, result: RunResult, checks = { tcpChecksum: true }): ParsedFrame {
@@ -95,130 +50,6 @@ function assertWellFormed(input: Buffer, result: RunResult, checks = { tcpChecks
   );
   assert.equal(out.window, before.window);
   return out;
-}
-
-/**
- * One TCP connection through one service, driven segment by segment. Frames are built as each end sends
- * them (the client in its own sequence space, the backend in its own, which the header shifts); the tests
- * state what the other end must receive.
- */
-class Connection {
-  readonly isn: number;
-  readonly backendIsn = 0x7000_0000;
-  /** What the backend sees as its peer: the SNAT address (fullnat) or the client (dnat). */
-  readonly peerAtBackend: { addr: string; port: number };
-  constructor(
-    private readonly h: DatapathHarness,
-    readonly family: 4 | 6,
-    readonly svc: Service,
-    readonly clientPort: number,
-    /** Options on every non-SYN segment (timestamps, or none at all: doff=5 as Windows sends). */
-    readonly dataOptions: readonly TcpOption[],
-  ) {
-    this.isn = 0xfff0_0000 + clientPort; // near the wrap: sequence arithmetic must be modular
-    const net = NET[family];
-    this.peerAtBackend =
-      svc.mode === 'fullnat' ? { addr: net.snat, port: clientPort } : { addr: net.client, port: clientPort };
-  }
-
-  get net() {
-    return NET[this.family];
-  }
-
-  /** A client → VIP frame. */
-  fromClient(seg: Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'>): Buffer {
-    return buildFrame({
-      src: this.net.client,
-      dst: this.net.vip,
-      sport: this.clientPort,
-      dport: this.svc.port,
-      ...seg,
-    });
-  }
-
-  /** A backend → (SNAT address | client) frame. */
-  fromBackend(seg: Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'>): Buffer {
-    return buildFrame({
-      src: this.net.backend,
-      dst: this.peerAtBackend.addr,
-      sport: BACKEND_PORT,
-      dport: this.peerAtBackend.port,
-      ...seg,
-    });
-  }
-
-  get origKey(): Omit<CtKey, 'family' | 'protocol'> {
-    return { saddr: this.net.client, daddr: this.net.vip, sport: this.clientPort, dport: this.svc.port };
-  }
-
-  get replyKey(): Omit<CtKey, 'family' | 'protocol'> {
-    return {
-      saddr: this.net.backend,
-      daddr: this.peerAtBackend.addr,
-      sport: BACKEND_PORT,
-      dport: this.peerAtBackend.port,
-    };
-  }
-
-  orig(): CtEntry {
-    const e = this.h.conntrackEntry(this.origKey);
-    assert.ok(e, 'the ORIG conntrack entry exists');
-    return e;
-  }
-
-  /** SYN and SYN-ACK, each checked for being forwarded: the client's next segment completes the handshake. */
-  open(): void {
-    const syn = this.fromClient({
-      seq: this.isn,
-      ack: 0,
-      flags: TCP_SYN,
-      options: [{ kind: 'mss', value: CLIENT_MSS }],
-    });
-    assert.equal(this.h.run(syn, 'client').retval, TC_ACT.REDIRECT);
-    const synAck = this.fromBackend({
-      seq: this.backendIsn,
-      ack: seqAdd(this.isn, 1),
-      flags: TCP_SYN | TCP_ACK,
-      options: [{ kind: 'mss', value: CLIENT_MSS }],
-    });
-    assert.equal(this.h.run(synAck, 'backend').retval, TC_ACT.REDIRECT);
-  }
-
-  /** SYN, SYN-ACK, ACK, each checked for being forwarded. Returns the ACK as sent and as forwarded. */
-  handshake(): { ack: Buffer; result: RunResult } {
-    this.open();
-    const ack = this.fromClient({
-      seq: seqAdd(this.isn, 1),
-      ack: seqAdd(this.backendIsn, 1),
-      flags: TCP_ACK,
-      options: this.dataOptions,
-    });
-    const result = this.h.run(ack, 'client');
-    assert.equal(result.retval, TC_ACT.REDIRECT);
-    return { ack, result };
-  }
-
-  /** The backend's bare ACK of `clientBytes` client bytes behind the header (backend sequence space). */
-  backendAck(clientBytes: number): RunResult {
-    const seg = this.fromBackend({
-      seq: seqAdd(this.backendIsn, 1),
-      ack: seqAdd(this.isn, 1 + this.svc.n + clientBytes),
-      flags: TCP_ACK,
-      options: this.dataOptions,
-    });
-    return this.h.run(seg, 'backend');
-  }
-
-  /** A client data segment at client offset `offset` (0 = the first byte after the SYN). */
-  clientData(offset: number, payload: Buffer, flags = TCP_ACK | TCP_PSH): Buffer {
-    return this.fromClient({
-      seq: seqAdd(this.isn, 1 + offset),
-      ack: seqAdd(this.backendIsn, 1),
-      flags,
-      options: this.dataOptions,
-      payload,
-    });
-  }
 }
 
 /** The client's bare ACK at ISN+1, acknowledging the SYN-ACK (the handshake-completing segment). */

@@ -4,7 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildFrame, internetChecksum, parseFrame, TCP_ACK, type TcpOption } from '../helpers/packets.js';
+import {
+  buildFrame,
+  buildIcmpError,
+  ICMP4,
+  ICMP6,
+  internetChecksum,
+  parseFrame,
+  parseIcmpError,
+  TCP_ACK,
+  type TcpOption,
+} from '../helpers/packets.js';
 
 describe('packet helpers', () => {
   it('compute the Internet checksum of a known IPv4 header (the classic worked example, 0xb861: bytes only, nothing is sent)', () => {
@@ -50,6 +60,44 @@ describe('packet helpers', () => {
       const corrupt = Buffer.from(frame);
       corrupt.writeUInt8((corrupt.at(-1) ?? 0) ^ 0x01, corrupt.length - 1);
       assert.equal(parseFrame(corrupt).tcpChecksumOk, false, 'a flipped payload bit is caught');
+    });
+  }
+
+  for (const [src, dst, router] of [
+    ['192.0.2.10', '203.0.113.10', '198.51.100.254'],
+    ['2001:db8:1::10', '2001:db8:3::10', '2001:db8:2::fe'],
+  ] as const) {
+    it(`build and parse back an ICMP error quoting a segment, whole or cut (${src})`, () => {
+      const v4 = !src.includes(':');
+      const about = buildFrame({
+        src,
+        dst,
+        sport: 1,
+        dport: 2,
+        seq: 3,
+        ack: 4,
+        flags: TCP_ACK,
+        payload: Buffer.from('quoted payload'),
+      });
+      const tooBig = v4
+        ? { type: ICMP4.destUnreach, code: ICMP4.codeFragNeeded }
+        : { type: ICMP6.packetTooBig, code: 0 };
+      for (const quoteBytes of [undefined, v4 ? 28 : 48]) {
+        const frame = buildIcmpError({ src: router, dst: src, ...tooBig, mtu: 1400, about, quoteBytes });
+        const parsed = parseIcmpError(frame);
+        assert.deepEqual(
+          [parsed.src, parsed.dst, parsed.type, parsed.code, parsed.rest],
+          [router, src, tooBig.type, tooBig.code, 1400],
+        );
+        assert.ok(parsed.ipChecksumOk && parsed.icmpChecksumOk && parsed.quoted.ipChecksumOk);
+        const q = parsed.quoted;
+        assert.deepEqual([q.src, q.dst, q.sport, q.dport, q.seq], [src, dst, 1, 2, 3]);
+        assert.equal(q.ack, quoteBytes === undefined ? 4 : undefined, 'the ack only when quoted');
+        assert.equal(q.tcpChecksumOk, quoteBytes === undefined ? true : undefined);
+        const corrupt = Buffer.from(frame);
+        corrupt.writeUInt8((corrupt.at(-1) ?? 0) ^ 0x01, corrupt.length - 1);
+        assert.equal(parseIcmpError(corrupt).icmpChecksumOk, false, 'a flipped quoted bit is caught');
+      }
     });
   }
 });
