@@ -192,14 +192,20 @@ static __always_inline long ct_insert_orig(const struct lb_ct_key *orig_key, str
 static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client, __u64 now)
 {
 	__u8 old = e->state, next = old;
+	int syn_ack = !from_client && (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
 
 	if (old == LB_CT_CLOSED) {
-		/* stays closed until the janitor removes it or a new SYN recycles the tuple */
+		/*
+		 * Stays closed until the janitor removes it or a new SYN recycles the tuple; except a handshake a
+		 * reset interrupted (a client resetting a stale TIME_WAIT's ACK, then retrying its SYN): its SYN-ACK
+		 * opens it, so that it is not taken for a finished connection (snat.h reclaims those).
+		 */
+		if (syn_ack && !(e->flags & (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)))
+			next = LB_CT_ESTABLISHED;
 	} else if (p->tcp_flags & TCP_FLAG_RST) {
 		next = LB_CT_CLOSED;
 	} else {
-		if (!from_client && (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK) &&
-		    old == LB_CT_SYN_SENT)
+		if (syn_ack && old == LB_CT_SYN_SENT)
 			next = LB_CT_ESTABLISHED;
 		if (p->tcp_flags & TCP_FLAG_FIN) {
 			e->flags |= from_client ? LB_CT_F_FIN_ORIG : LB_CT_F_FIN_REPLY;

@@ -85,6 +85,10 @@
 #define LB_TIMEOUT_FIN_DEFAULT_S 60 /* FIN: half-closed */
 #define LB_TIMEOUT_CLOSED_DEFAULT_S 10 /* CLOSED: absorbs the last ACKs and retransmitted FINs */
 
+/* default fullnat SNAT port range (lb_config field = 0) */
+#define LB_SNAT_PORTS_MIN_DEFAULT 1024 /* first port */
+#define LB_SNAT_PORTS_MAX_DEFAULT 32767 /* last port: 31,744 ports per (SNAT address, backend address and port) */
+
 /* lb_event.type */
 #define LB_EV_HDR_INJECTED 1 /* header injected */
 #define LB_EV_HDR_REINJECTED 2 /* header injected again into a retransmitted first segment */
@@ -110,8 +114,8 @@ enum lb_counter {
 	LB_CNT_PPV2_SYN_DATA, /* SYN carrying data (TCP Fast Open) on a PPv2 service, dropped */
 	LB_CNT_MSS_CLAMPED, /* SYN-ACKs whose MSS option was lowered by the header length */
 	LB_CNT_SACK_SHIFTED, /* backend -> client segments whose SACK blocks were shifted */
-	LB_CNT_SNAT_PORT_COLLISION, /* client port already taken towards the backend; another port used */
-	LB_CNT_DROP_SNAT_EXHAUSTED, /* no free SNAT port among the candidates */
+	LB_CNT_SNAT_PORT_COLLISION, /* client's own SNAT port (its port mapped into the range) held towards the backend by another connection */
+	LB_CNT_DROP_SNAT_EXHAUSTED, /* no free or reclaimable SNAT port among the 16 candidates in the range */
 	LB_CNT_DROP_NO_BACKEND, /* empty lookup ring slot or missing/mismatched backend */
 	LB_CNT_DROP_NO_CONNTRACK, /* non-SYN packet to a VIP with no connection */
 	LB_CNT_DROP_CT_INSERT, /* conntrack insert failed */
@@ -130,6 +134,7 @@ enum lb_counter {
 	LB_CNT_ICMP_TRANSLATED, /* ICMP/ICMPv6 errors about a tracked connection, translated to the other side and forwarded */
 	LB_CNT_ICMP_TOO_BIG, /* of those, fragmentation needed (ICMP) or packet too big (ICMPv6): path MTU discovery */
 	LB_CNT_ICMP_MTU_LOWERED, /* of those, about the segment that carried the PPv2 header: MTU reported lower by the header length */
+	LB_CNT_SNAT_PORT_RECLAIMED, /* SNAT ports taken over from a closed connection idle 1 s: the same client's, or (no port free) anyone's */
 	LB_CNT__MAX,
 };
 
@@ -206,7 +211,8 @@ struct lb_config {
 	__u32 timeout_est_s; /* 0 = LB_TIMEOUT_EST_DEFAULT_S */
 	__u32 timeout_fin_s; /* 0 = LB_TIMEOUT_FIN_DEFAULT_S */
 	__u32 timeout_closed_s; /* 0 = LB_TIMEOUT_CLOSED_DEFAULT_S */
-	__u32 pad; /* zero */
+	__u16 snat_port_min; /* fullnat SNAT ports: first of the range (host order); 0 = LB_SNAT_PORTS_MIN_DEFAULT */
+	__u16 snat_port_max; /* last of the range (host order, >= snat_port_min); 0 = LB_SNAT_PORTS_MAX_DEFAULT */
 };
 
 /* lb_stats value (per CPU): one __u64 per enum lb_counter */
@@ -286,8 +292,9 @@ _Static_assert(__builtin_offsetof(struct lb_config, timeout_syn_s) == 12, "lb_co
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_est_s) == 16, "lb_config.timeout_est_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_fin_s) == 20, "lb_config.timeout_fin_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_closed_s) == 24, "lb_config.timeout_closed_s offset");
-_Static_assert(__builtin_offsetof(struct lb_config, pad) == 28, "lb_config.pad offset");
-_Static_assert(sizeof(struct lb_stats) == 304, "lb_stats size");
+_Static_assert(__builtin_offsetof(struct lb_config, snat_port_min) == 28, "lb_config.snat_port_min offset");
+_Static_assert(__builtin_offsetof(struct lb_config, snat_port_max) == 30, "lb_config.snat_port_max offset");
+_Static_assert(sizeof(struct lb_stats) == 312, "lb_stats size");
 _Static_assert(__builtin_offsetof(struct lb_stats, c) == 0, "lb_stats.c offset");
 _Static_assert(sizeof(struct lb_event) == 272, "lb_event size");
 _Static_assert(__builtin_offsetof(struct lb_event, ts_ns) == 0, "lb_event.ts_ns offset");

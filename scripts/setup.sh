@@ -38,8 +38,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm dependencies, exactly as locked; skipped when node_modules already matches the lock file.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm dependencies, exactly as locked; skipped when node_modules already matches the lock file. A linked
+# node_modules (a git worktree sharing the main checkout's install) is left alone: npm ci would empty the
+# link's target for every checkout using it, and a fresh checkout's lock file is newer than any install.
+if [ -L node_modules ]; then
+  log "node_modules links to $(readlink node_modules): not reinstalled here"
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies"
   npm ci --no-audit --no-fund >/dev/null
 fi

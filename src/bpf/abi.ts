@@ -181,6 +181,21 @@ export const TIMEOUT_DEFAULTS = group(
   },
 );
 
+/**
+ * The fullnat SNAT port range when lb_config holds 0: all unprivileged ports below Linux's default ephemeral
+ * range (32768-60999), so the balancer host's own connections never pick these ports (attach also reserves
+ * them: net.ipv4.ip_local_reserved_ports). 31,744 ports: more than the 28,232 of that ephemeral range, so
+ * a client's port maps onto its own SNAT port (bpf/snat.h) for a client on Linux's defaults.
+ */
+export const SNAT_PORT_DEFAULTS = group(
+  'LB_SNAT_PORTS',
+  'default fullnat SNAT port range (lb_config field = 0)',
+  {
+    MIN_DEFAULT: [1024, 'first port'],
+    MAX_DEFAULT: [32767, 'last port: 31,744 ports per (SNAT address, backend address and port)'],
+  },
+);
+
 export const EVENT_TYPE = group('LB_EV', 'lb_event.type', {
   HDR_INJECTED: [1, 'header injected'],
   HDR_REINJECTED: [2, 'header injected again into a retransmitted first segment'],
@@ -201,6 +216,7 @@ export const CONST_GROUPS: ConstGroup[] = [
   CT_FLAGS,
   CFG_FLAGS,
   TIMEOUT_DEFAULTS,
+  SNAT_PORT_DEFAULTS,
   EVENT_TYPE,
 ];
 
@@ -230,8 +246,11 @@ export const COUNTERS = [
   ['ppv2_syn_data', 'SYN carrying data (TCP Fast Open) on a PPv2 service, dropped'],
   ['mss_clamped', 'SYN-ACKs whose MSS option was lowered by the header length'],
   ['sack_shifted', 'backend -> client segments whose SACK blocks were shifted'],
-  ['snat_port_collision', 'client port already taken towards the backend; another port used'],
-  ['drop_snat_exhausted', 'no free SNAT port among the candidates'],
+  [
+    'snat_port_collision',
+    "client's own SNAT port (its port mapped into the range) held towards the backend by another connection",
+  ],
+  ['drop_snat_exhausted', 'no free or reclaimable SNAT port among the 16 candidates in the range'],
   ['drop_no_backend', 'empty lookup ring slot or missing/mismatched backend'],
   ['drop_no_conntrack', 'non-SYN packet to a VIP with no connection'],
   ['drop_ct_insert', 'conntrack insert failed'],
@@ -258,6 +277,10 @@ export const COUNTERS = [
   [
     'icmp_mtu_lowered',
     'of those, about the segment that carried the PPv2 header: MTU reported lower by the header length',
+  ],
+  [
+    'snat_port_reclaimed',
+    "SNAT ports taken over from a closed connection idle 1 s: the same client's, or (no port free) anyone's",
   ],
 ] as const;
 
@@ -407,7 +430,16 @@ export const STRUCTS = {
       { name: 'timeout_est_s', type: 'u32', doc: '0 = LB_TIMEOUT_EST_DEFAULT_S' },
       { name: 'timeout_fin_s', type: 'u32', doc: '0 = LB_TIMEOUT_FIN_DEFAULT_S' },
       { name: 'timeout_closed_s', type: 'u32', doc: '0 = LB_TIMEOUT_CLOSED_DEFAULT_S' },
-      { name: 'pad', type: 'u32', doc: 'zero' },
+      {
+        name: 'snat_port_min',
+        type: 'u16',
+        doc: 'fullnat SNAT ports: first of the range (host order); 0 = LB_SNAT_PORTS_MIN_DEFAULT',
+      },
+      {
+        name: 'snat_port_max',
+        type: 'u16',
+        doc: 'last of the range (host order, >= snat_port_min); 0 = LB_SNAT_PORTS_MAX_DEFAULT',
+      },
     ],
   },
   lb_stats: {

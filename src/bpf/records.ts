@@ -22,6 +22,7 @@ import {
   MODE,
   PROGRAM,
   PROTO,
+  SNAT_PORT_DEFAULTS,
   STRUCT_LAYOUTS,
   SVC_FLAGS,
   TIMEOUT_DEFAULTS,
@@ -475,6 +476,14 @@ export interface ConfigRecord {
   detaching: DetachingMode | null;
   /** Idle timeouts in seconds per connection state; 0 = the datapath's default (DEFAULT_TIMEOUTS_S). */
   timeouts: { synSentS: number; establishedS: number; finS: number; closedS: number };
+  /** Ports fullnat picks its SNAT ports from, both inclusive; 0-0 = the datapath's default (DEFAULT_SNAT_PORTS). */
+  snatPorts: PortRange;
+}
+
+/** A range of ports, both ends inclusive. */
+export interface PortRange {
+  min: number;
+  max: number;
 }
 
 const T = TIMEOUT_DEFAULTS.values;
@@ -484,6 +493,11 @@ export const DEFAULT_TIMEOUTS_S = {
   finS: T.FIN_DEFAULT_S,
   closedS: T.CLOSED_DEFAULT_S,
 } as const;
+
+export const DEFAULT_SNAT_PORTS: PortRange = {
+  min: SNAT_PORT_DEFAULTS.values.MIN_DEFAULT,
+  max: SNAT_PORT_DEFAULTS.values.MAX_DEFAULT,
+};
 
 export type DetachingMode = 'hold' | 'drain';
 
@@ -502,6 +516,8 @@ export function encodeConfig(cfg: ConfigRecord): Buffer {
   buf.writeUInt32LE(cfg.timeouts.establishedS, CF.timeout_est_s);
   buf.writeUInt32LE(cfg.timeouts.finS, CF.timeout_fin_s);
   buf.writeUInt32LE(cfg.timeouts.closedS, CF.timeout_closed_s);
+  buf.writeUInt16LE(cfg.snatPorts.min, CF.snat_port_min);
+  buf.writeUInt16LE(cfg.snatPorts.max, CF.snat_port_max);
   return buf;
 }
 
@@ -518,6 +534,7 @@ export function decodeConfig(buf: Buffer): ConfigRecord {
       finS: buf.readUInt32LE(CF.timeout_fin_s),
       closedS: buf.readUInt32LE(CF.timeout_closed_s),
     },
+    snatPorts: { min: buf.readUInt16LE(CF.snat_port_min), max: buf.readUInt16LE(CF.snat_port_max) },
   };
 }
 

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { DEFAULT_SNAT_PORTS } from '../bpf/records.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderTable } from '../cli/output.js';
 import {
@@ -8,6 +9,7 @@ import {
   MAX_CONNECTIONS_RANGE,
 } from '../core/attach.js';
 import { forwardingWarnings } from '../core/features.js';
+import { formatPortRange, parsePortRange } from '../core/port-ranges.js';
 import { withInstanceLock } from '../core/state-file.js';
 
 export default class Attach extends DatapathCommand<typeof Attach> {
@@ -21,7 +23,12 @@ replaces lbctl's program in place and keeps services and live connections (they 
 The connection table is preallocated when an instance is first attached (about 464 bytes per connection:
 \`lbctl status\` shows the figure). When it is full, a new connection is refused at once with a reset and
 counted as drop_ct_full; a live connection is never evicted. Its size is fixed while the instance has state:
-resizing needs \`detach --all\` first, which drops every connection.`;
+resizing needs \`detach --all\` first, which drops every connection.
+
+fullnat gives each connection a source port from the SNAT port range (default ${formatPortRange(DEFAULT_SNAT_PORTS)}), never the
+client's: the range must lie outside the namespace's ephemeral ports (net.ipv4.ip_local_port_range; an
+overlap is refused), and attach adds it to net.ipv4.ip_local_reserved_ports, so the host's own connections
+(health probes, a local proxy) never share a port with a balanced one. detach --all removes what it added.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eth0 eth1',
@@ -30,6 +37,9 @@ resizing needs \`detach --all\` first, which drops every connection.`;
   ];
 
   static override flags = {
+    'snat-ports': Flags.string({
+      summary: `fullnat SNAT source ports, MIN-MAX within 1024-65535 and outside net.ipv4.ip_local_port_range (default ${formatPortRange(DEFAULT_SNAT_PORTS)}, or the instance's).`,
+    }),
     'max-connections': Flags.integer({
       summary: `Connections the table holds, ${MAX_CONNECTIONS_RANGE.min} to ${MAX_CONNECTIONS_RANGE.max} (default ${DEFAULT_MAX_CONNECTIONS}); set when the instance is first attached.`,
     }),
@@ -42,8 +52,12 @@ resizing needs \`detach --all\` first, which drops every connection.`;
   };
 
   public async run(): Promise<{ instance: string; interfaces: AttachOutcome[]; warnings: string[] }> {
+    const snatPorts = this.flags['snat-ports'];
     const outcomes = await withInstanceLock(this.instance, async () =>
-      attachInterfaces(this.instance, this.positionals, { maxConnections: this.flags['max-connections'] }),
+      attachInterfaces(this.instance, this.positionals, {
+        maxConnections: this.flags['max-connections'],
+        snatPorts: snatPorts === undefined ? undefined : parsePortRange(snatPorts),
+      }),
     );
     const warnings = forwardingWarnings();
     for (const warning of warnings) this.warn(warning);

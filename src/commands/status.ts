@@ -1,4 +1,5 @@
 import { type RunTimeStatsSources, runTimeStatsSources } from '../bpf/prog-info.js';
+import { describeSnatPorts } from '../cli/config-render.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { renderKeyValue, renderTable } from '../cli/output.js';
 import { type DatapathStatus, readDatapathStatus } from '../core/datapath-status.js';
@@ -125,6 +126,8 @@ function render(s: StatusOutput): string {
         `(two conntrack entries), ${formatMiB(ct.memoryBytes)} preallocated`,
     );
   }
+  if (s.config)
+    parts.push(`SNAT ports (fullnat): ${describeSnatPorts(s.config.snatPorts)}, reserved from the host`);
   if (s.services.length > 0) {
     parts.push(
       renderTable(

@@ -4,15 +4,16 @@ import { removePinDir } from '../bpf/bpffs.js';
 import { BpfMap } from '../bpf/map.js';
 import { currentNetnsId } from '../bpf/netns.js';
 import { type LoadedObject, loadObject, mapPinPath } from '../bpf/object.js';
-import { DEFAULT_TIMEOUTS_S, LB_LIMITS, MAP_NAMES, PROGRAM } from '../bpf/records.js';
+import { DEFAULT_TIMEOUTS_S, LB_LIMITS, MAP_NAMES, type PortRange, PROGRAM } from '../bpf/records.js';
 import { attachTc, detachTc, ifindexByName, queryTc, removeClsact } from '../bpf/tc.js';
 import { conflictError, notFoundError, usageError } from '../errors.js';
 import { refuseForeignDatapath } from './attach-guard.js';
-import { readConfigRecord, writeConfigRecord } from './config.js';
+import { readConfigRecord, snatPortsInForce, writeConfigRecord } from './config.js';
 import { liveConnectionKeys } from './connections.js';
 import { type DrainResult, drainConnections, setDetachingMode } from './detaching.js';
 import type { Instance } from './instance.js';
 import { DatapathMaps, datapathObjectPath } from './maps.js';
+import { readLocalPortRange, releaseSnatPorts, reserveSnatPorts, validateSnatPorts } from './snat-ports.js';
 import {
   type AttachedInterface,
   type InstanceState,
@@ -71,6 +72,8 @@ function conntrackEntries(instance: Instance, hadState: boolean, maxConnections:
 export interface AttachOptions {
   /** Connections the table holds (two conntrack entries each); default DEFAULT_MAX_CONNECTIONS. */
   maxConnections?: number;
+  /** fullnat's SNAT ports; default: the instance's current range, or DEFAULT_SNAT_PORTS the first time. */
+  snatPorts?: PortRange;
 }
 
 /**
@@ -94,6 +97,9 @@ export function attachInterfaces(
   const hadState = DatapathMaps.exists(instance);
   const ctEntries = conntrackEntries(instance, hadState, options.maxConnections);
   const state = loadState(instance);
+  // Checked before anything is loaded: an overlap is refused with nothing changed.
+  const localPorts = readLocalPortRange();
+  if (options.snatPorts) validateSnatPorts(options.snatPorts, localPorts);
   const objectPath = datapathObjectPath();
   let object: LoadedObject | undefined;
   try {
@@ -108,7 +114,10 @@ export function attachInterfaces(
         maxEntries: { [MAP_NAMES.conntrack]: ctEntries },
       });
       object = loaded;
-      initialiseConfig(instance);
+      // Reserved before the datapath may use the range, so the host never picks one of its ports meanwhile.
+      const snatPorts = snatPortsFor(instance, options.snatPorts, localPorts);
+      journal.record('give back the reserved SNAT ports', reserveSnatPorts(state, snatPorts));
+      journal.record('restore the SNAT port range', initialiseConfig(instance, snatPorts));
       const progFd = loaded.programFd(PROGRAM.name);
       const done: AttachOutcome[] = [];
       unique.forEach((ifname, i) => {
@@ -143,23 +152,50 @@ export function attachInterfaces(
 }
 
 /**
+ * The SNAT port range for this attach: the one asked for, else the instance's, else the default. It must stay
+ * clear of the namespace's ephemeral ports (`local`) even on a re-attach, since those can have changed since.
+ */
+function snatPortsFor(instance: Instance, wanted: PortRange | undefined, local: PortRange): PortRange {
+  const maps = DatapathMaps.open(instance);
+  try {
+    return validateSnatPorts(wanted ?? snatPortsInForce(readConfigRecord(maps)), local);
+  } finally {
+    maps.close();
+  }
+}
+
+/**
  * A random boot id makes UNIQUE_IDs unique across instances and re-creations; kept across re-attaches. An
  * attach also ends a hold left by `detach --keep-maps` (or an interrupted drain): the datapath works again.
+ * Returns the undo of a SNAT range change, for a rollback.
  */
-function initialiseConfig(instance: Instance): void {
+function initialiseConfig(instance: Instance, snatPorts: PortRange): () => void {
   const maps = DatapathMaps.open(instance);
   try {
     const current = readConfigRecord(maps);
     if (current && current.bootId !== 0n) {
       setDetachingMode(maps, null);
-      return;
+      if (current.snatPorts.min === snatPorts.min && current.snatPorts.max === snatPorts.max) return () => {};
+      writeConfigRecord(maps, { ...current, detaching: null, snatPorts });
+      return () => restoreSnatPorts(instance, current.snatPorts);
     }
     const bootId = randomBytes(8).readBigUInt64BE(0) || 1n;
     writeConfigRecord(
       maps,
-      { bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S } },
+      { bootId, events: true, detaching: null, timeouts: { ...DEFAULT_TIMEOUTS_S }, snatPorts },
       'any',
     );
+    return () => {}; // a new instance's maps go altogether
+  } finally {
+    maps.close();
+  }
+}
+
+function restoreSnatPorts(instance: Instance, snatPorts: PortRange): void {
+  const maps = DatapathMaps.open(instance);
+  try {
+    const record = readConfigRecord(maps);
+    if (record) writeConfigRecord(maps, { ...record, snatPorts });
   } finally {
     maps.close();
   }
@@ -293,6 +329,7 @@ export async function detachInterfaces(
   const outcomes = names.map((name) => detachOne(name, state));
   if (nothingLeft && !options.keepMaps) {
     if (existsSync(instance.pinDir)) removePinDir(instance.pinDir);
+    releaseSnatPorts(state);
     removeState(instance);
     return { interfaces: outcomes, removedState: true, ...report };
   }

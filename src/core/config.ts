@@ -1,10 +1,12 @@
 import type { UpdateFlag } from '../bpf/map.js';
 import {
   type ConfigRecord,
+  DEFAULT_SNAT_PORTS,
   DEFAULT_TIMEOUTS_S,
   decodeConfig,
   encodeArrayIndex,
   encodeConfig,
+  type PortRange,
 } from '../bpf/records.js';
 import { notFoundError, usageError } from '../errors.js';
 import type { DatapathMaps } from './maps.js';
@@ -26,6 +28,9 @@ export interface ConfigView {
   /** Seconds in force per state (a stored 0 shown as the default it stands for). */
   timeoutsSeconds: Timeouts;
   defaultsSeconds: Timeouts;
+  /** fullnat's SNAT source ports, both inclusive (reserved in the namespace: src/core/snat-ports.ts). */
+  snatPorts: PortRange;
+  snatPortsDefault: PortRange;
 }
 
 const KEY = encodeArrayIndex(0);
@@ -43,6 +48,11 @@ export function writeConfigRecord(
   flag: UpdateFlag = 'exist',
 ): void {
   maps.get('config').update(KEY, encodeConfig(record), flag);
+}
+
+/** The SNAT port range the datapath uses: a stored 0-0 (a record from before the range existed) is the default. */
+export function snatPortsInForce(record: ConfigRecord | undefined): PortRange {
+  return record && record.snatPorts.min !== 0 ? { ...record.snatPorts } : { ...DEFAULT_SNAT_PORTS };
 }
 
 /** The boot id as shown to users: 16 hex digits. */
@@ -67,6 +77,8 @@ function view(record: ConfigRecord): ConfigView {
     events: record.events,
     timeoutsSeconds: effective,
     defaultsSeconds: { ...DEFAULT_TIMEOUTS_S },
+    snatPorts: snatPortsInForce(record),
+    snatPortsDefault: { ...DEFAULT_SNAT_PORTS },
   };
 }
 
@@ -107,6 +119,13 @@ export function updateTimeouts(maps: DatapathMaps, changes: Partial<Timeouts>): 
     if (seconds !== undefined) timeouts[name] = seconds === 0 ? DEFAULT_TIMEOUTS_S[name] : seconds;
   }
   const next = { ...record, timeouts };
+  writeConfigRecord(maps, next);
+  return view(next);
+}
+
+/** Change the SNAT port range (validated and reserved by the caller: src/core/snat-ports.ts). */
+export function updateSnatPorts(maps: DatapathMaps, snatPorts: PortRange): ConfigView {
+  const next = { ...readRecord(maps), snatPorts };
   writeConfigRecord(maps, next);
   return view(next);
 }

@@ -5,9 +5,10 @@ import {
   type RunTimeStatsSources,
   runTimeStatsSources,
 } from '../bpf/prog-info.js';
+import type { PortRange } from '../bpf/records.js';
 import { attachedInterfaces } from './attach.js';
 import type { ServiceHealth } from './backend-health.js';
-import { bootIdHex, readConfigRecord } from './config.js';
+import { bootIdHex, readConfigRecord, snatPortsInForce } from './config.js';
 import type { Instance } from './instance.js';
 import { DatapathMaps } from './maps.js';
 import { listServices } from './services.js';
@@ -74,6 +75,8 @@ export interface ConfigStatus {
   /** "hold" after detach --keep-maps (traffic parked until attach), "drain" while detach resets connections. */
   detaching: 'hold' | 'drain' | null;
   timeoutsSeconds: Record<string, number>;
+  /** fullnat's SNAT source ports, both inclusive; reserved in the namespace (ip_local_reserved_ports). */
+  snatPorts: PortRange;
 }
 
 export interface DatapathStatus {
@@ -127,6 +130,7 @@ export function readDatapathStatus(instance: Instance): DatapathStatus | undefin
             events: config.events,
             detaching: config.detaching,
             timeoutsSeconds: config.timeouts,
+            snatPorts: snatPortsInForce(config),
           }
         : null,
     };

@@ -40,6 +40,11 @@ export interface InstanceState {
    * newer service. Absent in state files written before it existed.
    */
   lastServiceId?: number;
+  /**
+   * The ports attach added to the namespace's net.ipv4.ip_local_reserved_ports for the SNAT port range
+   * ("1024-32767"), so that `detach --all` removes exactly those (src/core/snat-ports.ts).
+   */
+  reservedSnatPorts?: string;
 }
 
 const emptyState = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });

@@ -34,6 +34,11 @@ const LOCAL_HEADER = Buffer.from(
  * One liveness probe: a TCP connect to the backend, then (with `ppv2`) the LOCAL header, then a normal
  * close. Success means the backend accepted the connection within the timeout. The socket is created on
  * the calling thread, so it lives in that thread's network namespace (the balancer's, under --netns).
+ *
+ * The probe can never be taken for a balanced connection: its source port is an ephemeral port the kernel
+ * picks from net.ipv4.ip_local_port_range, and fullnat's SNAT ports come from a range attach keeps disjoint
+ * from it and reserves (ip_local_reserved_ports), so no REPLY conntrack entry matches the backend's answer
+ * (src/core/snat-ports.ts; test/e2e/snat-host-ports.test.ts shows host connections unharmed under load).
  */
 export function probeTcp(target: ProbeTarget, options: ProbeOptions): Promise<ProbeResult> {
   const started = performance.now();

@@ -8,11 +8,11 @@
  * the health as it is.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { type NginxBackend, startNginx } from '../../src/lab/nginx.js';
 import { createTopology, destroyTopology, type Topology } from '../../src/lab/topology.js';
 import { findExecutable, isAlive, run, stop } from '../../src/sys/run.js';
+import { type Child, startChild } from '../helpers/child.js';
 import { lbctl, REPO_ROOT } from '../helpers/cli.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 import { waitFor } from '../helpers/wait.js';
@@ -87,36 +87,6 @@ const once = () => new Promise((resolve) => {
 const worker = async () => { for (;;) { await once(); await new Promise((r) => setTimeout(r, Number(pauseMs))); } };
 for (let i = 0; i < Number(workers); i++) worker();
 `;
-
-/** A child process whose stdout is collected line by line. */
-interface Child {
-  proc: ChildProcess;
-  pid: number;
-  lines: string[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startChild(cmd: string, args: string[]): Child {
-  const proc = spawn(cmd, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  const lines: string[] = [];
-  let partial = '';
-  let err = '';
-  proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts.filter(Boolean));
-  });
-  proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  assert.ok(proc.pid, `${cmd} started`);
-  return { proc, pid: proc.pid, lines, stderr: () => err, exited };
-}
 
 describe('liveness: lbctl agent takes a stopped backend out of selection and puts it back', { skip }, () => {
   let topo: Topology;

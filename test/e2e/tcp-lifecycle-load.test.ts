@@ -15,6 +15,7 @@ import {
   assertFailureCounters,
   conntrackFill,
   FAMILIES,
+  parseAb,
   serviceCounters,
   stats,
   url,
@@ -30,25 +31,6 @@ const MODES = [
   { mode: 'fullnat', port: 80 },
   { mode: 'dnat', port: 81 },
 ] as const;
-
-interface AbReport {
-  complete: number;
-  failed: number;
-  non2xx: number;
-  rps: number;
-  raw: string;
-}
-
-function parseAb(text: string): AbReport {
-  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
-  return {
-    complete: num(/^Complete requests:\s+(\d+)/m),
-    failed: num(/^Failed requests:\s+(\d+)/m),
-    non2xx: /^Non-2xx responses:\s+(\d+)/m.test(text) ? num(/^Non-2xx responses:\s+(\d+)/m) : 0,
-    rps: num(/^Requests per second:\s+([\d.]+)/m),
-    raw: text,
-  };
-}
 
 describe('TCP life-cycle: 10,000 short connections and a clean drain', { skip }, () => {
   let lb: Balancer;

@@ -67,8 +67,8 @@ export function addServices(h: DatapathHarness, family: 4 | 6): void {
 export class Connection {
   readonly isn: number;
   readonly backendIsn = 0x7000_0000;
-  /** What the backend sees as its peer: the SNAT address (fullnat) or the client (dnat). */
-  readonly peerAtBackend: { addr: string; port: number };
+  /** fullnat: the SNAT port the datapath gave this connection, learnt from its ORIG entry after the SYN. */
+  private snatPort: number | undefined;
   constructor(
     private readonly h: DatapathHarness,
     readonly family: 4 | 6,
@@ -78,9 +78,15 @@ export class Connection {
     readonly dataOptions: readonly TcpOption[],
   ) {
     this.isn = 0xfff0_0000 + clientPort; // near the wrap: sequence arithmetic must be modular
-    const net = NET[family];
-    this.peerAtBackend =
-      svc.mode === 'fullnat' ? { addr: net.snat, port: clientPort } : { addr: net.client, port: clientPort };
+  }
+
+  /** What the backend sees as its peer: SNAT address and port (fullnat) or the client (dnat). */
+  get peerAtBackend(): { addr: string; port: number } {
+    if (this.svc.mode !== 'fullnat') return { addr: this.net.client, port: this.clientPort };
+    // Before its SYN (or never sent one: an untracked flow) no port was chosen; the client's stands in.
+    const chosen = this.snatPort ?? this.h.conntrackEntry(this.origKey)?.peer.dport;
+    this.snatPort = chosen;
+    return { addr: this.net.snat, port: chosen ?? this.clientPort };
   }
 
   get net() {

@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import koffi from 'koffi';
+import { STRUCT_LAYOUTS } from '../../src/bpf/abi.js';
 import { check, libbpf, numPossibleCpus, OPTS_SIZE, SkBuffCtx } from '../../src/bpf/libbpf.js';
 import { BpfMap } from '../../src/bpf/map.js';
 import { enterNetns } from '../../src/bpf/netns.js';
@@ -35,7 +36,9 @@ import {
   type LbEvent,
   MAP_NAMES,
   type Mode,
+  type PortRange,
   PROGRAM,
+  RECORD_SIZES,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
 import { RingBufferReader } from '../../src/bpf/ringbuf.js';
@@ -197,13 +200,17 @@ export class DatapathHarness {
     );
   }
 
-  private config: { events: boolean; detaching: DetachingMode | null } = { events: false, detaching: null };
+  private config: { events: boolean; detaching: DetachingMode | null; snatPorts: PortRange } = {
+    events: false,
+    detaching: null,
+    snatPorts: { min: 0, max: 0 },
+  };
 
   /**
-   * lb_config: boot id 0x1122334455667788, default timeouts, events and the detach mode as given (what is not
-   * given stays as it was; both start off).
+   * lb_config: boot id 0x1122334455667788, default timeouts, events, the detach mode and the SNAT port range as
+   * given (what is not given stays as it was; events and detaching start off, the range at 0-0: the default).
    */
-  configure(changes: { events?: boolean; detaching?: DetachingMode | null }): void {
+  configure(changes: { events?: boolean; detaching?: DetachingMode | null; snatPorts?: PortRange }): void {
     this.config = { ...this.config, ...changes };
     this.map('config').update(
       encodeArrayIndex(0),
@@ -286,6 +293,30 @@ export class DatapathHarness {
   conntrackEntry(key: Omit<CtKey, 'family' | 'protocol'>): CtEntry | undefined {
     const value = this.map('conntrack').lookup(encodeCtKey(key));
     return value === undefined ? undefined : decodeCtEntry(value);
+  }
+
+  /**
+   * Make a connection look idle for `seconds` more than it is: both entries' last_seen_ns moved back, as the
+   * passing of time would (what the janitor and SNAT port reclaiming read). Returns whether it was tracked.
+   */
+  ageConnection(origKey: Omit<CtKey, 'family' | 'protocol'>, seconds: number): boolean {
+    const map = this.map('conntrack');
+    const key = encodeCtKey(origKey);
+    const orig = map.lookup(key);
+    if (orig === undefined) return false;
+    const at = STRUCT_LAYOUTS.lb_ct_entry.off.last_seen_ns;
+    const peer = STRUCT_LAYOUTS.lb_ct_entry.off.peer;
+    const replyKey = orig.subarray(peer, peer + RECORD_SIZES.ctKey);
+    for (const [k, v] of [
+      [key, orig],
+      [replyKey, map.lookup(replyKey)],
+    ] as const) {
+      if (v === undefined) continue;
+      const aged = Buffer.from(v);
+      aged.writeBigUInt64LE(aged.readBigUInt64LE(at) - BigInt(seconds * 1e9), at);
+      map.update(Buffer.from(k), aged);
+    }
+    return true;
   }
 
   /** Every conntrack entry. */

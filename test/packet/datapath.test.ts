@@ -6,6 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import {
+  type Counters,
+  type CtEntry,
+  type CtKey,
+  DEFAULT_SNAT_PORTS,
+  type Mode,
+} from '../../src/bpf/records.js';
 import { decodeProxyHeader, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
 import {
   addServices,
@@ -50,6 +57,12 @@ function assertWellFormed(input: Buffer, result: RunResult, checks = { tcpChecks
   );
   assert.equal(out.window, before.window);
   return out;
+}
+
+/** The SNAT port the datapath tries first: the client's port mapped into the range (bpf/snat.h). */
+function homePort(clientPort: number, range: { min: number; max: number }): number {
+  const size = range.max - range.min + 1;
+  return range.min + ((((clientPort - range.min) % size) + size) % size);
 }
 
 /** The client's bare ACK at ISN+1, acknowledging the SYN-ACK (the handshake-completing segment). */
@@ -109,8 +122,17 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         const out = assertWellFormed(syn, h.run(syn, 'client'));
         assert.deepEqual(
           [out.src, out.dst, out.sport, out.dport],
-          [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
-          'client:port -> VIP:80 becomes SNAT:client port -> backend:8080',
+          [net.snat, net.backend, conn.peerAtBackend.port, BACKEND_PORT],
+          'client:port -> VIP:80 becomes SNAT:SNAT port -> backend:8080',
+        );
+        assert.ok(
+          out.sport >= DEFAULT_SNAT_PORTS.min && out.sport <= DEFAULT_SNAT_PORTS.max,
+          `SNAT port ${out.sport} in the default range ${DEFAULT_SNAT_PORTS.min}-${DEFAULT_SNAT_PORTS.max}`,
+        );
+        assert.equal(
+          out.sport,
+          homePort(conn.clientPort, DEFAULT_SNAT_PORTS),
+          "the client's port mapped into the range (not the client's port: that is the host's range)",
         );
         assert.equal(out.seq, conn.isn, 'the SYN keeps its sequence number');
         assert.equal(out.flags, TCP_SYN);
@@ -482,9 +504,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.equal(h.counters(s.fullnat.id).ppv2_gso_trimmed, before.ppv2_gso_trimmed + 1n);
       });
 
-      it('two clients on the same source port to the same backend (fullnat): the second gets another SNAT port', () => {
+      it('two clients on the same source port to the same backend (fullnat): each its own SNAT port, replies to each', () => {
         const a = new Connection(h, family, s.fullnat, 44000, []);
-        const before = h.counters(s.fullnat.id);
         const synA = a.fromClient({ seq: a.isn, ack: 0, flags: TCP_SYN });
         const outA = assertWellFormed(synA, h.run(synA, 'client'));
         const client2 = family === 4 ? '192.0.2.11' : '2001:db8:1::11';
@@ -498,10 +519,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           flags: TCP_SYN,
         });
         const outB = assertWellFormed(synB, h.run(synB, 'client'));
-        assert.equal(outA.sport, 44000, 'the first keeps its own port');
-        assert.equal(outB.src, net.snat);
-        assert.notEqual(outB.sport, 44000, 'the second is remapped');
-        assert.equal(h.counters(s.fullnat.id).snat_port_collision, before.snat_port_collision + 1n);
+        assert.deepEqual([outA.src, outB.src], [net.snat, net.snat]);
+        assert.notEqual(outB.sport, outA.sport, 'two connections, two SNAT ports');
         const replyB = buildFrame({
           src: net.backend,
           dst: net.snat,
@@ -515,7 +534,152 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.deepEqual(
           [back.dst, back.dport],
           [client2, 44000],
-          "the remapped port's replies reach the second client",
+          "the second port's replies reach the second client",
+        );
+      });
+
+      it("a client's SNAT port is its port mapped into the range, the same again when it reuses its port", () => {
+        const conn = new Connection(h, family, s.fullnat, 33001, []);
+        const before = h.counters(s.fullnat.id);
+        const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN });
+        const first = assertWellFormed(syn, h.run(syn, 'client'));
+        assert.equal(first.sport, homePort(33001, DEFAULT_SNAT_PORTS));
+        h.run(conn.fromClient({ seq: seqAdd(conn.isn, 1), ack: 0, flags: TCP_RST }), 'client');
+        // The client reuses its port at once (its tuple is CLOSED, not idle): the tuple is recycled, same port.
+        const again = conn.fromClient({ seq: seqAdd(conn.isn, 7_000_000), ack: 0, flags: TCP_SYN });
+        const second = assertWellFormed(again, h.run(again, 'client'));
+        assert.equal(second.sport, first.sport, 'its own closed tuple, taken again');
+        const after = h.counters(s.fullnat.id);
+        assert.deepEqual(
+          [after.conn_recycled, after.snat_port_collision, after.snat_port_reclaimed],
+          [before.conn_recycled + 1n, before.snat_port_collision, before.snat_port_reclaimed],
+          'recycled, without a collision',
+        );
+      });
+
+      it('SNAT ports in a small range: a taken port moves on in range; closed ones are reclaimed, the same client first', () => {
+        // 4 ports of this family's own; client ports 4 apart share one home port.
+        const range = { min: 20000 + 10 * family, max: 20003 + 10 * family };
+        const client2 = family === 4 ? '192.0.2.12' : '2001:db8:1::12';
+        h.configure({ snatPorts: range });
+        try {
+          const base = 45000;
+          const home = homePort(base, range);
+          const syn = (src: string, sport: number, isn: number) =>
+            buildFrame({ src, dst: net.vip, sport, dport: s.fullnat.port, seq: isn, ack: 0, flags: TCP_SYN });
+          const open = (src: string, sport: number) => h.run(syn(src, sport, 0x1000 + sport), 'client');
+          const sportOf = (r: RunResult) => {
+            assert.equal(r.retval, TC_ACT.REDIRECT, 'forwarded');
+            return parseFrame(r.frame).sport;
+          };
+          const close = (src: string, sport: number) =>
+            h.run(
+              buildFrame({
+                src,
+                dst: net.vip,
+                sport,
+                dport: s.fullnat.port,
+                seq: 0x1001 + sport,
+                ack: 0,
+                flags: TCP_RST,
+              }),
+              'client',
+            );
+          const key = (src: string, sport: number) => ({
+            saddr: src,
+            daddr: net.vip,
+            sport,
+            dport: s.fullnat.port,
+          });
+          const c = (delta: keyof Counters) => h.counters(s.fullnat.id)[delta];
+
+          const collisions = c('snat_port_collision');
+          const held = [0, 4, 8, 12].map((d) => sportOf(open(net.client, base + d)));
+          assert.deepEqual(
+            held,
+            [0, 1, 2, 3].map((i) => range.min + ((home - range.min + i) % 4)),
+            'the home port, then the next ports in turn',
+          );
+          assert.equal(c('snat_port_collision'), collisions + 3n, 'three found their home port taken');
+
+          const exhausted = c('drop_snat_exhausted');
+          assert.notEqual(open(net.client, base + 16).retval, TC_ACT.REDIRECT, 'a fifth: no port free');
+          assert.equal(c('drop_snat_exhausted'), exhausted + 1n);
+          assert.equal(h.conntrackEntry(key(net.client, base + 16)), undefined, 'and not tracked');
+
+          close(net.client, base); // closed just now: its last FIN or ACK may still come
+          assert.notEqual(
+            open(net.client, base + 16).retval,
+            TC_ACT.REDIRECT,
+            'a closed port is not taken at once',
+          );
+          assert.ok(h.ageConnection(key(net.client, base), 1.5));
+          const reclaimed = c('snat_port_reclaimed');
+          assert.equal(
+            sportOf(open(net.client, base + 16)),
+            home,
+            'closed and idle 1 s: the same client takes it',
+          );
+          assert.equal(c('snat_port_reclaimed'), reclaimed + 1n);
+          assert.equal(h.conntrackEntry(key(net.client, base)), undefined, 'the closed connection is gone');
+
+          // Another client finds only the first client's ports: a closed, idle one is its last resort.
+          close(net.client, base + 4);
+          h.ageConnection(key(net.client, base + 4), 1.5);
+          assert.equal(sportOf(open(client2, base)), held[1], "no port free: another client's closed one");
+          assert.equal(c('snat_port_reclaimed'), reclaimed + 2n);
+
+          // Both kinds closed and idle: the first client takes its own (later in its walk) over the other's.
+          close(client2, base);
+          h.ageConnection(key(client2, base), 1.5);
+          close(net.client, base + 12);
+          h.ageConnection(key(net.client, base + 12), 1.5);
+          assert.equal(
+            sportOf(open(net.client, base + 20)),
+            held[3],
+            "its own closed port, not another client's",
+          );
+          const replies = buildFrame({
+            src: net.backend,
+            dst: net.snat,
+            sport: BACKEND_PORT,
+            dport: held[3] ?? 0,
+            seq: 9,
+            ack: 0x1001 + base + 20,
+            flags: TCP_SYN | TCP_ACK,
+          });
+          const back = assertWellFormed(replies, h.run(replies, 'backend'));
+          assert.deepEqual(
+            [back.dst, back.dport],
+            [net.client, base + 20],
+            'its replies reach the new owner',
+          );
+        } finally {
+          h.configure({ snatPorts: { min: 0, max: 0 } });
+        }
+      });
+
+      it("a stale TIME_WAIT's ACK, the client's reset, its SYN again: the SYN-ACK reopens the connection", () => {
+        const conn = new Connection(h, family, s.fullnat, 45100, []);
+        const syn = conn.fromClient({ seq: conn.isn, ack: 0, flags: TCP_SYN });
+        assert.equal(h.run(syn, 'client').retval, TC_ACT.REDIRECT);
+        // The backend's TIME_WAIT of an earlier connection on this tuple answers with that one's ACK ...
+        const stale = conn.fromBackend({ seq: 0x5000, ack: 0x6000, flags: TCP_ACK });
+        assert.equal(h.run(stale, 'backend').retval, TC_ACT.REDIRECT);
+        // ... which the client resets (seq = that ack), and the reset closes the tuple.
+        h.run(conn.fromClient({ seq: 0x6000, ack: 0, flags: TCP_RST }), 'client');
+        assert.equal(conn.orig().state, 'closed');
+        assert.equal(h.run(syn, 'client').retval, TC_ACT.REDIRECT, 'the same SYN again, a second later');
+        const synAck = conn.fromBackend({
+          seq: conn.backendIsn,
+          ack: seqAdd(conn.isn, 1),
+          flags: TCP_SYN | TCP_ACK,
+        });
+        assert.equal(h.run(synAck, 'backend').retval, TC_ACT.REDIRECT);
+        assert.equal(
+          conn.orig().state,
+          'established',
+          'live again: its SNAT port is not a closed one to reclaim',
         );
       });
 
@@ -684,7 +848,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           assert.equal(out.flags, TCP_RST | TCP_ACK);
           assert.deepEqual(
             [out.src, out.dst, out.sport, out.dport],
-            [net.snat, net.backend, conn.clientPort, BACKEND_PORT],
+            [net.snat, net.backend, conn.peerAtBackend.port, BACKEND_PORT],
           );
           assert.equal(
             out.seq,

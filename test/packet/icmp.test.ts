@@ -209,7 +209,7 @@ describe('ICMP errors about tracked connections (BPF_PROG_TEST_RUN)', { skip }, 
                 out.quoted.seq,
                 out.quoted.ack,
               ],
-              [backend.src, backend.dst, BACKEND_PORT, conn.clientPort, backend.seq, backend.ack],
+              [backend.src, backend.dst, BACKEND_PORT, conn.peerAtBackend.port, backend.seq, backend.ack],
               "quotes the backend's own segment: its tuple, sequence and acknowledgment numbers",
             );
             assert.equal(out.quoted.tcpChecksumOk, true, 'the quoted TCP checksum verifies again');

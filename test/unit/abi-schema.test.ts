@@ -267,6 +267,7 @@ const CASES: CodecCase[] = [
       events: true,
       detaching: 'drain',
       timeouts: { synSentS: 31, establishedS: 901, finS: 61, closedS: 11 },
+      snatPorts: { min: 20000, max: 29999 },
     },
     raw: {
       boot_id: 0x0102030405060708n,
@@ -275,6 +276,8 @@ const CASES: CodecCase[] = [
       timeout_est_s: 901,
       timeout_fin_s: 61,
       timeout_closed_s: 11,
+      snat_port_min: 20000,
+      snat_port_max: 29999,
     },
     encode: records.encodeConfig,
     decode: records.decodeConfig,

@@ -21,7 +21,13 @@ function fakeMaps(initial: Buffer | undefined) {
 }
 
 const stored = (timeouts = { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 }) =>
-  encodeConfig({ bootId: 0x0123456789abcdefn, events: true, detaching: null, timeouts });
+  encodeConfig({
+    bootId: 0x0123456789abcdefn,
+    events: true,
+    detaching: null,
+    timeouts,
+    snatPorts: { min: 0, max: 0 },
+  });
 
 describe('config: conntrack timeouts in lb_config', () => {
   it('shows a stored 0 as the default it stands for', () => {

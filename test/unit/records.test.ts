@@ -312,6 +312,7 @@ describe('records: config, counters, events', () => {
       events: true,
       detaching: null,
       timeouts: { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 },
+      snatPorts: { min: 61000, max: 65535 },
     };
     const buf = encodeConfig(cfg);
     assert.equal(buf.length, RECORD_SIZES.config);
