@@ -4,7 +4,10 @@
  * backend will send to, so inserting it with BPF_NOEXIST both checks and claims
  * it: no separate port table.
  *
- * fullnat: (backend, SNAT address, backend port, P). P is the client's own port
+ * fullnat: (backend, SNAT address, backend port, P). The SNAT address is the
+ * service's override (--snat) when set, else the backend's own src_addr: the
+ * route's preferred source towards it, so backends on several subnets each
+ * reply to the balancer's address on their subnet. P is the client's own port
  * first, then LB_SNAT_TRIES ports derived from the tuple hash, in 1024-65535.
  * Two clients behind different addresses using the same source port towards the
  * same backend thus get different ports.
@@ -19,6 +22,16 @@
 
 #define LB_SNAT_TRIES 8
 #define LB_SNAT_PORT_MIN 1024
+
+/* fullnat's source address towards `be`: the service override, else the backend's; NULL when neither is set. */
+static __always_inline const __u8 *snat_source(const struct lb_service *svc, const struct lb_backend *be)
+{
+	if (!addr_is_zero(svc->snat_addr))
+		return svc->snat_addr;
+	if (!addr_is_zero(be->src_addr))
+		return be->src_addr;
+	return 0;
+}
 
 static __always_inline __be16 snat_candidate(__u32 hash, __u32 i)
 {
@@ -35,6 +48,7 @@ static __always_inline int snat_claim(struct lb_ct_key *reply, const struct lb_c
 				      const struct lb_service *svc, const struct lb_backend *be, __u32 hash,
 				      struct lb_ct_entry *alias)
 {
+	const __u8 *src;
 	long err;
 
 	addr_copy(reply->saddr, be->addr);
@@ -52,7 +66,10 @@ static __always_inline int snat_claim(struct lb_ct_key *reply, const struct lb_c
 		return err ? LB_CNT_DROP_REPLY_COLLISION : 0;
 	}
 
-	addr_copy(reply->daddr, svc->snat_addr);
+	src = snat_source(svc, be);
+	if (!src)
+		return LB_CNT_DROP_NO_BACKEND; /* a record the control plane never writes: no source to use */
+	addr_copy(reply->daddr, src);
 	reply->dport = orig->sport;
 	err = bpf_map_update_elem(&lb_conntrack, reply, alias, BPF_NOEXIST);
 	if (err == -E2BIG)

@@ -36,19 +36,26 @@ export function renderServiceDetail(s: ServiceView): string {
     ['name', s.name ?? '-'],
     ['id', s.id],
     ['mode', s.mode],
-    ['snat address', s.snat ?? '-'],
+    ['snat address', snatCell(s)],
     ['ppv2', ppv2Summary(s)],
     ['liveness', s.liveness ? `on (lbctl agent probes the backends): ${healthSummary(s.health)}` : 'off'],
   ]);
   const backends = renderTable(
-    ['backend id', 'backend', 'weight', 'health', 'share of new connections'],
+    ['backend id', 'backend', 'weight', 'health', 'share of new connections', 'source address'],
     s.backends.map((b) => [
       `0x${b.id.toString(16)}`,
       hostPort(b.address, b.port),
       b.weight,
       backendHealthCell(s, b),
       `${(b.share * 100).toFixed(1)}%`,
+      b.source ?? '-',
     ]),
   );
   return `${summary}\n${backends}`;
+}
+
+/** fullnat's source: the --snat override, or each backend's own (the route's, in the backends table). */
+export function snatCell(s: Pick<ServiceView, 'mode' | 'snat'>): string {
+  if (s.mode !== 'fullnat') return '-';
+  return s.snat ?? "per backend: the route's source";
 }

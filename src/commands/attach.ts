@@ -8,7 +8,9 @@ import {
   MAX_CONNECTIONS_RANGE,
 } from '../core/attach.js';
 import { forwardingWarnings } from '../core/features.js';
-import { withInstanceLock } from '../core/state-file.js';
+import { DatapathMaps } from '../core/maps.js';
+import { type RouteRefresh, refreshRouteSources, type SourceChange } from '../core/route-refresh.js';
+import { loadState, withInstanceLock } from '../core/state-file.js';
 
 export default class Attach extends DatapathCommand<typeof Attach> {
   static override summary = 'Load the datapath and attach it at tc ingress of the given interfaces.';
@@ -21,7 +23,10 @@ replaces lbctl's program in place and keeps services and live connections (they 
 The connection table is preallocated when an instance is first attached (about 464 bytes per connection:
 \`lbctl status\` shows the figure). When it is full, a new connection is refused at once with a reset and
 counted as drop_ct_full; a live connection is never evicted. Its size is fixed while the instance has state:
-resizing needs \`detach --all\` first, which drops every connection.`;
+resizing needs \`detach --all\` first, which drops every connection.
+
+Re-attaching also reads the routes again: a fullnat backend without --snat gets the route's source address as
+it is now (a backend whose route is gone keeps its old one, with a warning).`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eth0 eth1',
@@ -41,18 +46,41 @@ resizing needs \`detach --all\` first, which drops every connection.`;
     interface: Args.string({ description: 'Interface names (one or more).', required: true }),
   };
 
-  public async run(): Promise<{ instance: string; interfaces: AttachOutcome[]; warnings: string[] }> {
-    const outcomes = await withInstanceLock(this.instance, async () =>
-      attachInterfaces(this.instance, this.positionals, { maxConnections: this.flags['max-connections'] }),
-    );
-    const warnings = forwardingWarnings();
+  public async run(): Promise<{
+    instance: string;
+    interfaces: AttachOutcome[];
+    sources: SourceChange[];
+    warnings: string[];
+  }> {
+    const { outcomes, refresh } = await withInstanceLock(this.instance, async () => {
+      const outcomes = attachInterfaces(this.instance, this.positionals, {
+        maxConnections: this.flags['max-connections'],
+      });
+      return { outcomes, refresh: await this.refreshSources() };
+    });
+    const warnings = [...forwardingWarnings(), ...refresh.warnings];
     for (const warning of warnings) this.warn(warning);
+    for (const c of refresh.changed) {
+      this.logToStderr(
+        `note: service ${c.service}: backend ${c.backend} now gets source ${c.to} (was ${c.from ?? 'none'})`,
+      );
+    }
     this.log(
       renderTable(
         ['interface', 'ifindex', 'program id', 'action'],
         outcomes.map((o) => [o.interface, o.ifindex, o.progId, o.action]),
       ),
     );
-    return { instance: this.instance.name, interfaces: outcomes, warnings };
+    return { instance: this.instance.name, interfaces: outcomes, sources: refresh.changed, warnings };
+  }
+
+  private async refreshSources(): Promise<RouteRefresh> {
+    const maps = DatapathMaps.open(this.instance);
+    try {
+      const state = loadState(this.instance);
+      return await refreshRouteSources(maps, state);
+    } finally {
+      maps.close();
+    }
   }
 }

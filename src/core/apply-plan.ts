@@ -3,7 +3,8 @@ import { conflictError, invalidDataError } from '../errors.js';
 import { bytesToHex } from '../ppv2/hex.js';
 import { formatEndpoint } from './endpoint.js';
 import type { BackendSpec, Ppv2Spec, ServiceSpec } from './service-spec.js';
-import { type ServiceChanges, type ServiceView, serviceKeyText } from './services.js';
+import { type ServiceChanges, type ServiceView, serviceKeyText, snatPlanOfView } from './services.js';
+import { type SnatPlan, snatPlanText } from './snat-plan.js';
 
 /**
  * What `lbctl apply` would do: the desired services (from manifests) against the live ones, matched by
@@ -12,8 +13,8 @@ import { type ServiceChanges, type ServiceView, serviceKeyText } from './service
  */
 export interface DesiredService {
   spec: ServiceSpec;
-  /** fullnat: the SNAT address (given, or the route's source towards the backends); null for dnat. */
-  snat: string | null;
+  /** fullnat: the given SNAT address, or the route's source towards each backend (core/snat.ts). */
+  snat: SnatPlan;
   /** Where it was described, e.g. "document 1 (Service default/web) spec.ports[0]". */
   source: string;
   /** What ownership is recorded under for --prune, e.g. "Service default/web". */
@@ -126,7 +127,12 @@ export function diffService(desired: DesiredService, current: ServiceView): Fiel
   };
   compare('name', current.name ?? '-', spec.name ?? '-');
   compare('mode', current.mode, spec.mode);
-  if (spec.mode === 'fullnat') compare('snat', current.snat ?? '-', desired.snat ?? '-');
+  if (spec.mode === 'fullnat') {
+    // Over the backends both sides have: a route that changed for one of them is a change of its own.
+    const desiredAddresses = new Set(spec.backends.map((b) => b.address));
+    const both = current.backends.map((b) => b.address).filter((a) => desiredAddresses.has(a));
+    compare('snat', snatPlanText(snatPlanOfView(current), both), snatPlanText(desired.snat, both));
+  }
   compare('backends', backendsText(viewBackends(current)), backendsText(spec.backends));
   compare('ppv2', ppv2Text(viewPpv2(current)), ppv2Text(spec.ppv2));
   compare('liveness', current.liveness ? 'on' : 'off', spec.liveness ? 'on' : 'off');

@@ -7,6 +7,7 @@ import { DatapathMaps } from '../../core/maps.js';
 import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
 import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
 import { snatFor } from '../../core/snat.js';
+import { NO_SNAT } from '../../core/snat-plan.js';
 import { loadState, withInstanceLock } from '../../core/state-file.js';
 import { usageError } from '../../errors.js';
 
@@ -67,11 +68,13 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
           );
         }
         const mode = changes.mode ?? current.mode;
-        // A new backend set or mode takes a new SNAT address (the given one, or the route's source).
-        if (changes.backends || changes.mode || flags.snat !== undefined) {
+        // Every change re-reads the routes: a fullnat service keeps its --snat override (unless a new one or
+        // "auto" is given), and otherwise each backend gets the route's source as it is now.
+        if (mode === 'fullnat' || flags.snat !== undefined) {
           const vip = { family: current.family, address: current.vip, port: current.port };
           const backends = changes.backends ?? backendSpecs(current);
-          changes.snat = await snatFor({ mode, vip, backends }, flags.snat);
+          const keep = mode === 'fullnat' ? (current.snat ?? undefined) : undefined;
+          changes.snat = await snatFor({ mode, vip, backends }, flags.snat ?? keep);
         }
         return updateService(maps, loadState(this.instance), current, changes);
       } finally {
@@ -95,7 +98,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     }
     if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
     if (flags.liveness !== undefined) changes.liveness = flags.liveness;
-    if (flags.snat !== undefined) changes.snat = flags.snat; // checked and resolved in run()
+    if (flags.snat !== undefined) changes.snat = NO_SNAT; // a placeholder: checked and resolved in run()
     if (flags.ppv2 !== undefined || flags['ppv2-tlv']) {
       const enabled = flags.ppv2 ?? current.ppv2.enabled;
       const options = flags['ppv2-tlv']
