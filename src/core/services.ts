@@ -198,22 +198,7 @@ export function updateService(
   current: ServiceView,
   changes: ServiceChanges,
 ): ServiceView {
-  const spec: ServiceSpec = {
-    name: current.name ?? undefined,
-    vip: { family: current.family, address: current.vip, port: current.port },
-    mode: changes.mode ?? current.mode,
-    backends:
-      changes.backends ??
-      current.backends.map((b) => ({
-        family: current.family,
-        address: b.address,
-        port: b.port,
-        weight: b.weight,
-      })),
-    ppv2: changes.ppv2 ?? specPpv2(current),
-    liveness: changes.liveness ?? current.liveness,
-  };
-  validateService(spec);
+  const spec = changedSpec(current, changes);
   const existing = new Map(current.backends.map((b) => [`${b.address}|${b.port}`, b.id]));
   const usedSlots = new Set(current.backends.map((b) => b.id & 0xffff));
   let nextSlot = 1;
@@ -257,6 +242,25 @@ export function updateService(
     if (!keep.has(old.id)) maps.get('backends').delete(encodeBackendId(old.id));
   }
   return findService(maps, state, current.key);
+}
+
+/** The service `current` becomes with `changes`, validated (USAGE errors, before anything is resolved or written). */
+export function changedSpec(current: ServiceView, changes: Omit<ServiceChanges, 'snat'>): ServiceSpec {
+  return validateService({
+    name: current.name ?? undefined,
+    vip: { family: current.family, address: current.vip, port: current.port },
+    mode: changes.mode ?? current.mode,
+    backends:
+      changes.backends ??
+      current.backends.map((b) => ({
+        family: current.family,
+        address: b.address,
+        port: b.port,
+        weight: b.weight,
+      })),
+    ppv2: changes.ppv2 ?? specPpv2(current),
+    liveness: changes.liveness ?? current.liveness,
+  });
 }
 
 /**

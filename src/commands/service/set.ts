@@ -5,7 +5,13 @@ import { renderServiceDetail } from '../../cli/service-render.js';
 import { formatEndpoint } from '../../core/endpoint.js';
 import { DatapathMaps } from '../../core/maps.js';
 import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
-import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
+import {
+  changedSpec,
+  findService,
+  type ServiceChanges,
+  type ServiceView,
+  updateService,
+} from '../../core/services.js';
 import { snatFor } from '../../core/snat.js';
 import { NO_SNAT } from '../../core/snat-plan.js';
 import { loadState, withInstanceLock } from '../../core/state-file.js';
@@ -67,14 +73,13 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
             'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
           );
         }
-        const mode = changes.mode ?? current.mode;
+        // Validated first, so that a bad backend is refused for what it is before its route is looked up.
+        const spec = changedSpec(current, changes);
         // Every change re-reads the routes: a fullnat service keeps its --snat override (unless a new one or
         // "auto" is given), and otherwise each backend gets the route's source as it is now.
-        if (mode === 'fullnat' || flags.snat !== undefined) {
-          const vip = { family: current.family, address: current.vip, port: current.port };
-          const backends = changes.backends ?? backendSpecs(current);
-          const keep = mode === 'fullnat' ? (current.snat ?? undefined) : undefined;
-          changes.snat = await snatFor({ mode, vip, backends }, flags.snat ?? keep);
+        if (spec.mode === 'fullnat' || flags.snat !== undefined) {
+          const keep = spec.mode === 'fullnat' ? (current.snat ?? undefined) : undefined;
+          changes.snat = await snatFor(spec, flags.snat ?? keep);
         }
         return updateService(maps, loadState(this.instance), current, changes);
       } finally {
