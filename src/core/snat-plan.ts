@@ -23,14 +23,21 @@ export const NO_SNAT: SnatPlan = { override: null, sources: new Map() };
 /** `--snat auto` asks for the default again: each backend's route source instead of an override. */
 export const AUTO_SNAT = 'auto';
 
+/** The source the datapath uses towards a backend: the override, else its own (null for dnat). */
+export function effectiveSource(plan: SnatPlan, mode: 'fullnat' | 'dnat', backend: string): string | null {
+  if (mode !== 'fullnat') return null;
+  return plan.override ?? plan.sources.get(backend) ?? null;
+}
+
 /**
- * The address to store in a backend's record (lb_backend.src_addr): its route source for a fullnat service
- * without an override, null otherwise (dnat; or the override, which the service record carries).
+ * The address to store in a backend's record (lb_backend.src_addr): the source the datapath uses towards it,
+ * the override included. The datapath prefers the service's override anyway; storing it in the backends too
+ * means a switch between the two (backends written before the service record) never leaves a backend with
+ * neither. Null for dnat.
  */
 export function storedSource(plan: SnatPlan, mode: 'fullnat' | 'dnat', backend: string): string | null {
-  if (mode !== 'fullnat' || plan.override !== null) return null;
-  const source = plan.sources.get(backend);
-  if (source === undefined) {
+  const source = effectiveSource(plan, mode, backend);
+  if (mode === 'fullnat' && source === null) {
     // Resolution covers every backend before anything is written; this guards against a caller that skipped it.
     throw usageError(
       `no source address was resolved for backend ${backend}`,
@@ -38,12 +45,6 @@ export function storedSource(plan: SnatPlan, mode: 'fullnat' | 'dnat', backend: 
     );
   }
   return source;
-}
-
-/** The source the datapath uses towards a backend: the override, else its own (null for dnat). */
-export function effectiveSource(plan: SnatPlan, mode: 'fullnat' | 'dnat', backend: string): string | null {
-  if (mode !== 'fullnat') return null;
-  return plan.override ?? plan.sources.get(backend) ?? null;
 }
 
 /**

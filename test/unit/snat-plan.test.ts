@@ -37,9 +37,9 @@ describe('snat plans', () => {
   const routed = { override: null, sources: new Map([['198.51.100.2', '198.51.100.1']]) };
   const pinned = { override: '198.51.100.11', sources: new Map<string, string>() };
 
-  it('stores the route source in the backend record only for fullnat without an override', () => {
+  it("stores the source the datapath uses in the backend's record, the override too; none for dnat", () => {
     assert.equal(storedSource(routed, 'fullnat', '198.51.100.2'), '198.51.100.1');
-    assert.equal(storedSource(pinned, 'fullnat', '198.51.100.2'), null, 'the service record holds it');
+    assert.equal(storedSource(pinned, 'fullnat', '198.51.100.2'), '198.51.100.11');
     assert.equal(storedSource(NO_SNAT, 'dnat', '198.51.100.2'), null);
     assert.throws(() => storedSource(routed, 'fullnat', '203.0.113.66'), lbctlErrorOf('USAGE'));
   });
