@@ -56,7 +56,7 @@ function fill(maps: DatapathMaps): void {
         backends: ['198.51.100.2', '198.51.100.3'].map((a) => ({ ...parseEndpoint(`${a}:80`), weight: 1 })),
         ppv2: { enabled: true, uniqueId: true, crc32c: false, tlvs: [] },
       },
-      '198.51.100.1',
+      { override: '198.51.100.1', sources: new Map() },
     ),
   );
   const ct = maps.get('conntrack');

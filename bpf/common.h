@@ -68,6 +68,16 @@ static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
 	return a0 == b0 && a1 == b1;
 }
 
+/* An unset address field (all 16 bytes zero). */
+static __always_inline int addr_is_zero(const __u8 *a)
+{
+	__u64 a0, a1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	return !(a0 | a1);
+}
+
 /* murmur3's 32-bit finaliser: cheap, and good enough to spread tuples over a ring. */
 static __always_inline __u32 hash_mix32(__u32 h)
 {

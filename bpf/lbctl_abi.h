@@ -116,7 +116,7 @@ enum lb_counter {
 	LB_CNT_SACK_SHIFTED, /* backend -> client segments whose SACK blocks were shifted */
 	LB_CNT_SNAT_PORT_COLLISION, /* client's own SNAT port (its port mapped into the range) held towards the backend by another connection */
 	LB_CNT_DROP_SNAT_EXHAUSTED, /* no free or reclaimable SNAT port among the 16 candidates in the range */
-	LB_CNT_DROP_NO_BACKEND, /* empty lookup ring slot or missing/mismatched backend */
+	LB_CNT_DROP_NO_BACKEND, /* empty lookup ring slot, missing/mismatched backend, or fullnat with no source address */
 	LB_CNT_DROP_NO_CONNTRACK, /* non-SYN packet to a VIP with no connection */
 	LB_CNT_DROP_CT_INSERT, /* conntrack insert failed */
 	LB_CNT_DROP_REPLY_COLLISION, /* dnat: reply tuple already used by another connection */
@@ -152,7 +152,7 @@ struct lb_service {
 	__u8 mode; /* LB_MODE_* */
 	__u8 flags; /* LB_SVC_F_* */
 	__u16 tlv_len; /* bytes used in tlvs[] (<= LB_TLV_MAX) */
-	__u8 snat_addr[16]; /* fullnat: source address towards backends (same family as the VIP) */
+	__u8 snat_addr[16]; /* fullnat: the source address towards every backend (--snat, same family as the VIP); zero: each backend's src_addr */
 	__u8 tlvs[LB_TLV_MAX]; /* custom TLVs (types 0xE0-0xEF), fully encoded (type, BE length, value); rest zero */
 };
 
@@ -163,6 +163,7 @@ struct lb_backend {
 	__u8 family; /* must equal the service's family */
 	__u8 flags; /* LB_BE_F_*; the datapath ignores them */
 	__u32 weight; /* informational: weights are applied by the control plane when it fills lb_maglev */
+	__u8 src_addr[16]; /* fullnat: the balancer's source towards this backend (the route's preferred source), used when lb_service.snat_addr is zero */
 };
 
 /* lb_maglev value, keyed by a __u32 service id */
@@ -250,12 +251,13 @@ _Static_assert(__builtin_offsetof(struct lb_service, flags) == 5, "lb_service.fl
 _Static_assert(__builtin_offsetof(struct lb_service, tlv_len) == 6, "lb_service.tlv_len offset");
 _Static_assert(__builtin_offsetof(struct lb_service, snat_addr) == 8, "lb_service.snat_addr offset");
 _Static_assert(__builtin_offsetof(struct lb_service, tlvs) == 24, "lb_service.tlvs offset");
-_Static_assert(sizeof(struct lb_backend) == 24, "lb_backend size");
+_Static_assert(sizeof(struct lb_backend) == 40, "lb_backend size");
 _Static_assert(__builtin_offsetof(struct lb_backend, addr) == 0, "lb_backend.addr offset");
 _Static_assert(__builtin_offsetof(struct lb_backend, port) == 16, "lb_backend.port offset");
 _Static_assert(__builtin_offsetof(struct lb_backend, family) == 18, "lb_backend.family offset");
 _Static_assert(__builtin_offsetof(struct lb_backend, flags) == 19, "lb_backend.flags offset");
 _Static_assert(__builtin_offsetof(struct lb_backend, weight) == 20, "lb_backend.weight offset");
+_Static_assert(__builtin_offsetof(struct lb_backend, src_addr) == 24, "lb_backend.src_addr offset");
 _Static_assert(sizeof(struct lb_maglev_ring) == 16372, "lb_maglev_ring size");
 _Static_assert(__builtin_offsetof(struct lb_maglev_ring, backend_ids) == 0, "lb_maglev_ring.backend_ids offset");
 _Static_assert(sizeof(struct lb_ct_key) == 40, "lb_ct_key size");

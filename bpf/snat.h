@@ -3,7 +3,10 @@
  * backend will send to, so inserting it with BPF_NOEXIST both checks and claims
  * it: no separate port table.
  *
- * fullnat: (backend, SNAT address, backend port, P). P comes from the SNAT port
+ * fullnat: (backend, SNAT address, backend port, P). The SNAT address is the
+ * service's override (--snat) when set, else the backend's own src_addr: the
+ * route's preferred source towards it, so backends on several subnets each
+ * reply to the balancer's address on their subnet. P comes from the SNAT port
  * range in lb_config (default LB_SNAT_PORTS_*_DEFAULT), never the client's own
  * port: the control plane keeps that range out of the balancer namespace's
  * ephemeral ports (disjoint from net.ipv4.ip_local_port_range, and reserved in
@@ -47,6 +50,16 @@
 
 #define LB_SNAT_TRIES 16
 #define LB_SNAT_RECLAIM_IDLE_NS 1000000000LL
+
+/* fullnat's source address towards `be`: the service override, else the backend's; NULL when neither is set. */
+static __always_inline const __u8 *snat_source(const struct lb_service *svc, const struct lb_backend *be)
+{
+	if (!addr_is_zero(svc->snat_addr))
+		return svc->snat_addr;
+	if (!addr_is_zero(be->src_addr))
+		return be->src_addr;
+	return 0;
+}
 
 struct snat_range {
 	__u32 min;
@@ -130,6 +143,7 @@ static __always_inline int snat_claim(struct lb_ct_key *reply, const struct lb_c
 				      const struct lb_service *svc, const struct lb_backend *be, __u32 hash,
 				      struct lb_ct_entry *alias)
 {
+	const __u8 *src;
 	long err;
 
 	addr_copy(reply->saddr, be->addr);
@@ -150,7 +164,10 @@ static __always_inline int snat_claim(struct lb_ct_key *reply, const struct lb_c
 	struct snat_range range = snat_range_get();
 	__u32 fallback = LB_SNAT_TRIES;
 
-	addr_copy(reply->daddr, svc->snat_addr);
+	src = snat_source(svc, be);
+	if (!src)
+		return LB_CNT_DROP_NO_BACKEND; /* a record the control plane never writes: no source to use */
+	addr_copy(reply->daddr, src);
 	for (__u32 i = 0; i < LB_SNAT_TRIES; i++) {
 		reply->dport = snat_candidate(range, bpf_ntohs(orig->sport), hash, i);
 		err = bpf_map_update_elem(&lb_conntrack, reply, alias, BPF_NOEXIST);

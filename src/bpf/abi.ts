@@ -251,7 +251,10 @@ export const COUNTERS = [
     "client's own SNAT port (its port mapped into the range) held towards the backend by another connection",
   ],
   ['drop_snat_exhausted', 'no free or reclaimable SNAT port among the 16 candidates in the range'],
-  ['drop_no_backend', 'empty lookup ring slot or missing/mismatched backend'],
+  [
+    'drop_no_backend',
+    'empty lookup ring slot, missing/mismatched backend, or fullnat with no source address',
+  ],
   ['drop_no_conntrack', 'non-SYN packet to a VIP with no connection'],
   ['drop_ct_insert', 'conntrack insert failed'],
   ['drop_reply_collision', 'dnat: reply tuple already used by another connection'],
@@ -337,7 +340,10 @@ export const STRUCTS = {
       { name: 'mode', type: 'u8', doc: 'LB_MODE_*', values: MODE },
       { name: 'flags', type: 'u8', doc: 'LB_SVC_F_*', values: SVC_FLAGS },
       { name: 'tlv_len', type: 'u16', doc: 'bytes used in tlvs[] (<= LB_TLV_MAX)' },
-      addr('snat_addr', 'fullnat: source address towards backends (same family as the VIP)'),
+      addr(
+        'snat_addr',
+        "fullnat: the source address towards every backend (--snat, same family as the VIP); zero: each backend's src_addr",
+      ),
       {
         name: 'tlvs',
         type: 'u8',
@@ -360,6 +366,10 @@ export const STRUCTS = {
         type: 'u32',
         doc: 'informational: weights are applied by the control plane when it fills lb_maglev',
       },
+      addr(
+        'src_addr',
+        "fullnat: the balancer's source towards this backend (the route's preferred source), used when lb_service.snat_addr is zero",
+      ),
     ],
   },
   lb_maglev_ring: {

@@ -102,6 +102,11 @@ export function decodeAddr(buf: Buffer, offset: number, family: Family): string 
   return family === 4 ? formatIPv4(buf, offset) : formatIPv6(buf, offset);
 }
 
+/** An unset 16-byte address field. */
+function isZero(buf: Buffer, offset: number): boolean {
+  return buf.subarray(offset, offset + 16).every((b) => b === 0);
+}
+
 function familyByte(buf: Buffer, offset: number, what: string): Family {
   const f = buf[offset];
   if (f !== 4 && f !== 6) throw new RangeError(`${what}: bad family byte ${f}`);
@@ -132,7 +137,10 @@ export interface ServiceRecord {
   crc32c: boolean;
   /** `lbctl agent` probes this service's backends; the datapath ignores the bit. */
   liveness: boolean;
-  /** fullnat: the balancer's address facing the backends; null for dnat. */
+  /**
+   * fullnat: the one source address towards every backend (`--snat`); null for dnat, and for fullnat that
+   * takes each backend's own source (BackendRecord.srcAddr).
+   */
   snatAddr: string | null;
   tlvs: Buffer;
 }
@@ -182,12 +190,11 @@ export function encodeService(svc: ServiceRecord): Buffer {
 export function decodeService(buf: Buffer, family: Family): ServiceRecord {
   checkSize(buf, RECORD_SIZES.service, 'service');
   const tlvLen = Math.min(buf.readUInt16LE(SV.tlv_len), LB_LIMITS.tlvMax);
-  const snatSet = buf.subarray(SV.snat_addr, SV.snat_addr + 16).some((b) => b !== 0);
   return {
     id: buf.readUInt32LE(SV.id),
     mode: modeOf(buf[SV.mode]),
     ...readFlags(buf[SV.flags] ?? 0, SERVICE_FLAG_BITS),
-    snatAddr: snatSet ? decodeAddr(buf, SV.snat_addr, family) : null,
+    snatAddr: isZero(buf, SV.snat_addr) ? null : decodeAddr(buf, SV.snat_addr, family),
     tlvs: Buffer.from(buf.subarray(SV.tlvs, SV.tlvs + tlvLen)),
   };
 }
@@ -214,6 +221,11 @@ export interface BackendRecord {
   family: Family;
   /** Failed its liveness probes (LB_BE_F_DOWN): left out of the Maglev ring. Control plane only. */
   down: boolean;
+  /**
+   * fullnat: the balancer's source address towards it (the route's preferred source), used unless the
+   * service has its own SNAT address; null when unset.
+   */
+  srcAddr: string | null;
 }
 
 const BE = L.lb_backend.off;
@@ -226,13 +238,24 @@ export function encodeBackendId(id: number): Buffer {
   return buf;
 }
 
-export function encodeBackend(be: { addr: string; port: number; weight: number; down?: boolean }): Buffer {
+export function encodeBackend(be: {
+  addr: string;
+  port: number;
+  weight: number;
+  down?: boolean;
+  srcAddr?: string | null;
+}): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.backend);
   const family = encodeAddr(be.addr, buf, BE.addr);
   buf.writeUInt16BE(be.port, BE.port);
   buf[BE.family] = family;
   buf[BE.flags] = writeFlags(be, BACKEND_FLAG_BITS);
   buf.writeUInt32LE(be.weight, BE.weight);
+  if (be.srcAddr) {
+    if (encodeAddr(be.srcAddr, buf, BE.src_addr) !== family) {
+      throw new RangeError(`backend ${be.addr}: source address ${be.srcAddr} is of another family`);
+    }
+  }
   return buf;
 }
 
@@ -245,6 +268,7 @@ export function decodeBackend(buf: Buffer): BackendRecord {
     weight: buf.readUInt32LE(BE.weight),
     family,
     ...readFlags(buf[BE.flags] ?? 0, BACKEND_FLAG_BITS),
+    srcAddr: isZero(buf, BE.src_addr) ? null : decodeAddr(buf, BE.src_addr, family),
   };
 }
 

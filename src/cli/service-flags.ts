@@ -22,7 +22,7 @@ export const serviceFlags = {
   }),
   snat: Flags.string({
     summary:
-      "fullnat source address towards the backends: an address of the VIP's family on the balancer (default: the route's source).",
+      "fullnat source address towards every backend: an address of the VIP's family on the balancer (default, or auto: each backend gets the route's source towards it).",
   }),
   liveness: Flags.boolean({
     summary:

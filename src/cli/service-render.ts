@@ -39,6 +39,7 @@ const BACKEND_COLUMNS: ReadonlyArray<Column<BackendRow>> = [
   { head: 'weight', cell: ({ backend }) => backend.weight },
   { head: 'health', cell: ({ service, backend }) => backendHealthCell(service, backend) },
   { head: 'share of new connections', cell: ({ backend }) => `${(backend.share * 100).toFixed(1)}%` },
+  { head: 'source address', cell: ({ backend }) => backend.source ?? '-' },
 ];
 
 export function renderServiceDetail(s: ServiceView, options: ListingOptions = {}): string {
@@ -48,7 +49,7 @@ export function renderServiceDetail(s: ServiceView, options: ListingOptions = {}
       ['name', s.name ?? '-'],
       ['id', s.id],
       ['mode', s.mode],
-      ['snat address', s.snat ?? '-'],
+      ['snat address', snatCell(s)],
       ['ppv2', ppv2Summary(s)],
       ['liveness', s.liveness ? `on (lbctl agent probes the backends): ${healthSummary(s.health)}` : 'off'],
     ],
@@ -56,4 +57,10 @@ export function renderServiceDetail(s: ServiceView, options: ListingOptions = {}
   );
   const rows = s.backends.map((backend) => ({ service: s, backend }));
   return `${summary}\n${renderColumns(BACKEND_COLUMNS, rows, options)}`;
+}
+
+/** fullnat's source: the --snat override, or each backend's own (the route's, in the backends table). */
+export function snatCell(s: Pick<ServiceView, 'mode' | 'snat'>): string {
+  if (s.mode !== 'fullnat') return '-';
+  return s.snat ?? "per backend: the route's source";
 }

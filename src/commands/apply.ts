@@ -91,7 +91,7 @@ README for the annotations, naming and VIP rules.`;
   }
 }
 
-/** fullnat needs a SNAT address: the one the manifest gives (checked), or the route's source towards the backends. */
+/** fullnat's source addresses: the one the manifest gives (checked), or the route's source towards each backend. */
 async function withSnat(services: readonly ManifestService[]): Promise<DesiredService[]> {
   const desired: DesiredService[] = [];
   for (const s of services) {

@@ -9,8 +9,11 @@ import {
   MAX_CONNECTIONS_RANGE,
 } from '../core/attach.js';
 import { forwardingWarnings } from '../core/features.js';
+
+import { DatapathMaps } from '../core/maps.js';
 import { formatPortRange, parsePortRange } from '../core/port-ranges.js';
-import { withInstanceLock } from '../core/state-file.js';
+import { type RouteRefresh, refreshRouteSources, type SourceChange } from '../core/route-refresh.js';
+import { loadState, withInstanceLock } from '../core/state-file.js';
 
 export default class Attach extends DatapathCommand<typeof Attach> {
   static override summary = 'Load the datapath and attach it at tc ingress of the given interfaces.';
@@ -28,7 +31,9 @@ resizing needs \`detach --all\` first, which drops every connection.
 fullnat gives each connection a source port from the SNAT port range (default ${formatPortRange(DEFAULT_SNAT_PORTS)}), never the
 client's: the range must lie outside the namespace's ephemeral ports (net.ipv4.ip_local_port_range; an
 overlap is refused), and attach adds it to net.ipv4.ip_local_reserved_ports, so the host's own connections
-(health probes, a local proxy) never share a port with a balanced one. detach --all removes what it added.`;
+(health probes, a local proxy) never share a port with a balanced one. detach --all removes what it added.
+Re-attaching also reads the routes again: a fullnat backend without --snat gets the route's source address as
+it is now (a backend whose route is gone keeps its old one, with a warning).`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eth0 eth1',
@@ -51,22 +56,43 @@ overlap is refused), and attach adds it to net.ipv4.ip_local_reserved_ports, so 
     interface: Args.string({ description: 'Interface names (one or more).', required: true }),
   };
 
-  public async run(): Promise<{ instance: string; interfaces: AttachOutcome[]; warnings: string[] }> {
+  public async run(): Promise<{
+    instance: string;
+    interfaces: AttachOutcome[];
+    sources: SourceChange[];
+    warnings: string[];
+  }> {
     const snatPorts = this.flags['snat-ports'];
-    const outcomes = await withInstanceLock(this.instance, async () =>
-      attachInterfaces(this.instance, this.positionals, {
+    const { outcomes, refresh } = await withInstanceLock(this.instance, async () => {
+      const outcomes = attachInterfaces(this.instance, this.positionals, {
         maxConnections: this.flags['max-connections'],
         snatPorts: snatPorts === undefined ? undefined : parsePortRange(snatPorts),
-      }),
-    );
-    const warnings = forwardingWarnings();
+      });
+      return { outcomes, refresh: await this.refreshSources() };
+    });
+    const warnings = [...forwardingWarnings(), ...refresh.warnings];
     for (const warning of warnings) this.warn(warning);
+    for (const c of refresh.changed) {
+      this.logToStderr(
+        `note: service ${c.service}: backend ${c.backend} now gets source ${c.to} (was ${c.from ?? 'none'})`,
+      );
+    }
     this.log(
       renderTable(
         ['interface', 'ifindex', 'program id', 'action'],
         outcomes.map((o) => [o.interface, o.ifindex, o.progId, o.action]),
       ),
     );
-    return { instance: this.instance.name, interfaces: outcomes, warnings };
+    return { instance: this.instance.name, interfaces: outcomes, sources: refresh.changed, warnings };
+  }
+
+  private async refreshSources(): Promise<RouteRefresh> {
+    const maps = DatapathMaps.open(this.instance);
+    try {
+      const state = loadState(this.instance);
+      return await refreshRouteSources(maps, state);
+    } finally {
+      maps.close();
+    }
   }
 }

@@ -139,6 +139,17 @@ function render(s: StatusOutput): string {
         ]),
       ),
     );
+    const fullnat = s.services.filter((svc) => svc.mode === 'fullnat');
+    if (fullnat.length > 0) {
+      parts.push(
+        renderTable(
+          ['service', 'backend', 'source address', 'chosen by'],
+          fullnat.flatMap((svc) =>
+            svc.sources.map((b) => [svc.key, b.backend, b.source ?? '-', svc.snat ? '--snat' : 'route']),
+          ),
+        ),
+      );
+    }
   }
   return parts.join('\n');
 }

@@ -8,8 +8,10 @@ import {
   listServices,
   type ServiceChanges,
   type ServiceView,
+  snatPlanOfView,
   updateService,
 } from './services.js';
+import type { SnatPlan } from './snat-plan.js';
 import type { InstanceState } from './state-file.js';
 import { type UndoJournal, withRollback } from './transaction.js';
 
@@ -22,7 +24,7 @@ import { type UndoJournal, withRollback } from './transaction.js';
  */
 export interface ServiceStore {
   find(key: string): ServiceView | undefined;
-  add(spec: ServiceSpec, snat: string | null): ServiceView;
+  add(spec: ServiceSpec, snat: SnatPlan): ServiceView;
   update(current: ServiceView, changes: ServiceChanges): ServiceView;
   remove(service: ServiceView): void;
 }
@@ -81,7 +83,7 @@ function runStep(
     case 'delete': {
       const previous = entry.current as ServiceView;
       journal.record(`re-add ${key}`, () => {
-        if (!store.find(key)) store.add(specOfView(previous), previous.snat);
+        if (!store.find(key)) store.add(specOfView(previous), snatPlanOfView(previous));
       });
       store.remove(previous);
       return entry;
@@ -102,7 +104,7 @@ function runStep(
         const now = store.find(key);
         if (!now) return;
         const { backends, mode, ppv2, liveness } = spec;
-        store.update(now, { backends, mode, ppv2, liveness, snat: previous.snat });
+        store.update(now, { backends, mode, ppv2, liveness, snat: snatPlanOfView(previous) });
       });
       const changes = changesFor(entry);
       // A rename alone is state only: no map write.

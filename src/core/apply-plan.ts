@@ -3,7 +3,8 @@ import { conflictError, invalidDataError } from '../errors.js';
 import { bytesToHex } from '../ppv2/hex.js';
 import { formatEndpoint } from './endpoint.js';
 import type { BackendSpec, Ppv2Spec, ServiceSpec } from './service-spec.js';
-import { type ServiceChanges, type ServiceView, serviceKeyText } from './services.js';
+import { type ServiceChanges, type ServiceView, serviceKeyText, snatPlanOfView } from './services.js';
+import { type SnatPlan, snatPlanText } from './snat-plan.js';
 
 /**
  * What `lbctl apply` would do: the desired services (from manifests) against the live ones, matched by
@@ -12,8 +13,8 @@ import { type ServiceChanges, type ServiceView, serviceKeyText } from './service
  */
 export interface DesiredService {
   spec: ServiceSpec;
-  /** fullnat: the SNAT address (given, or the route's source towards the backends); null for dnat. */
-  snat: string | null;
+  /** fullnat: the given SNAT address, or the route's source towards each backend (core/snat.ts). */
+  snat: SnatPlan;
   /** Where it was described, e.g. "document 1 (Service default/web) spec.ports[0]". */
   source: string;
   /** What ownership is recorded under for --prune, e.g. "Service default/web". */
@@ -119,19 +120,32 @@ export function changesFor(entry: PlanEntry): ServiceChanges {
 
 /** Compare field by field; each difference as text a person can read in a table. */
 export function diffService(desired: DesiredService, current: ServiceView): FieldChange[] {
-  const from = new Map(serviceFields(specOfView(current), current.snat));
-  return serviceFields(desired.spec, desired.snat).flatMap(([field, to]) => {
+  // Over the backends both sides have: a route that changed for one of them is a change of its own, while
+  // a different backend set alone shows only as a backends change.
+  const desiredAddresses = new Set(desired.spec.backends.map((b) => b.address));
+  const both = current.backends.map((b) => b.address).filter((a) => desiredAddresses.has(a));
+  const from = new Map(serviceFields(specOfView(current), snatPlanOfView(current), both));
+  return serviceFields(desired.spec, desired.snat, both).flatMap(([field, to]) => {
     const was = from.get(field) ?? '-';
     return was === to ? [] : [{ field, from: was, to }];
   });
 }
 
-/** A service's settings as text, field by field ("-": unset): what plans compare and show. */
-export function serviceFields(spec: ServiceSpec, snat: string | null): Array<[ChangedField, string]> {
+/**
+ * A service's settings as text, field by field ("-": unset): what plans compare and show. The source
+ * address is spelled over `snatBackends` (see snatPlanText).
+ */
+export function serviceFields(
+  spec: ServiceSpec,
+  snat: SnatPlan,
+  snatBackends: readonly string[],
+): Array<[ChangedField, string]> {
   return [
     ['name', spec.name ?? '-'],
     ['mode', spec.mode],
-    ...(spec.mode === 'fullnat' ? [['snat', snat ?? '-'] as [ChangedField, string]] : []),
+    ...(spec.mode === 'fullnat'
+      ? [['snat', snatPlanText(snat, snatBackends)] as [ChangedField, string]]
+      : []),
     ['backends', backendsText(spec.backends)],
     ['ppv2', ppv2Text(spec.ppv2)],
     ['liveness', spec.liveness ? 'on' : 'off'],

@@ -1,4 +1,5 @@
 import type { BpfMap } from '../bpf/map.js';
+
 import {
   type ProgInfo,
   progInfoById,
@@ -6,11 +7,13 @@ import {
   runTimeStatsSources,
 } from '../bpf/prog-info.js';
 import type { PortRange } from '../bpf/records.js';
+import { hostPort } from '../host-port.js';
 import { attachedInterfaces } from './attach.js';
 import type { ServiceHealth } from './backend-health.js';
 import { bootIdHex, readConfigRecord, snatPortsInForce } from './config.js';
 import type { Instance } from './instance.js';
 import { DatapathMaps } from './maps.js';
+import type { Mode } from './service-spec.js';
 import { listServices } from './services.js';
 import { loadState } from './state-file.js';
 
@@ -32,13 +35,19 @@ export interface InterfaceStatus {
   attachedAt: string;
 }
 
-/** Per service: how many backends there are and, with liveness on, how many are up. */
+/**
+ * Per service: how many backends there are and, with liveness on, how many are up; for fullnat, the
+ * `--snat` override (null: each backend's route source) and the source address each backend gets.
+ */
 export interface ServiceStatus {
   id: number;
   key: string;
   name: string | null;
+  mode: Mode;
   backends: number;
   health: ServiceHealth;
+  snat: string | null;
+  sources: Array<{ backend: string; source: string | null }>;
 }
 
 export interface MapFill {
@@ -121,8 +130,11 @@ export function readDatapathStatus(instance: Instance): DatapathStatus | undefin
         id: svc.id,
         key: svc.key,
         name: svc.name,
+        mode: svc.mode,
         backends: svc.backends.length,
         health: svc.health,
+        snat: svc.snat,
+        sources: svc.backends.map((b) => ({ backend: hostPort(b.address, b.port), source: b.source })),
       })),
       config: config
         ? {

@@ -1,13 +1,15 @@
 import { type DesiredService, diffService, type PlanEntry, serviceFields } from './apply-plan.js';
 import type { ServiceSpec } from './service-spec.js';
 import {
+  changedSpec,
   checkAddable,
   freeServiceId,
   type ServiceChanges,
   type ServiceView,
   serviceKeyText,
-  specWithChanges,
+  snatPlanOfView,
 } from './services.js';
+import type { SnatPlan } from './snat-plan.js';
 
 /**
  * What `service add|set|delete --dry-run` would do, as the same plan entries `lbctl apply` shows, computed
@@ -15,7 +17,7 @@ import {
  * writing anything.
  */
 
-const manual = (spec: ServiceSpec, snat: string | null): DesiredService => ({
+const manual = (spec: ServiceSpec, snat: SnatPlan): DesiredService => ({
   spec,
   snat,
   source: 'command line',
@@ -25,12 +27,13 @@ const manual = (spec: ServiceSpec, snat: string | null): DesiredService => ({
 export function planAdd(
   live: readonly ServiceView[],
   spec: ServiceSpec,
-  snat: string | null,
+  snat: SnatPlan,
   lastServiceId: number,
 ): PlanEntry {
   checkAddable(live, spec);
   const id = freeServiceId(live, lastServiceId);
-  const changes = serviceFields(spec, snat)
+  const addresses = spec.backends.map((b) => b.address);
+  const changes = serviceFields(spec, snat, addresses)
     .filter(([, to]) => to !== '-')
     .map(([field, to]) => ({ field, from: '-', to }));
   return entry(
@@ -46,8 +49,8 @@ export function planAdd(
 
 export function planChange(current: ServiceView, changes: ServiceChanges): PlanEntry {
   const desired = manual(
-    specWithChanges(current, changes),
-    changes.snat !== undefined ? changes.snat : current.snat,
+    changedSpec(current, changes),
+    changes.snat !== undefined ? changes.snat : snatPlanOfView(current),
   );
   const fields = diffService(desired, current);
   const action = fields.length > 0 ? 'change' : 'unchanged';

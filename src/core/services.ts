@@ -31,6 +31,7 @@ import {
   type ServiceSpec,
   validateService,
 } from './service-spec.js';
+import { type SnatPlan, storedSource } from './snat-plan.js';
 import type { InstanceState } from './state-file.js';
 import { withRollback } from './transaction.js';
 
@@ -45,6 +46,10 @@ export interface ServiceView {
   family: 4 | 6;
   protocol: 'tcp';
   mode: Mode;
+  /**
+   * fullnat: the one source address towards every backend (`--snat`); null when each backend has its own
+   * (the route's source, `BackendView.source`), and for dnat.
+   */
   snat: string | null;
   liveness: boolean;
   /** Backends up and down; `probed` equals `liveness`. */
@@ -65,6 +70,8 @@ export interface BackendView {
   health: BackendHealth;
   /** Fraction of new connections the Maglev table sends to it. */
   share: number;
+  /** fullnat: the balancer's source address towards it (the service's `snat`, else its route's); dnat: null. */
+  source: string | null;
 }
 
 /**
@@ -139,7 +146,7 @@ export function addService(
   maps: DatapathMaps,
   state: InstanceState,
   spec: ServiceSpec,
-  snat: string | null,
+  snat: SnatPlan,
 ): ServiceView {
   const services = listServices(maps, state);
   checkAddable(services, spec);
@@ -155,7 +162,11 @@ export function addService(
     for (const b of backends) {
       maps
         .get('backends')
-        .update(encodeBackendId(b.id), encodeBackend(backendRecord(b.spec, b.down)), 'noexist');
+        .update(
+          encodeBackendId(b.id),
+          encodeBackend(backendRecord(b.spec, b.down, spec.mode, snat)),
+          'noexist',
+        );
       journal.record(`delete backend ${hexId(b.id)}`, () =>
         maps.get('backends').delete(encodeBackendId(b.id)),
       );
@@ -193,7 +204,8 @@ export interface ServiceChanges {
   backends?: BackendSpec[];
   mode?: Mode;
   ppv2?: ServiceSpec['ppv2'];
-  snat?: string | null;
+  /** How fullnat picks source addresses; needed whenever the backends or the mode change (core/snat.ts). */
+  snat?: SnatPlan;
   liveness?: boolean;
 }
 
@@ -211,7 +223,7 @@ export function updateService(
   current: ServiceView,
   changes: ServiceChanges,
 ): ServiceView {
-  const spec = specWithChanges(current, changes);
+  const spec = changedSpec(current, changes);
   const existing = new Map(current.backends.map((b) => [`${b.address}|${b.port}`, b.id]));
   const usedSlots = new Set(current.backends.map((b) => b.id & 0xffff));
   let nextSlot = 1;
@@ -226,6 +238,7 @@ export function updateService(
     return { id, spec: b, down: spec.liveness === true && wasDown.has(id) };
   });
   const keep = new Set(backends.map((b) => b.id));
+  const snat = changes.snat ?? snatPlanOfView(current);
   withRollback((journal) => {
     for (const b of backends) {
       const isNew = !current.backends.some((c) => c.id === b.id);
@@ -233,7 +246,7 @@ export function updateService(
         .get('backends')
         .update(
           encodeBackendId(b.id),
-          encodeBackend(backendRecord(b.spec, b.down)),
+          encodeBackend(backendRecord(b.spec, b.down, spec.mode, snat)),
           isNew ? 'noexist' : 'exist',
         );
       if (isNew)
@@ -243,7 +256,6 @@ export function updateService(
     }
     maps.get('maglev').update(encodeServiceId(current.id), encodeMaglevRing(ring(backends)), 'exist');
   });
-  const snat = changes.snat !== undefined ? changes.snat : current.snat;
   maps
     .get('services')
     .update(
@@ -257,8 +269,8 @@ export function updateService(
   return findService(maps, state, current.key);
 }
 
-/** The valid spec `current` has once `changes` are made (USAGE error when it would be invalid). */
-export function specWithChanges(current: ServiceView, changes: ServiceChanges): ServiceSpec {
+/** The service `current` becomes with `changes`, validated (USAGE errors, before anything is resolved or written). */
+export function changedSpec(current: ServiceView, changes: Omit<ServiceChanges, 'snat'>): ServiceSpec {
   return validateService({
     name: current.name ?? undefined,
     vip: { family: current.family, address: current.vip, port: current.port },
@@ -318,6 +330,7 @@ export function setBackendsHealth(
       );
     }
   }
+  const snat = snatPlanOfView(service);
   const next = service.backends.map((b) => ({
     id: b.id,
     spec: { family: service.family, address: b.address, port: b.port, weight: b.weight },
@@ -327,9 +340,10 @@ export function setBackendsHealth(
   withRollback((journal) => {
     for (const b of next.filter((x) => x.down !== x.was)) {
       const key = encodeBackendId(b.id);
-      maps.get('backends').update(key, encodeBackend(backendRecord(b.spec, b.down)), 'exist');
+      const record = (down: boolean) => encodeBackend(backendRecord(b.spec, down, service.mode, snat));
+      maps.get('backends').update(key, record(b.down), 'exist');
       journal.record(`mark backend ${hexId(b.id)} ${b.was ? 'down' : 'up'} again`, () =>
-        maps.get('backends').update(key, encodeBackend(backendRecord(b.spec, b.was)), 'exist'),
+        maps.get('backends').update(key, record(b.was), 'exist'),
       );
     }
     maps.get('maglev').update(encodeServiceId(service.id), encodeMaglevRing(ring(next)), 'exist');
@@ -361,8 +375,7 @@ export function freeServiceId(services: readonly ServiceView[], last: number): n
   throw conflictError(`all ${LB_LIMITS.maxServices - 1} service slots are in use`, 'delete a service first');
 }
 
-function serviceRecord(id: number, spec: ServiceSpec, snat: string | null): ServiceRecord {
-  if (spec.mode === 'fullnat' && !snat) throw usageError('fullnat needs a SNAT address', 'pass --snat ADDR');
+function serviceRecord(id: number, spec: ServiceSpec, snat: SnatPlan): ServiceRecord {
   return {
     id,
     mode: spec.mode,
@@ -370,13 +383,28 @@ function serviceRecord(id: number, spec: ServiceSpec, snat: string | null): Serv
     uniqueId: spec.ppv2.uniqueId,
     crc32c: spec.ppv2.crc32c,
     liveness: spec.liveness ?? false,
-    snatAddr: spec.mode === 'fullnat' ? snat : null,
+    snatAddr: spec.mode === 'fullnat' ? snat.override : null,
     tlvs: encodeStaticTlvs(spec.ppv2.tlvs),
   };
 }
 
-function backendRecord(b: BackendSpec, down: boolean) {
-  return { addr: b.address, port: b.port, weight: b.weight, down };
+/** A backend's record; fullnat without an override stores its route source (checked to be resolved). */
+function backendRecord(b: BackendSpec, down: boolean, mode: Mode, snat: SnatPlan) {
+  return {
+    addr: b.address,
+    port: b.port,
+    weight: b.weight,
+    down,
+    srcAddr: storedSource(snat, mode, b.address),
+  };
+}
+
+/** The plan a live service was written with: its override, or its backends' stored sources. */
+export function snatPlanOfView(view: ServiceView): SnatPlan {
+  if (view.mode !== 'fullnat' || view.snat !== null) return { override: view.snat, sources: new Map() };
+  const sources = new Map<string, string>();
+  for (const b of view.backends) if (b.source !== null) sources.set(b.address, b.source);
+  return { override: null, sources };
 }
 
 /** The service's Maglev table over the backends that are up (see `ringMembers` for all down). */
@@ -450,6 +478,7 @@ function toView(
         weight: b.record.weight,
         health: b.record.down ? ('down' as const) : ('up' as const),
         share: (slots.get(b.id) ?? 0) / total,
+        source: record.mode === 'fullnat' ? (record.snatAddr ?? b.record.srcAddr) : null,
       }))
       .sort((a, b) => a.id - b.id),
   };

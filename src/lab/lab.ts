@@ -7,7 +7,7 @@ import { resolveInstance } from '../core/instance.js';
 import { DatapathMaps } from '../core/maps.js';
 import { parseBackend, parsePpv2Options, type ServiceSpec } from '../core/service-spec.js';
 import { addService } from '../core/services.js';
-import { snatAddressFor } from '../core/snat.js';
+import { snatFor } from '../core/snat.js';
 import { loadState, saveState, withInstanceLock } from '../core/state-file.js';
 import { conflictError, LbctlError, notFoundError, PERMISSION_HINT } from '../errors.js';
 import { hostPort } from '../host-port.js';
@@ -165,7 +165,7 @@ async function configureBalancer(topology: Topology, services: readonly LabServi
             backends: service.backends.map(parseBackend),
             ppv2: { enabled: true, ...parsePpv2Options(service.tlvs) },
           };
-          addService(maps, state, spec, await snatAddressFor(spec.backends));
+          addService(maps, state, spec, await snatFor(spec, undefined));
         }
         saveState(instance, state);
       } finally {

@@ -13,12 +13,13 @@ import { type CliResult, lbctl, parseJson } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
+import { exampleManifest, MANIFEST_PORT, MANIFEST_VIP, withSnat } from './fixtures/manifests.js';
 
 const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl'] };
 const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
-const VIP = '203.0.113.10';
-const PORT = 57002;
+const VIP = MANIFEST_VIP;
+const PORT = MANIFEST_PORT;
 
 interface PlanDoc {
   dryRun: boolean;
@@ -44,46 +45,7 @@ interface ServiceJson {
   backends: Array<{ id: number; address: string; port: number; weight: number }>;
 }
 
-/** The manifest with an lbctl.io/snat annotation next to its lbctl.io/vip. */
-const withSnat = (manifest: string, snat: string) =>
-  manifest.replace('    lbctl.io/vip:', `    lbctl.io/snat: "${snat}"\n    lbctl.io/vip:`);
-
-/** The issue's example, with the VIP given, plus an EndpointSlice for the listed lab backends. */
-function example(backends: string[], name = 'tcp-lb-fullnat', port = PORT): string {
-  return `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-  annotations:
-    loxilb.io/liveness: "yes"
-    loxilb.io/lbmode: "fullnat"
-    loxilb.io/useproxyprotov2: "yes"
-    lbctl.io/vip: "${VIP}"
-spec:
-  externalTrafficPolicy: Local
-  loadBalancerClass: loxilb.io/loxilb
-  selector:
-    what: tcp-fullnat-test
-  ports:
-    - port: ${port}
-      targetPort: 80
-  type: LoadBalancer
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${name}-x7k2p
-  labels:
-    kubernetes.io/service-name: ${name}
-addressType: IPv4
-ports:
-  - name: ""
-    port: 80
-    protocol: TCP
-endpoints:
-${backends.map((b) => `  - addresses: ["${b}"]\n    conditions: {ready: true}`).join('\n')}
-`;
-}
+const example = exampleManifest;
 
 describe('apply and export: Kubernetes manifests drive the balancer', { skip }, () => {
   let lb: Balancer;

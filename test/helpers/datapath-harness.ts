@@ -48,10 +48,30 @@ import { datapathObjectPath } from '../../src/core/maps.js';
 /** linux/pkt_cls.h */
 export const TC_ACT = { OK: 0, SHOT: 2, REDIRECT: 7 } as const;
 
-/** The scratch namespace's addresses (documentation ranges only). */
+/**
+ * The scratch namespace's addresses (documentation ranges only). `backend2` sits on a second backend-facing
+ * veth and subnet; `src`/`src2` are the namespace's own addresses on the two backend subnets (the routes'
+ * preferred sources towards `backend` and `backend2`).
+ */
 export const NET = {
-  4: { client: '192.0.2.10', vip: '203.0.113.10', backend: '198.51.100.2', snat: '198.51.100.11' },
-  6: { client: '2001:db8:1::10', vip: '2001:db8:3::10', backend: '2001:db8:2::2', snat: '2001:db8:2::11' },
+  4: {
+    client: '192.0.2.10',
+    vip: '203.0.113.10',
+    backend: '198.51.100.2',
+    snat: '198.51.100.11',
+    src: '198.51.100.1',
+    backend2: '203.0.113.130',
+    src2: '203.0.113.129',
+  },
+  6: {
+    client: '2001:db8:1::10',
+    vip: '2001:db8:3::10',
+    backend: '2001:db8:2::2',
+    snat: '2001:db8:2::11',
+    src: '2001:db8:2::1',
+    backend2: '2001:db8:4::2',
+    src2: '2001:db8:4::1',
+  },
 } as const;
 
 export interface ServiceSpec {
@@ -65,7 +85,8 @@ export interface ServiceSpec {
   tlvs?: Buffer;
   /** fullnat only. */
   snatAddr?: string;
-  backends: ReadonlyArray<{ id: number; addr: string; port: number }>;
+  /** `srcAddr`: the backend's own fullnat source (lb_backend.src_addr), used without `snatAddr`. */
+  backends: ReadonlyArray<{ id: number; addr: string; port: number; srcAddr?: string }>;
 }
 
 export interface RunResult {
@@ -74,7 +95,7 @@ export interface RunResult {
   frame: Buffer;
 }
 
-export type Side = 'client' | 'backend';
+export type Side = 'client' | 'backend' | 'backend2';
 
 const sh = (args: string[]) => {
   const r = spawnSync(args[0] ?? '', args.slice(1), { encoding: 'utf8' });
@@ -91,7 +112,7 @@ class ScratchNetns {
     sh(['ip', 'netns', 'add', this.name]);
     this.created = true;
     const ip = (...args: string[]) => sh(['ip', '-n', this.name, ...args]);
-    const devices = { client: 'pc', backend: 'ps' } as const;
+    const devices = { client: 'pc', backend: 'ps', backend2: 'pt' } as const;
     for (const dev of Object.values(devices)) {
       ip('link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}2`);
       ip('link', 'set', dev, 'up');
@@ -102,11 +123,15 @@ class ScratchNetns {
     ip('addr', 'add', '2001:db8:1::1/64', 'dev', devices.client, 'nodad');
     ip('addr', 'add', '198.51.100.1/24', 'dev', devices.backend);
     ip('addr', 'add', '2001:db8:2::1/64', 'dev', devices.backend, 'nodad');
+    ip('addr', 'add', `${NET[4].src2}/25`, 'dev', devices.backend2);
+    ip('addr', 'add', `${NET[6].src2}/64`, 'dev', devices.backend2, 'nodad');
     const neighbours: Array<[string, string, Side]> = [
       [NET[4].client, '02:00:00:00:00:0a', 'client'],
       [NET[6].client, '02:00:00:00:00:0a', 'client'],
       [NET[4].backend, '02:00:00:00:00:0c', 'backend'],
       [NET[6].backend, '02:00:00:00:00:0c', 'backend'],
+      [NET[4].backend2, '02:00:00:00:00:0d', 'backend2'],
+      [NET[6].backend2, '02:00:00:00:00:0d', 'backend2'],
     ];
     for (const [addr, mac, side] of neighbours) {
       ip('neigh', 'add', addr, 'lladdr', mac, 'dev', devices[side], 'nud', 'permanent');
@@ -115,7 +140,11 @@ class ScratchNetns {
     sh(['ip', 'netns', 'exec', this.name, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
     const ifindex = (dev: string) =>
       (JSON.parse(ip('-j', 'link', 'show', 'dev', dev)) as [{ ifindex: number }])[0].ifindex;
-    return { client: ifindex(devices.client), backend: ifindex(devices.backend) };
+    return {
+      client: ifindex(devices.client),
+      backend: ifindex(devices.backend),
+      backend2: ifindex(devices.backend2),
+    };
   }
 
   remove(): void {
@@ -178,7 +207,7 @@ export class DatapathHarness {
     for (const be of spec.backends) {
       this.map('backends').update(
         encodeBackendId(be.id),
-        encodeBackend({ addr: be.addr, port: be.port, weight: 1 }),
+        encodeBackend({ addr: be.addr, port: be.port, weight: 1, srcAddr: be.srcAddr ?? null }),
       );
     }
     const ring = buildMaglevRing(

@@ -42,6 +42,42 @@ const { skip, assertPrerequisites } = suitePrerequisites({ root: true, binaries:
 
 const BOOT_ID = Buffer.from('1122334455667788', 'hex'); // the harness's lb_config boot id, big-endian
 
+/**
+ * Services whose fullnat source comes per backend (issue 12 point 3): two backends on two subnets, each with
+ * the route's source towards it in its record; the same with a --snat override; and neither (never written
+ * by the control plane). Backend ids 100 * family + n.
+ */
+function sourceServices(family: 4 | 6) {
+  const net = NET[family];
+  const idBase = family === 4 ? 0 : 10;
+  const be = (n: number, addr: string, srcAddr?: string) => ({
+    id: 100 * family + n,
+    addr,
+    port: BACKEND_PORT,
+    srcAddr,
+  });
+  return {
+    perBackend: {
+      id: idBase + 5,
+      port: 84,
+      backends: [be(1, net.backend, net.src), be(2, net.backend2, net.src2)],
+    },
+    overridden: {
+      id: idBase + 6,
+      port: 85,
+      snatAddr: net.snat,
+      backends: [be(3, net.backend, net.src), be(4, net.backend2, net.src2)],
+    },
+    unset: { id: idBase + 7, port: 86, backends: [be(5, net.backend)] },
+  };
+}
+
+function addSourceServices(h: DatapathHarness, family: 4 | 6): void {
+  for (const svc of Object.values(sourceServices(family))) {
+    h.addService({ ...svc, vip: NET[family].vip, mode: 'fullnat', ppv2: true });
+  }
+}
+
 /** Checks every forwarded frame must pass: right checksums, IP fields that are not ours untouched. */
 function assertWellFormed(input: Buffer, result: RunResult, checks = { tcpChecksum: true }): ParsedFrame {
   assert.equal(result.retval, TC_ACT.REDIRECT, 'forwarded with bpf_redirect_neigh');
@@ -100,6 +136,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
     h = DatapathHarness.open();
     addServices(h, 4);
     addServices(h, 6);
+    addSourceServices(h, 4);
+    addSourceServices(h, 6);
   });
   after(() => h?.close());
 
@@ -680,6 +718,100 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           conn.orig().state,
           'established',
           'live again: its SNAT port is not a closed one to reclaim',
+        );
+      });
+
+      it("fullnat without --snat: each backend's connections come from that backend's own source address", () => {
+        const svc = sourceServices(family).perBackend;
+        const sourceOf = new Map(svc.backends.map((b) => [b.addr, b.srcAddr]));
+        // backend -> [client port, SNAT port] of a connection that went to it
+        const seen = new Map<string, [number, number]>();
+        for (let port = 45000; port < 45064 && seen.size < 2; port++) {
+          const syn = buildFrame({
+            src: net.client,
+            dst: net.vip,
+            sport: port,
+            dport: svc.port,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          });
+          const out = assertWellFormed(syn, h.run(syn, 'client'));
+          assert.ok(sourceOf.has(out.dst), `went to a backend of the service: ${out.dst}`);
+          assert.equal(out.src, sourceOf.get(out.dst), `the source towards ${out.dst} is its own`);
+          if (!seen.has(out.dst)) seen.set(out.dst, [port, out.sport]);
+        }
+        assert.equal(seen.size, 2, 'both backends were picked');
+        // The second subnet's backend answers its own source address; the answer goes back as VIP -> client.
+        const [port, snatPort] = seen.get(net.backend2) as [number, number];
+        const synAck = buildFrame({
+          src: net.backend2,
+          dst: net.src2,
+          sport: BACKEND_PORT,
+          dport: snatPort,
+          seq: 9,
+          ack: 2,
+          flags: TCP_SYN | TCP_ACK,
+        });
+        const back = assertWellFormed(synAck, h.run(synAck, 'backend2'));
+        assert.deepEqual([back.src, back.sport, back.dst, back.dport], [net.vip, svc.port, net.client, port]);
+        // Its header names the real client, not the source address the backend saw.
+        const ack = buildFrame({
+          src: net.client,
+          dst: net.vip,
+          sport: port,
+          dport: svc.port,
+          seq: 2,
+          ack: 10,
+          flags: TCP_ACK,
+        });
+        const first = assertWellFormed(ack, h.run(ack, 'client'));
+        assert.equal(first.src, net.src2);
+        const { header } = decodeInjected(first.payload);
+        assert.deepEqual(
+          [header.src, header.srcPort, header.dst, header.dstPort],
+          [net.client, port, net.vip, svc.port],
+        );
+      });
+
+      it("a --snat override wins over the backends' own source addresses", () => {
+        const svc = sourceServices(family).overridden;
+        const targets = new Set<string>();
+        for (let port = 45100; port < 45164 && targets.size < 2; port++) {
+          const syn = buildFrame({
+            src: net.client,
+            dst: net.vip,
+            sport: port,
+            dport: svc.port,
+            seq: 1,
+            ack: 0,
+            flags: TCP_SYN,
+          });
+          const out = assertWellFormed(syn, h.run(syn, 'client'));
+          assert.equal(out.src, net.snat);
+          targets.add(out.dst);
+        }
+        assert.equal(targets.size, 2, 'both backends were picked');
+      });
+
+      it('fullnat with no source address at all (a record lbctl never writes) is dropped as drop_no_backend', () => {
+        const svc = sourceServices(family).unset;
+        const before = h.counters(svc.id);
+        const syn = buildFrame({
+          src: net.client,
+          dst: net.vip,
+          sport: 45200,
+          dport: svc.port,
+          seq: 1,
+          ack: 0,
+          flags: TCP_SYN,
+        });
+        assert.equal(h.run(syn, 'client').retval, TC_ACT.SHOT);
+        assert.equal(h.counters(svc.id).drop_no_backend, before.drop_no_backend + 1n);
+        assert.equal(
+          h.conntrack().filter((c) => c.key.sport === 45200 || c.key.dport === 45200).length,
+          0,
+          'no conntrack entry is left behind',
         );
       });
 

@@ -225,8 +225,15 @@ const CASES: CodecCase[] = [
   },
   {
     struct: 'lb_backend',
-    value: { addr: '2001:db8:b::2', port: 8443, weight: 5, family: 6, down: true },
-    raw: { addr: '20010db8000b00000000000000000002', port: 8443, family: 6, flags: 1, weight: 5 },
+    value: { addr: '2001:db8:b::2', port: 8443, weight: 5, family: 6, down: true, srcAddr: '2001:db8:b::1' },
+    raw: {
+      addr: '20010db8000b00000000000000000002',
+      port: 8443,
+      family: 6,
+      flags: 1,
+      weight: 5,
+      src_addr: '20010db8000b00000000000000000001',
+    },
     encode: records.encodeBackend,
     decode: records.decodeBackend,
   },

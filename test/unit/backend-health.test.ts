@@ -85,7 +85,7 @@ function webService(liveness = true, backends = ['198.51.100.2:80', '198.51.100.
       ppv2: { enabled: true, uniqueId: false, crc32c: false, tlvs: [] },
       liveness,
     },
-    '198.51.100.1',
+    { override: '198.51.100.1', sources: new Map() },
   );
   return { maps, map, st, service };
 }

@@ -150,6 +150,7 @@ function world() {
       weight: 1,
       health: health.get(address) ?? ('up' as BackendHealth),
       share: 0,
+      source: '198.51.100.1',
     }));
     return {
       id: index + 1,

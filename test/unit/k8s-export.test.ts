@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { computePlan, type DesiredService } from '../../src/core/apply-plan.js';
+import { NO_SNAT } from '../../src/core/snat-plan.js';
 import { exportServices, formatManifests } from '../../src/k8s/export.js';
 import { readManifest } from '../../src/k8s/input.js';
 import { lbctlErrorOf } from '../helpers/errors.js';
-import { specFrom, viewOf } from './k8s-fixtures.js';
+import { routeLikePlan, specFrom, viewOf } from './k8s-fixtures.js';
 
 const live = [
   viewOf(
@@ -25,7 +26,7 @@ const live = [
       ppv2: ['unique-id', 'crc32c', 'authority=example.com', 'alpn=h2', 'netns=blue', '0xE0=00ff'],
     }),
     3,
-    '2001:db8:b::1',
+    null, // each backend's route source: no lbctl.io/snat, and apply resolves the routes again
   ),
   viewOf(
     specFrom('203.0.113.10:82', ['198.51.100.2:80'], { name: 'lbctl-203-0-113-10-81', mode: 'dnat' }),
@@ -38,7 +39,12 @@ function roundTrip(text: string) {
   const reading = readManifest(text);
   const desired: DesiredService[] = reading.services.map((s) => ({
     ...s,
-    snat: s.spec.mode === 'fullnat' ? (s.snat ?? 'not exported') : null,
+    snat:
+      s.spec.mode !== 'fullnat'
+        ? NO_SNAT
+        : s.snat !== undefined
+          ? { override: s.snat, sources: new Map() }
+          : routeLikePlan(s.spec),
   }));
   return computePlan(desired, live, {}, { prune: false });
 }
@@ -97,6 +103,11 @@ describe('k8s export', () => {
     );
     assert.equal(v6.metadata.annotations['lbctl.io/weights'], '[2001:db8:b::3]:8443=2');
     assert.equal(v6.metadata.annotations['lbctl.io/name'], '6web');
+    assert.equal(
+      v6.metadata.annotations['lbctl.io/snat'],
+      undefined,
+      "each backend's route source: no override",
+    );
     const unnamed = items[2] as { metadata: { annotations: Record<string, string> } };
     assert.equal(unnamed.metadata.annotations['lbctl.io/name'], '');
     assert.equal(unnamed.metadata.annotations['lbctl.io/weights'], '198.51.100.4:80=3,198.51.100.5:80=0');

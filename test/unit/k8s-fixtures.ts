@@ -3,7 +3,13 @@ import type { ServiceStore } from '../../src/core/apply-execute.js';
 import { specOfView } from '../../src/core/apply-plan.js';
 import { parseEndpoint } from '../../src/core/endpoint.js';
 import { parseBackend, parsePpv2Options, type ServiceSpec } from '../../src/core/service-spec.js';
-import { type ServiceChanges, type ServiceView, serviceKeyText } from '../../src/core/services.js';
+import {
+  type ServiceChanges,
+  type ServiceView,
+  serviceKeyText,
+  snatPlanOfView,
+} from '../../src/core/services.js';
+import { effectiveSource, type SnatPlan } from '../../src/core/snat-plan.js';
 import { describeTlv } from '../../src/ppv2/describe.js';
 
 /** A spec the way `service add` flags give it: "VIP:PORT", backends "ADDR:PORT[:W]", TLV options. */
@@ -23,7 +29,13 @@ export function specFrom(
   };
 }
 
-export function viewOf(spec: ServiceSpec, id: number, snat: string | null): ServiceView {
+/**
+ * A live view of `spec`. `snat`: a plan, an override address, or null for each backend's route source,
+ * which is then made up as "the .1 of the backend's /24" (what the lab's routes would give).
+ */
+export function viewOf(spec: ServiceSpec, id: number, snat: SnatPlan | string | null): ServiceView {
+  const plan =
+    typeof snat === 'string' ? { override: snat, sources: new Map() } : (snat ?? routeLikePlan(spec));
   return {
     id,
     name: spec.name ?? null,
@@ -33,7 +45,7 @@ export function viewOf(spec: ServiceSpec, id: number, snat: string | null): Serv
     family: spec.vip.family,
     protocol: 'tcp',
     mode: spec.mode,
-    snat: spec.mode === 'fullnat' ? snat : null,
+    snat: spec.mode === 'fullnat' ? plan.override : null,
     liveness: spec.liveness ?? false,
     health: { probed: spec.liveness ?? false, up: spec.backends.length, down: 0, failOpen: false },
     ppv2: {
@@ -50,8 +62,16 @@ export function viewOf(spec: ServiceSpec, id: number, snat: string | null): Serv
       weight: b.weight,
       health: 'up' as const,
       share: 0,
+      source: effectiveSource(plan, spec.mode, b.address),
     })),
   };
+}
+
+/** Each backend's source as a route would give it: the .1 (IPv4) or ::1 (IPv6) of its /24 or /64. */
+export function routeLikePlan(spec: ServiceSpec): SnatPlan {
+  const gateway = (a: string) =>
+    a.includes(':') ? `${a.split(':').slice(0, 3).join(':')}::1` : a.replace(/\.\d+$/, '.1');
+  return { override: null, sources: new Map(spec.backends.map((b) => [b.address, gateway(b.address)])) };
 }
 
 /** Services in a Map; `failWhen` makes the first matching call throw, as a kernel error would. */
@@ -68,7 +88,7 @@ export class FakeStore implements ServiceStore {
     return this.services.get(key);
   }
 
-  add(spec: ServiceSpec, snat: string | null): ServiceView {
+  add(spec: ServiceSpec, snat: SnatPlan): ServiceView {
     const key = serviceKeyText(spec.vip);
     this.call(`add ${key}`);
     if (this.services.has(key)) throw new Error(`${key} exists`);
@@ -83,8 +103,7 @@ export class FakeStore implements ServiceStore {
   update(current: ServiceView, changes: ServiceChanges): ServiceView {
     this.call(`update ${current.key}`);
     const spec = { ...specOfView(current), ...changes };
-    const snat = changes.snat !== undefined ? changes.snat : current.snat;
-    const view = viewOf(spec, current.id, snat);
+    const view = viewOf(spec, current.id, changes.snat ?? snatPlanOfView(current));
     this.services.set(current.key, view);
     return view;
   }

@@ -6,15 +6,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { executePlan } from '../../src/core/apply-execute.js';
 import { computePlan, type DesiredService } from '../../src/core/apply-plan.js';
+import { NO_SNAT, type SnatPlan } from '../../src/core/snat-plan.js';
 import type { InstanceState } from '../../src/core/state-file.js';
 import { lbctlErrorOf } from '../helpers/errors.js';
 import { FakeStore, specFrom, viewOf } from './k8s-fixtures.js';
 
 const SNAT = '198.51.100.1';
 
+const override = (address: string) => ({ override: address, sources: new Map<string, string>() });
+const routed = (sources: Record<string, string>) => ({
+  override: null,
+  sources: new Map(Object.entries(sources)),
+});
+
 const desired = (spec: ReturnType<typeof specFrom>, n = 1): DesiredService => ({
   spec,
-  snat: spec.mode === 'fullnat' ? SNAT : null,
+  snat: spec.mode === 'fullnat' ? override(SNAT) : NO_SNAT,
   source: `document ${n} (Service default/${spec.name ?? 'x'}) spec.ports[0]`,
   owner: `Service default/${spec.name ?? 'x'}`,
 });
@@ -94,6 +101,57 @@ describe('k8s plan: computePlan', () => {
     const { plan } = apply(store, emptyState(), [desired(web())]);
     assert.deepEqual(plan.entries[0]?.changes, [{ field: 'snat', from: '198.51.100.9', to: SNAT }]);
     assert.equal(store.find('203.0.113.10:80/tcp')?.snat, SNAT);
+  });
+
+  it("compares fullnat's route sources per backend both sides have, and override against route", () => {
+    const two = () => specFrom('203.0.113.10:80', ['198.51.100.2:80', '203.0.113.66:80'], { name: 'web' });
+    const live = routed({ '198.51.100.2': '198.51.100.1', '203.0.113.66': '203.0.113.65' });
+    const store = new FakeStore([viewOf(two(), 1, live)]);
+    const want = (spec: ReturnType<typeof specFrom>, snat: SnatPlan) => [{ ...desired(spec), snat }];
+    // The same routes: unchanged, nothing written.
+    assert.deepEqual(apply(store, emptyState(), want(two(), live)).plan.entries[0]?.changes, []);
+    assert.deepEqual(store.calls, []);
+    // A backend set change alone is a backends change, though the new backend has a source of its own.
+    const three = specFrom('203.0.113.10:80', ['198.51.100.2:80', '203.0.113.66:80', '192.0.2.50:80'], {
+      name: 'web',
+    });
+    const withThird = routed({
+      '198.51.100.2': '198.51.100.1',
+      '203.0.113.66': '203.0.113.65',
+      '192.0.2.50': '192.0.2.1',
+    });
+    const added = apply(store, emptyState(), want(three, withThird)).plan.entries[0]?.changes;
+    assert.deepEqual(
+      added?.map((c) => c.field),
+      ['backends'],
+    );
+    assert.equal(store.find('203.0.113.10:80/tcp')?.backends[2]?.source, '192.0.2.1');
+    // A route that moved for a kept backend is a snat change, and the new source is stored.
+    const moved = routed({
+      '198.51.100.2': '198.51.100.1',
+      '203.0.113.66': '203.0.113.1',
+      '192.0.2.50': '192.0.2.1',
+    });
+    assert.deepEqual(apply(store, emptyState(), want(three, moved)).plan.entries[0]?.changes, [
+      {
+        field: 'snat',
+        from: 'route: 192.0.2.50 via 192.0.2.1, 198.51.100.2 via 198.51.100.1, 203.0.113.66 via 203.0.113.65',
+        to: 'route: 192.0.2.50 via 192.0.2.1, 198.51.100.2 via 198.51.100.1, 203.0.113.66 via 203.0.113.1',
+      },
+    ]);
+    assert.equal(store.find('203.0.113.10:80/tcp')?.backends[1]?.source, '203.0.113.1');
+    // An override replaces them all, and going back to the routes is a change again.
+    const pinned = apply(store, emptyState(), want(three, override('198.51.100.1'))).plan.entries[0]?.changes;
+    assert.equal(pinned?.[0]?.to, '198.51.100.1');
+    const live3 = store.find('203.0.113.10:80/tcp');
+    assert.equal(live3?.snat, '198.51.100.1');
+    assert.deepEqual(
+      live3?.backends.map((b) => b.source),
+      ['198.51.100.1', '198.51.100.1', '198.51.100.1'],
+    );
+    const back = apply(store, emptyState(), want(three, moved)).plan.entries[0]?.changes;
+    assert.equal(back?.[0]?.from, '198.51.100.1');
+    assert.equal(store.find('203.0.113.10:80/tcp')?.snat, null);
   });
 
   it('renames without a map write', () => {
@@ -204,7 +262,7 @@ describe('k8s plan: executePlan is all or nothing', () => {
       const state = emptyState();
       // Live: web (to change), api (to prune), both created by apply, and a manual service.
       apply(store, state, [desired(web()), desired(api(), 2)]);
-      store.add(manual(), SNAT);
+      store.add(manual(), override(SNAT));
       const before = store.snapshot();
       const stateBefore = structuredClone(state);
       const changedWeb = specFrom('203.0.113.10:80', ['198.51.100.9:80'], { name: 'web', ppv2: ['crc32c'] });

@@ -163,16 +163,29 @@ describe('records: services and backends', () => {
       weight: 3,
       family: 4,
       down: false,
+      srcAddr: null,
     });
     assert.deepEqual(
-      decodeBackend(encodeBackend({ addr: '2001:db8:b::2', port: 443, weight: 1, down: true })),
+      decodeBackend(
+        encodeBackend({ addr: '2001:db8:b::2', port: 443, weight: 1, down: true, srcAddr: '2001:db8:b::1' }),
+      ),
       {
         addr: '2001:db8:b::2',
         port: 443,
         weight: 1,
         family: 6,
         down: true,
+        srcAddr: '2001:db8:b::1',
       },
+    );
+  });
+
+  it("stores a backend's source address in src_addr, and refuses one of the other family", () => {
+    const buf = encodeBackend({ addr: '198.51.100.2', port: 80, weight: 1, srcAddr: '198.51.100.1' });
+    assert.equal(buf.subarray(BE.src_addr, BE.src_addr + 16).toString('hex'), `c6336401${'0'.repeat(24)}`);
+    assert.throws(
+      () => encodeBackend({ addr: '198.51.100.2', port: 80, weight: 1, srcAddr: '2001:db8:b::1' }),
+      /another family/,
     );
   });
 

@@ -10,6 +10,7 @@ import { askYesNo, confirmOrAbort, mustAsk, type PromptStreams } from '../../src
 import { detachPlanLines } from '../../src/cli/detach-render.js';
 import { planAdd, planChange, planDelete } from '../../src/core/service-plan.js';
 import { freeServiceId, resolveService } from '../../src/core/services.js';
+import { NO_SNAT } from '../../src/core/snat-plan.js';
 import { LbctlError } from '../../src/errors.js';
 import { ExitCode } from '../../src/exit-codes.js';
 import { specFrom, viewOf } from './k8s-fixtures.js';
@@ -83,7 +84,7 @@ describe('--dry-run plans', () => {
       name: 'api',
       ppv2: ['unique-id'],
     });
-    const entry = planAdd(SERVICES, spec, '198.51.100.1', 7);
+    const entry = planAdd(SERVICES, spec, { override: '198.51.100.1', sources: new Map() }, 7);
     assert.equal(entry.action, 'add');
     assert.equal(entry.id, 8);
     const text = render([entry]);
@@ -95,7 +96,7 @@ describe('--dry-run plans', () => {
     assert.match(text, /dry run: 1 to add, 0 to change, 0 to delete, 0 unchanged; nothing was changed/);
     const duplicate = specFrom('203.0.113.10:80', ['198.51.100.2:80']);
     assert.equal(
-      exitCodeOf(() => planAdd(SERVICES, duplicate, null, 0)),
+      exitCodeOf(() => planAdd(SERVICES, duplicate, NO_SNAT, 0)),
       ExitCode.CONFLICT,
     );
   });

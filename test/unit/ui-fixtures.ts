@@ -35,6 +35,7 @@ export function service(id: number, name: string | null, vip: string, backends: 
       weight: 1,
       health: 'up' as const,
       share: 1 / backends.length,
+      source: '198.51.100.1',
     })),
   };
 }

@@ -8,8 +8,15 @@ import { renderServiceDetail } from '../../cli/service-render.js';
 import { formatEndpoint } from '../../core/endpoint.js';
 import { planChange } from '../../core/service-plan.js';
 import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
-import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
+import {
+  changedSpec,
+  findService,
+  type ServiceChanges,
+  type ServiceView,
+  updateService,
+} from '../../core/services.js';
 import { snatFor } from '../../core/snat.js';
+import { NO_SNAT } from '../../core/snat-plan.js';
 import { withInstanceLock } from '../../core/state-file.js';
 import { usageError } from '../../errors.js';
 
@@ -85,12 +92,13 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
         'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
       );
     }
-    const mode = changes.mode ?? current.mode;
-    // A new backend set or mode takes a new SNAT address (the given one, or the route's source).
-    if (changes.backends || changes.mode || flags.snat !== undefined) {
-      const vip = { family: current.family, address: current.vip, port: current.port };
-      const backends = changes.backends ?? backendSpecs(current);
-      changes.snat = await snatFor({ mode, vip, backends }, flags.snat);
+    // Validated first, so that a bad backend is refused for what it is before its route is looked up.
+    const spec = changedSpec(current, changes);
+    // Every change re-reads the routes: a fullnat service keeps its --snat override (unless a new one or
+    // "auto" is given), and otherwise each backend gets the route's source as it is now.
+    if (spec.mode === 'fullnat' || flags.snat !== undefined) {
+      const keep = spec.mode === 'fullnat' ? (current.snat ?? undefined) : undefined;
+      changes.snat = await snatFor(spec, flags.snat ?? keep);
     }
     return changes;
   }
@@ -108,7 +116,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     }
     if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
     if (flags.liveness !== undefined) changes.liveness = flags.liveness;
-    if (flags.snat !== undefined) changes.snat = flags.snat; // checked and resolved in run()
+    if (flags.snat !== undefined) changes.snat = NO_SNAT; // a placeholder: checked and resolved in run()
     if (flags.ppv2 !== undefined || flags['ppv2-tlv']) {
       const enabled = flags.ppv2 ?? current.ppv2.enabled;
       const options = flags['ppv2-tlv']
