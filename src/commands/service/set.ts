@@ -4,7 +4,12 @@ import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
 import { formatEndpoint } from '../../core/endpoint.js';
 import { DatapathMaps } from '../../core/maps.js';
-import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
+import {
+  type BackendSpec,
+  parseBackend,
+  parsePpv2Options,
+  proxyVersionFromFlags,
+} from '../../core/service-spec.js';
 import { findService, type ServiceChanges, type ServiceView, updateService } from '../../core/services.js';
 import { snatFor } from '../../core/snat.js';
 import { loadState, withInstanceLock } from '../../core/state-file.js';
@@ -27,6 +32,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     '<%= config.bin %> <%= command.id %> web6 --backend [2001:db8:b::2]:443:1 --backend [2001:db8:b::3]:443:4',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --no-ppv2',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:25 --proxy-protocol v1',
     '<%= config.bin %> <%= command.id %> web --liveness',
   ];
 
@@ -63,7 +69,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
         if (Object.keys(changes).length === 0) {
           throw usageError(
             'nothing to change',
-            'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
+            'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --proxy-protocol, --ppv2-tlv or --[no-]liveness',
           );
         }
         const mode = changes.mode ?? current.mode;
@@ -96,14 +102,18 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
     if (flags.liveness !== undefined) changes.liveness = flags.liveness;
     if (flags.snat !== undefined) changes.snat = flags.snat; // checked and resolved in run()
-    if (flags.ppv2 !== undefined || flags['ppv2-tlv']) {
-      const enabled = flags.ppv2 ?? current.ppv2.enabled;
+    const asked = proxyVersionFromFlags(flags.ppv2, flags['proxy-protocol']);
+    if (flags.ppv2 !== undefined || asked !== undefined || flags['ppv2-tlv']) {
+      const enabled = flags.ppv2 === false ? false : asked !== undefined || current.ppv2.enabled;
+      const version = asked ?? current.ppv2.version;
+      // TLVs carry over only into a v2 header that had them; v1 has none.
+      const keepTlvs = enabled && version === 2 && current.ppv2.version === 2;
       const options = flags['ppv2-tlv']
         ? parsePpv2Options(flags['ppv2-tlv'])
-        : enabled
+        : keepTlvs
           ? { uniqueId: current.ppv2.uniqueId, crc32c: current.ppv2.crc32c, tlvs: currentTlvs(current) }
           : { uniqueId: false, crc32c: false, tlvs: [] };
-      changes.ppv2 = { enabled, ...options };
+      changes.ppv2 = { enabled, version, ...options };
     }
     return changes;
   }
