@@ -15,7 +15,8 @@ import { exportServices, formatManifests } from '../../src/k8s/export.js';
 import { readManifest } from '../../src/k8s/input.js';
 import { encodeV1 } from '../../src/ppv2/index.js';
 import { formatIPv4, formatIPv6 } from '../../src/ppv2/ip-address.js';
-import { lbctlErrorOf } from '../helpers/errors.js';
+import { lbctl } from '../helpers/cli.js';
+import { assertCliError, lbctlErrorOf } from '../helpers/errors.js';
 import { specFrom, viewOf } from './k8s-fixtures.js';
 
 /** A small deterministic generator (mulberry32), so a failure names a reproducible case. */
@@ -135,6 +136,23 @@ describe('--proxy-protocol and --ppv2', () => {
     }
     const plain = specFrom('203.0.113.10:25', ['198.51.100.2:25'], { ppv2: [] });
     assert.doesNotThrow(() => validateService({ ...plain, ppv2: { ...plain.ppv2, version: 1 } }));
+  });
+
+  it('service add and set refuse them as the CLI parses them: one line, exit 2, before the datapath is touched', () => {
+    const add = ['service', 'add', '203.0.113.10:25', '--backend', '198.51.100.2:25'];
+    const cases: Array<[string[], string[]]> = [
+      [
+        [...add, '--proxy-protocol', 'v1', '--ppv2-tlv', 'unique-id'],
+        ['v1', '--ppv2-tlv'],
+      ],
+      [
+        [...add, '--ppv2', '--proxy-protocol', 'v1'],
+        ['--ppv2', 'v1'],
+      ],
+      [[...add, '--proxy-protocol', 'v3'], ['v3']],
+      [['service', 'set', '203.0.113.10:25', '--no-ppv2', '--proxy-protocol', 'v1'], ['--no-ppv2']],
+    ];
+    for (const [args, mentions] of cases) assertCliError(lbctl(args), 2, { mentions }, args.join(' '));
   });
 
   it('shows v1 apart from v2 in plans and tables', () => {

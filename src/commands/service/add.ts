@@ -70,7 +70,8 @@ real address and port; with --proxy-protocol v1, the v1 text line instead. The s
   private specFromFlags(): ServiceSpec {
     const { flags } = this;
     const options = parsePpv2Options(flags['ppv2-tlv'] ?? []);
-    const version = proxyVersionFromFlags(flags.ppv2, flags['proxy-protocol']);
+    // --ppv2 defaults to false here: absent, not --no-ppv2 (add has no --no-ppv2).
+    const version = proxyVersionFromFlags(flags.ppv2 || undefined, flags['proxy-protocol']);
     return {
       name: flags.name,
       vip: parseEndpoint(this.args.vip),

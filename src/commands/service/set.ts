@@ -6,6 +6,7 @@ import { formatEndpoint } from '../../core/endpoint.js';
 import { DatapathMaps } from '../../core/maps.js';
 import {
   type BackendSpec,
+  type ProxyVersion,
   parseBackend,
   parsePpv2Options,
   proxyVersionFromFlags,
@@ -61,11 +62,13 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
         '--backend replaces the whole set; do not combine it with --add-backend/--remove-backend',
       );
     }
+    // Contradicting header flags are refused before the datapath is touched.
+    const asked = proxyVersionFromFlags(flags.ppv2, flags['proxy-protocol']);
     const updated = await withInstanceLock(this.instance, async () => {
       const maps = DatapathMaps.open(this.instance);
       try {
         const current = findService(maps, loadState(this.instance), this.args.service);
-        const changes = this.changes(current);
+        const changes = this.changes(current, asked);
         if (Object.keys(changes).length === 0) {
           throw usageError(
             'nothing to change',
@@ -88,7 +91,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     return updated;
   }
 
-  private changes(current: ServiceView): ServiceChanges {
+  private changes(current: ServiceView, asked: ProxyVersion | undefined): ServiceChanges {
     const { flags } = this;
     const changes: ServiceChanges = {};
     if (flags.backend) changes.backends = flags.backend.map(parseBackend);
@@ -102,7 +105,6 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
     if (flags.liveness !== undefined) changes.liveness = flags.liveness;
     if (flags.snat !== undefined) changes.snat = flags.snat; // checked and resolved in run()
-    const asked = proxyVersionFromFlags(flags.ppv2, flags['proxy-protocol']);
     if (flags.ppv2 !== undefined || asked !== undefined || flags['ppv2-tlv']) {
       const enabled = flags.ppv2 === false ? false : asked !== undefined || current.ppv2.enabled;
       const version = asked ?? current.ppv2.version;
