@@ -17,6 +17,7 @@
 #include "conntrack.h"
 #include "snat.h"
 #include "ppv2.h"
+#include "proxy_v1.h"
 #include "tcp_opts.h"
 #include "detaching.h"
 #include "icmp.h"
@@ -58,7 +59,15 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 	tmpl->last_seen_ns = now;
 	/* The fields a backend -> client segment needs, mirrored so it can do without the ORIG entry. */
 	tmpl->client_isn = p->seq;
-	if (svc->flags & LB_SVC_F_PPV2) {
+	if ((svc->flags & (LB_SVC_F_PPV2 | LB_SVC_F_PPV1)) == (LB_SVC_F_PPV2 | LB_SVC_F_PPV1)) {
+		/* v1: the line's length depends on the address and port text; writing it is how it is known. */
+		tmpl->flags = LB_CT_F_PPV2 | LB_CT_F_PPV1;
+		tmpl->ppv2_len = pp1_write(&p->tuple);
+		if (!tmpl->ppv2_len) {
+			fail_event(svc->id, LB_CNT_PPV2_FAIL_WRITE, &p->tuple);
+			return 0;
+		}
+	} else if (svc->flags & LB_SVC_F_PPV2) {
 		tmpl->flags = ppv2_ct_flags(svc);
 		tmpl->ppv2_len = ppv2_len_for(svc, p->family);
 	}
@@ -169,9 +178,21 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 	struct lb_ct_entry *r;
 	int err;
 
-	n = ppv2_prepare(&p->tuple);
-	if (!n)
-		return -1;
+	if (e->flags & LB_CT_F_PPV1) {
+		/*
+		 * The same connection key writes the same line, of the length recorded at the SYN. Called from here,
+		 * not from ppv2_prepare: the writer's call chain would not fit under that one's stack.
+		 */
+		n = pp1_write(&p->tuple);
+		if (!n || n != e->ppv2_len) {
+			fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &p->tuple);
+			return -1;
+		}
+	} else {
+		n = ppv2_prepare(&p->tuple);
+		if (!n)
+			return -1;
+	}
 	err = ppv2_insert(skb, (p->l4_off << 8) | p->thl, p->payload_len,
 			  n | (__u32)p->family << 16 | (__u32)p->tcp_flags << 24, svc_id);
 	if (err) {
@@ -196,7 +217,15 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 	s = bpf_map_lookup_elem(&lb_scratch, &zero);
 	if (s)
 		ppv2_event(reinject ? LB_EV_HDR_REINJECTED : LB_EV_HDR_INJECTED, svc_id, &p->tuple, s, n);
-	return parse_pkt(skb, p);
+	if (parse_pkt(skb, p))
+		return -1;
+	/* An odd-length (v1) line moved the payload behind it by an odd number of bytes. */
+	if ((n & 1) && p->payload_len > n &&
+	    csum_fix_odd_shift(skb, TCP_CSUM_OFF(p), p->l4_off + p->thl + n, p->payload_len - n)) {
+		fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &p->tuple);
+		return -1;
+	}
+	return 0;
 }
 
 /* Client -> backend. */

@@ -25,10 +25,11 @@
 #define LB_MODE_DNAT 2 /* destination translated only: backends route replies through the balancer */
 
 /* lb_service.flags */
-#define LB_SVC_F_PPV2 0x01 /* inject a PROXY protocol v2 header */
+#define LB_SVC_F_PPV2 0x01 /* inject a PROXY protocol header: v2, or the v1 text line with PPV1 */
 #define LB_SVC_F_UNIQUE_ID 0x02 /* add a PP2_TYPE_UNIQUE_ID TLV (16 bytes) */
 #define LB_SVC_F_CRC32C 0x04 /* add a PP2_TYPE_CRC32C TLV computed in the kernel */
 #define LB_SVC_F_LIVENESS 0x08 /* control plane only: `lbctl agent` probes the backends */
+#define LB_SVC_F_PPV1 0x10 /* with PPV2: the header is the PROXY protocol v1 text line (no TLVs) */
 
 /* lb_backend.flags */
 #define LB_BE_F_DOWN 0x01 /* control plane only: failed its liveness probes, left out of lb_maglev */
@@ -48,6 +49,10 @@
 #define LB_PPV2_UNIQUE_ID_TLV_LEN 19 /* UNIQUE_ID TLV: 3-byte TLV header + 16 bytes */
 #define LB_PPV2_CRC32C_TLV_LEN 7 /* CRC32C TLV: 3-byte TLV header + 4 bytes */
 #define LB_PPV2_NOOP_TLV_LEN 3 /* empty NOOP TLV that keeps the length even */
+
+/* PROXY v1 line pieces, in bytes */
+#define LB_PPV1_FIXED_LEN 16 /* "PROXY TCP4 " (or TCP6), three separating spaces, CRLF */
+#define LB_PPV1_MAX_LEN 104 /* longest line the datapath writes: two 39-character IPv6 addresses, two 5-digit ports */
 
 /* limits derived from the ones above */
 #define LB_PPV2_MAX_LEN 209 /* longest header the datapath builds (every piece, IPv6, a full TLV area) */
@@ -73,6 +78,7 @@
 #define LB_CT_F_HDR_ACKED 0x40 /* the backend acknowledged the header bytes (both entries) */
 #define LB_CT_F_MIRROR 0x80 /* REPLY: mirrors the PPv2 fields and counts backend -> client itself */
 #define LB_CT_F_DATA_SENT 0x100 /* ORIG: the client's first data (sequence ISN+1) went to the backend */
+#define LB_CT_F_PPV1 0x200 /* with PPV2: the header is the v1 text line (the service choice at SYN time) */
 
 /* lb_config.flags */
 #define LB_CFG_F_EVENTS 0x01 /* emit ring buffer events */

@@ -11,7 +11,8 @@
  *   [0..128]   the service's pre-encoded custom TLVs
  *   [3]        PP2_TYPE_NOOP (0x04) with no value, when needed to make the length even
  * The length N is even so that the payload behind it keeps its 16-bit alignment
- * and the TCP checksum only needs the sum of the inserted bytes.
+ * and the TCP checksum only needs the sum of the inserted bytes. (A PROXY v1 line,
+ * proxy_v1.h, goes through the same insertion and may be odd: see csum_fix_odd_shift.)
  *
  * Insertion. bpf_skb_adjust_room(BPF_ADJ_ROOM_NET) opens room between the IP and
  * TCP headers by moving the bytes *in front of* the offset; skb->transport_header
@@ -54,7 +55,7 @@ struct ppv2_scratch {
 		__u8 hdr[PPV2_BUF];
 		struct crc32c_buf crc_view;
 	};
-	__u8 copy[PPV2_COPY_CHUNK];
+	__u8 copy[PPV2_COPY_CHUNK + 4]; /* + zero padding for summing a chunk (odd-length headers) */
 	struct lb_ct_entry ct_tmpl; /* conntrack entry under construction */
 };
 
@@ -194,6 +195,62 @@ static __always_inline __u32 ppv2_build(struct ppv2_scratch *s, const struct lb_
 		__builtin_memcpy(h + crc_off, &crc, 4);
 	}
 	return n;
+}
+
+/* A ones'-complement sum folded to 16 bits. */
+static __always_inline __u32 csum_fold16(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u32)sum;
+}
+
+static __always_inline __u32 csum_swap16(__u32 sum)
+{
+	return ((sum & 0xff) << 8) | (sum >> 8);
+}
+
+/*
+ * Moving payload by an odd number of bytes (a PROXY v1 line can have any length) puts every byte in the
+ * other half of its 16-bit checksum word. A ones'-complement sum of byte-swapped data is the byte-swapped
+ * sum, so a payload that summed to P at its old, even, offset sums to swap(P) at the new one: the checksum
+ * gains swap(P) - P. P is summed from the payload's new place (`off`, `len` bytes), in chunks that each start
+ * at an even distance from its start. Under CHECKSUM_PARTIAL bpf_l4_csum_replace ignores the difference:
+ * the final bytes are summed later anyway. A global function, verified once, called by the main program
+ * after ppv2_insert (whose stack it would not fit under).
+ */
+__attribute__((noinline)) int csum_fix_odd_shift(struct __sk_buff *skb, __u32 csum_off, __u32 off, __u32 len)
+{
+	__u32 zero = 0, folded;
+	struct ppv2_scratch *s = bpf_map_lookup_elem(&lb_scratch, &zero);
+	__u64 sum = 0;
+
+	if (!s || len > PPV2_MAX_FIRST_PAYLOAD)
+		return -1;
+	/* Chunk i starts at i * PPV2_COPY_CHUNK, a constant per step: the verifier's paths stay one per step. */
+	for (int i = 0; i < PPV2_COPY_STEPS; i++) {
+		__u32 start = i * PPV2_COPY_CHUNK, c;
+		__s64 part;
+
+		if (start >= len)
+			break;
+		c = len - start;
+		if (c > PPV2_COPY_CHUNK)
+			c = PPV2_COPY_CHUNK;
+		asm volatile("" : "+r"(c)); /* the compiler knows c >= 1 here, the verifier needs telling */
+		if (c == 0 || c > PPV2_COPY_CHUNK)
+			return -1;
+		if (bpf_skb_load_bytes(skb, off + start, s->copy, c))
+			return -1;
+		__builtin_memset(s->copy + c, 0, 4); /* the sum takes 4-byte multiples */
+		part = bpf_csum_diff(0, 0, (void *)s->copy, (c + 3) & ~3U, 0);
+		if (part < 0)
+			return -1;
+		sum += part;
+	}
+	folded = csum_fold16(sum);
+	return bpf_l4_csum_replace(skb, csum_off, 0, csum_fold16((__u64)csum_swap16(folded) + (0xffff & ~folded)), 0);
 }
 
 /*

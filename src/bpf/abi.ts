@@ -61,10 +61,11 @@ export const SVC_FLAGS = group(
   'LB_SVC_F',
   'lb_service.flags',
   {
-    PPV2: [0x01, 'inject a PROXY protocol v2 header'],
+    PPV2: [0x01, 'inject a PROXY protocol header: v2, or the v1 text line with PPV1'],
     UNIQUE_ID: [0x02, 'add a PP2_TYPE_UNIQUE_ID TLV (16 bytes)'],
     CRC32C: [0x04, 'add a PP2_TYPE_CRC32C TLV computed in the kernel'],
     LIVENESS: [0x08, 'control plane only: `lbctl agent` probes the backends'],
+    PPV1: [0x10, 'with PPV2: the header is the PROXY protocol v1 text line (no TLVs)'],
   },
   true,
 );
@@ -129,6 +130,74 @@ export function ppv2HeaderLength(
   return n;
 }
 
+/**
+ * The PROXY v1 line the datapath writes: "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n", addresses in RFC 5952 text
+ * (IPv4 dotted quad). Its length depends on the connection's addresses and ports and is fixed at the SYN; the rule
+ * is `proxyV1HeaderLength` below, and the datapath computes it by writing the line (bpf/proxy_v1.h).
+ */
+export const PPV1_LEN = group('LB_PPV1', 'PROXY v1 line pieces, in bytes', {
+  FIXED_LEN: [16, '"PROXY TCP4 " (or TCP6), three separating spaces, CRLF'],
+  MAX_LEN: [104, 'longest line the datapath writes: two 39-character IPv6 addresses, two 5-digit ports'],
+});
+
+/** Decimal digits of a port. */
+const decimalDigits = (value: number) =>
+  value >= 10000 ? 5 : value >= 1000 ? 4 : value >= 100 ? 3 : value >= 10 ? 2 : 1;
+/** Hex digits of a 16-bit group without leading zeros. */
+const hexDigits = (group: number) => (group >= 0x1000 ? 4 : group >= 0x100 ? 3 : group >= 0x10 ? 2 : 1);
+
+/** Characters of an IPv4 address as a dotted quad. */
+function ipv4TextLength(bytes: Uint8Array, offset = 0): number {
+  let n = 3;
+  for (let i = 0; i < 4; i++) {
+    const octet = bytes[offset + i] ?? 0;
+    n += octet >= 100 ? 3 : octet >= 10 ? 2 : 1;
+  }
+  return n;
+}
+
+/**
+ * Characters of an IPv6 address in RFC 5952 text: groups without leading zeros, the longest run of two or more
+ * zero groups (the first on a tie) as "::", IPv4-mapped addresses as "::ffff:" and a dotted quad.
+ */
+function ipv6TextLength(bytes: Uint8Array): number {
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0));
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return 7 + ipv4TextLength(bytes, 12);
+  let run = 0;
+  let bestStart = 8;
+  let bestLength = 1;
+  groups.forEach((g, i) => {
+    run = g === 0 ? run + 1 : 0;
+    if (run > bestLength) {
+      bestLength = run;
+      bestStart = i + 1 - run;
+    }
+  });
+  const kept = groups.filter((_, i) => i < bestStart || i >= bestStart + bestLength);
+  const digits = kept.reduce((sum, g) => sum + hexDigits(g), 0);
+  if (bestStart === 8) return digits + 7;
+  const head = bestStart;
+  const tail = 8 - bestStart - bestLength;
+  return digits + Math.max(head - 1, 0) + Math.max(tail - 1, 0) + 2;
+}
+
+/**
+ * The length of the PROXY v1 line the datapath writes for a connection: its sequence shift and what the SYN-ACK's
+ * MSS is lowered by. `src`/`dst` are the 4 or 16 address bytes. The C side computes it by writing the line.
+ */
+export function proxyV1HeaderLength(
+  family: 4 | 6,
+  src: Uint8Array,
+  dst: Uint8Array,
+  srcPort: number,
+  dstPort: number,
+): number {
+  const address = family === 4 ? ipv4TextLength : ipv6TextLength;
+  return (
+    PPV1_LEN.values.FIXED_LEN + address(src) + address(dst) + decimalDigits(srcPort) + decimalDigits(dstPort)
+  );
+}
+
 export const CT_KIND = group('LB_CT_KIND', 'lb_ct_entry.kind', {
   ORIG: [1, 'keyed by client -> VIP; holds the connection state'],
   REPLY: [2, 'keyed by backend -> (SNAT address | client); points at the ORIG key'],
@@ -154,6 +223,7 @@ export const CT_FLAGS = group(
     HDR_ACKED: [0x40, 'the backend acknowledged the header bytes (both entries)'],
     MIRROR: [0x80, 'REPLY: mirrors the PPv2 fields and counts backend -> client itself'],
     DATA_SENT: [0x100, "ORIG: the client's first data (sequence ISN+1) went to the backend"],
+    PPV1: [0x200, 'with PPV2: the header is the v1 text line (the service choice at SYN time)'],
   },
   true,
 );
@@ -210,6 +280,7 @@ export const CONST_GROUPS: ConstGroup[] = [
   BACKEND_FLAGS,
   LIMITS,
   PPV2_LEN,
+  PPV1_LEN,
   DERIVED_LIMITS,
   CT_KIND,
   CT_STATE,

@@ -8,6 +8,7 @@
 import { formatIPv4, formatIPv6, parseIpAddress } from '../ppv2/ip-address.js';
 import {
   ppv2HeaderLength as abiHeaderLength,
+  proxyV1HeaderLength as abiProxyV1HeaderLength,
   BACKEND_FLAGS,
   CFG_FLAGS,
   COUNTER_NAMES,
@@ -135,6 +136,8 @@ export interface ServiceRecord {
   ppv2: boolean;
   uniqueId: boolean;
   crc32c: boolean;
+  /** With ppv2: the header is the PROXY v1 text line (no TLVs). */
+  proxyV1: boolean;
   /** `lbctl agent` probes this service's backends; the datapath ignores the bit. */
   liveness: boolean;
   /**
@@ -152,6 +155,7 @@ const SERVICE_FLAG_BITS = {
   uniqueId: SVC_FLAGS.values.UNIQUE_ID,
   crc32c: SVC_FLAGS.values.CRC32C,
   liveness: SVC_FLAGS.values.LIVENESS,
+  proxyV1: SVC_FLAGS.values.PPV1,
 };
 
 export function encodeServiceKey(key: { vip: string; port: number }): Buffer {
@@ -208,6 +212,17 @@ export function ppv2HeaderLength(
   family: Family,
 ): number {
   return abiHeaderLength({ uniqueId: svc.uniqueId, crc32c: svc.crc32c, tlvBytes: svc.tlvs.length }, family);
+}
+
+/**
+ * The longest PROXY v1 line the datapath writes for a service at `vip`:`port` (the client's address and port
+ * set the rest of its length, per connection: proxyV1HeaderLength in src/bpf/abi.ts).
+ */
+export function proxyV1LongestHeader(vip: string, port: number): number {
+  const dst = Buffer.alloc(16);
+  const family = encodeAddr(vip, dst, 0);
+  const longestSource = Buffer.alloc(16, 0xff); // 255.255.255.255, or eight 4-digit groups
+  return abiProxyV1HeaderLength(family, longestSource, dst, 65535, port);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -326,6 +341,8 @@ export interface CtEntry {
     /** The header carries UNIQUE_ID / CRC32C TLVs (the service's choice at SYN time); default false. */
     uniqueIdTlv?: boolean;
     crc32cTlv?: boolean;
+    /** The header is the PROXY v1 text line (the service's choice at SYN time); default false. */
+    proxyV1?: boolean;
     /** The backend acknowledged the header bytes; default false. */
     headerAcked?: boolean;
     /** orig entries: the client's first data went to the backend; default false. */
@@ -365,6 +382,7 @@ const CT_FLAG_BITS = {
   headerAcked: CT_FLAGS.values.HDR_ACKED,
   mirror: CT_FLAGS.values.MIRROR,
   dataSent: CT_FLAGS.values.DATA_SENT,
+  proxyV1: CT_FLAGS.values.PPV1,
 };
 // CT_STATES must spell the ABI's state values at their indexes.
 for (const [key, value] of Object.entries(CT_STATE.values)) {

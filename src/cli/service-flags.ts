@@ -15,6 +15,11 @@ export const serviceFlags = {
       'fullnat: backends see the balancer and reply through it; dnat: backends see the client and must route replies via the balancer.',
     options: ['fullnat', 'dnat'] as const,
   })(),
+  'proxy-protocol': Flags.option({
+    summary:
+      'PROXY protocol header to inject: v2 (binary, as --ppv2) or v1 (the text line older backends read; no TLVs).',
+    options: ['v1', 'v2'] as const,
+  })(),
   'ppv2-tlv': Flags.string({
     summary:
       'PPv2 TLV (repeatable): unique-id, crc32c (both computed per connection), authority=HOST, alpn=P, 0xE0=HEX.',

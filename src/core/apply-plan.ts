@@ -160,9 +160,10 @@ export function backendsText(backends: readonly BackendSpec[]): string {
     .join(', ');
 }
 
-/** "off", or "v2 unique-id crc32c 0x02=6578..." with static TLVs by type and hex, in header order. */
+/** "off", "v1", or "v2 unique-id crc32c 0x02=6578..." with static TLVs by type and hex, in header order. */
 export function ppv2Text(ppv2: Ppv2Spec): string {
   if (!ppv2.enabled) return 'off';
+  if (ppv2.version === 1) return 'v1';
   const tlvs = ppv2.tlvs.map((t) => `0x${t.type.toString(16).padStart(2, '0')}=${bytesToHex(t.value)}`);
   return ['v2', ppv2.uniqueId && 'unique-id', ppv2.crc32c && 'crc32c', ...tlvs].filter(Boolean).join(' ');
 }
@@ -184,9 +185,10 @@ function viewBackends(view: ServiceView): BackendSpec[] {
 }
 
 function viewPpv2(view: ServiceView): Ppv2Spec {
-  const { enabled, uniqueId, crc32c } = view.ppv2;
+  const { enabled, version, uniqueId, crc32c } = view.ppv2;
   return {
     enabled,
+    version,
     uniqueId,
     crc32c,
     tlvs: view.ppv2.tlvs.map((t) => ({ type: t.type, value: Buffer.from(t.hex, 'hex') })),

@@ -20,6 +20,8 @@ export interface BackendSpec extends Endpoint {
 
 export interface Ppv2Spec {
   enabled: boolean;
+  /** PROXY protocol version: 2 (binary, TLVs) when absent, or 1 (the text line, no TLVs). */
+  version?: ProxyVersion;
   /** Kernel-generated UNIQUE_ID TLV, unique per connection across the balancer's lifetime. */
   uniqueId: boolean;
   /** CRC32C TLV computed in the kernel over the whole header. */
@@ -27,6 +29,8 @@ export interface Ppv2Spec {
   /** Static TLVs copied into every header (custom 0xE0-0xEF, experimental, authority, alpn, netns). */
   tlvs: Tlv[];
 }
+
+export type ProxyVersion = 1 | 2;
 
 export interface ServiceSpec {
   name: string | undefined;
@@ -134,10 +138,45 @@ export function validateService(spec: ServiceSpec): ServiceSpec {
       'shorten or drop some --ppv2-tlv values',
     );
   }
-  if (!spec.ppv2.enabled && (spec.ppv2.uniqueId || spec.ppv2.crc32c || spec.ppv2.tlvs.length > 0)) {
+  const hasTlvs = spec.ppv2.uniqueId || spec.ppv2.crc32c || spec.ppv2.tlvs.length > 0;
+  if (!spec.ppv2.enabled && hasTlvs) {
     throw usageError('--ppv2-tlv needs --ppv2', 'add --ppv2 to inject PROXY protocol v2 headers');
   }
+  if (spec.ppv2.enabled && spec.ppv2.version === 1 && hasTlvs) {
+    throw usageError(
+      'PROXY protocol v1 has no TLVs: --ppv2-tlv needs --proxy-protocol v2',
+      'drop --ppv2-tlv, or use --proxy-protocol v2',
+    );
+  }
   return spec;
+}
+
+/**
+ * The header version from --ppv2 (PROXY v2) and --proxy-protocol v1|v2; undefined when neither is given.
+ * `--ppv2 --proxy-protocol v1` contradicts itself and is refused.
+ */
+export function proxyVersionFromFlags(
+  ppv2: boolean | undefined,
+  proxyProtocol: string | undefined,
+): ProxyVersion | undefined {
+  const asked = proxyProtocol === undefined ? undefined : parseProxyVersion(proxyProtocol);
+  if (ppv2 === true && asked === 1) {
+    throw usageError('--ppv2 means PROXY protocol v2, but --proxy-protocol says v1', 'give only one of them');
+  }
+  if (ppv2 === false && asked !== undefined) {
+    throw usageError(
+      `--no-ppv2 turns the header off, but --proxy-protocol asks for v${asked}`,
+      'give only one of them',
+    );
+  }
+  return asked ?? (ppv2 ? 2 : undefined);
+}
+
+/** "v1" or "v2" (also "1", "2"), as --proxy-protocol and the lbctl.io/proxy-protocol annotation take it. */
+export function parseProxyVersion(text: string): ProxyVersion {
+  const version = text.trim().toLowerCase().replace(/^v/, '');
+  if (version === '1' || version === '2') return Number(version) as ProxyVersion;
+  throw usageError(`PROXY protocol version "${text}" is neither v1 nor v2`, 'use v1 or v2');
 }
 
 /** Encoded size of the static TLVs (3-byte type+length each plus the value). */

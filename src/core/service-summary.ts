@@ -7,6 +7,7 @@ import type { ServiceView } from './services.js';
  */
 export function ppv2Summary(s: ServiceView): string {
   if (!s.ppv2.enabled) return 'off';
+  if (s.ppv2.version === 1) return `v1 (up to ${s.ppv2.headerBytes} B)`;
   const parts = [
     'v2',
     s.ppv2.uniqueId && 'unique-id',

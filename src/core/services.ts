@@ -12,6 +12,7 @@ import {
   encodeServiceKey,
   LB_LIMITS,
   ppv2HeaderLength,
+  proxyV1LongestHeader,
   RECORD_SIZES,
   type ServiceKey,
   type ServiceRecord,
@@ -28,6 +29,7 @@ import {
   type BackendSpec,
   encodeStaticTlvs,
   type Mode,
+  type ProxyVersion,
   type ServiceSpec,
   validateService,
 } from './service-spec.js';
@@ -54,7 +56,16 @@ export interface ServiceView {
   liveness: boolean;
   /** Backends up and down; `probed` equals `liveness`. */
   health: ServiceHealth;
-  ppv2: { enabled: boolean; uniqueId: boolean; crc32c: boolean; tlvs: TlvDescription[]; headerBytes: number };
+  ppv2: {
+    enabled: boolean;
+    /** PROXY protocol version of the header: 2, or 1 (the text line). */
+    version: ProxyVersion;
+    uniqueId: boolean;
+    crc32c: boolean;
+    tlvs: TlvDescription[];
+    /** The header's length; for v1, which varies with the client's address and port, the longest. */
+    headerBytes: number;
+  };
   backends: BackendView[];
 }
 
@@ -382,6 +393,7 @@ function serviceRecord(id: number, spec: ServiceSpec, snat: SnatPlan): ServiceRe
     ppv2: spec.ppv2.enabled,
     uniqueId: spec.ppv2.uniqueId,
     crc32c: spec.ppv2.crc32c,
+    proxyV1: spec.ppv2.enabled && spec.ppv2.version === 1,
     liveness: spec.liveness ?? false,
     snatAddr: spec.mode === 'fullnat' ? snat.override : null,
     tlvs: encodeStaticTlvs(spec.ppv2.tlvs),
@@ -465,10 +477,15 @@ function toView(
     ),
     ppv2: {
       enabled: record.ppv2,
+      version: record.proxyV1 ? 1 : 2,
       uniqueId: record.uniqueId,
       crc32c: record.crc32c,
       tlvs: decodeStaticTlvs(record.tlvs).map(describeTlv),
-      headerBytes: record.ppv2 ? ppv2HeaderLength(record, key.family) : 0,
+      headerBytes: !record.ppv2
+        ? 0
+        : record.proxyV1
+          ? proxyV1LongestHeader(key.vip, key.port)
+          : ppv2HeaderLength(record, key.family),
     },
     backends: backends
       .map((b) => ({
@@ -498,6 +515,7 @@ function decodeStaticTlvs(bytes: Buffer): Tlv[] {
 function specPpv2(view: ServiceView): ServiceSpec['ppv2'] {
   return {
     enabled: view.ppv2.enabled,
+    version: view.ppv2.version,
     uniqueId: view.ppv2.uniqueId,
     crc32c: view.ppv2.crc32c,
     tlvs: view.ppv2.tlvs.map((t) => ({ type: t.type, value: Buffer.from(t.hex, 'hex') })),

@@ -1,5 +1,13 @@
 import { parseEndpoint } from '../core/endpoint.js';
-import { MAX_WEIGHT, type Mode, NAME_RULE, type Ppv2Spec, parsePpv2Options } from '../core/service-spec.js';
+import {
+  MAX_WEIGHT,
+  type Mode,
+  NAME_RULE,
+  type Ppv2Spec,
+  type ProxyVersion,
+  parsePpv2Options,
+  parseProxyVersion,
+} from '../core/service-spec.js';
 import { LbctlError } from '../errors.js';
 import { canonicalIpAddress, parseIpAddress } from '../ppv2/ip-address.js';
 import { childPath, type Field, fieldError } from './fields.js';
@@ -17,6 +25,7 @@ export const ANNOTATIONS = {
   vip: 'lbctl.io/vip',
   snat: 'lbctl.io/snat',
   ppv2Tlvs: 'lbctl.io/ppv2-tlvs',
+  proxyVersion: 'lbctl.io/proxy-protocol',
   weights: 'lbctl.io/weights',
   name: 'lbctl.io/name',
 } as const;
@@ -70,8 +79,18 @@ export function readServiceSettings(service: ServiceObject): ServiceSettings {
   }
 
   const mode = readMode(field(ANNOTATIONS.lbMode));
-  const ppv2Enabled = readYesNo(field(ANNOTATIONS.proxyProtocol));
-  const ppv2: Ppv2Spec = { enabled: ppv2Enabled, ...readTlvs(field(ANNOTATIONS.ppv2Tlvs), ppv2Enabled) };
+  const v2Field = field(ANNOTATIONS.proxyProtocol);
+  const version = readProxyVersion(field(ANNOTATIONS.proxyVersion), readYesNo(v2Field));
+  const ppv2Enabled = version !== undefined;
+  const tlvsField = field(ANNOTATIONS.ppv2Tlvs);
+  if (version === 1 && tlvsField.value !== undefined) {
+    throw fieldError(
+      tlvsField,
+      'does not apply: PROXY protocol v1 has no TLVs',
+      `drop it, or set ${ANNOTATIONS.proxyVersion}: "v2"`,
+    );
+  }
+  const ppv2: Ppv2Spec = { enabled: ppv2Enabled, version: version ?? 2, ...readTlvs(tlvsField, ppv2Enabled) };
   const snatField = field(ANNOTATIONS.snat);
   const snat = readAddresses(snatField) ?? new Map();
   if (snat.size > 0 && mode !== 'fullnat') {
@@ -109,6 +128,24 @@ function readYesNo(field: Field): boolean {
   if (value === undefined || value === 'no') return false;
   if (value === 'yes') return true;
   throw fieldError(field, `"${value}" is neither "yes" nor "no"`, 'write "yes" or "no" (quoted in YAML)');
+}
+
+/**
+ * lbctl.io/proxy-protocol "v1" or "v2" turns the header on in that version (as --proxy-protocol does);
+ * loxilb.io/useproxyprotov2 "yes" alone means v2. Undefined: no header.
+ */
+function readProxyVersion(field: Field, v2: boolean): ProxyVersion | undefined {
+  const value = field.value as string | undefined;
+  if (value === undefined) return v2 ? 2 : undefined;
+  const version = rethrowAt(field, () => parseProxyVersion(value));
+  if (v2 && version === 1) {
+    throw fieldError(
+      field,
+      `is "v1", but ${ANNOTATIONS.proxyProtocol} is "yes" (PROXY v2)`,
+      `set ${ANNOTATIONS.proxyProtocol}: "no" for v1`,
+    );
+  }
+  return version;
 }
 
 /** Comma-separated `--ppv2-tlv` values: unique-id, crc32c, authority=HOST, alpn=P, 0xE0=HEX ... */

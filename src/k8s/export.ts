@@ -55,6 +55,11 @@ function serviceObject(service: ServiceView, objectName: string): K8sObject {
     [ANNOTATIONS.liveness]: service.liveness ? 'yes' : 'no',
     [ANNOTATIONS.vip]: service.vip,
   };
+  // v1 is lbctl's own: loxilb.io/useproxyprotov2 stays "no", which is true of it.
+  if (service.ppv2.enabled && service.ppv2.version === 1) {
+    annotations[ANNOTATIONS.proxyProtocol] = 'no';
+    annotations[ANNOTATIONS.proxyVersion] = 'v1';
+  }
   if (service.mode === 'fullnat' && service.snat) annotations[ANNOTATIONS.snat] = service.snat;
   const tlvs = [
     service.ppv2.uniqueId ? 'unique-id' : undefined,

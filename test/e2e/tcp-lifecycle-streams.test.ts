@@ -2,12 +2,14 @@
  * Issue 4, cases 7, 8 and 12: what a client puts in (or leaves out of) its stream. A forged PROXY header
  * stays payload behind ours; two clients sharing a source port through fullnat both get through; and
  * connections that half-close, reset or close before sending data owe no header, get none, and leave no
- * conntrack state behind. Real nginx and HAProxy backends, the CLI as the operator's only tool.
+ * conntrack state behind. Real nginx and HAProxy backends, the CLI as the operator's only tool. Cases 7
+ * and 12 also run through a service that sends the PROXY v1 line (issue 14 point 4).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_SNAT_PORTS } from '../../src/bpf/records.js';
 import type { NginxAccessEntry, NginxConnectionView } from '../../src/lab/nginx.js';
+import { encodeV1 } from '../../src/ppv2/v1.js';
 import { encodeV2 } from '../../src/ppv2/v2-encode.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 import { httpGet, parseHttpResponse, type TcpExchangeResult, tcpExchange } from '../helpers/tcp-client.js';
@@ -30,9 +32,11 @@ const needs = { root: true, binaries: ['ip', 'tc', 'nginx', 'haproxy', 'curl', '
 const { skip, assertPrerequisites } = suitePrerequisites(needs);
 
 const MODES = [
-  { mode: 'fullnat', port: 80, prefix: 'web' },
-  { mode: 'dnat', port: 81, prefix: 'dnat' },
+  { mode: 'fullnat', port: 80, prefix: 'web', version: 2 },
+  { mode: 'dnat', port: 81, prefix: 'dnat', version: 2 },
 ] as const;
+/** The services cases 7 and 12 go through: MODES, and a fullnat one sending the v1 line. */
+const HEADER_MODES = [...MODES, { mode: 'fullnat', port: 85, prefix: 'v1web', version: 1 } as const];
 const HAPROXY_PORT = 82;
 /** A backend port nobody listens on: the backend answers the SYN with a RST. */
 const REFUSED_PORT = 84;
@@ -42,7 +46,21 @@ const TIMEOUTS = { closed: 2, fin: 4, syn: 4 };
 const svcName = (prefix: string, f: Family) => `${prefix}${f.v6 ? 6 : 4}`;
 const clientsOf = (lb: Balancer, f: Family) => (f.v6 ? lb.topo.client.ipv6 : lb.topo.client.ipv4);
 
-function forgedHeader(f: Family): Buffer {
+/** A forged header of the version the service sends (so ours and theirs look alike). */
+function forgedHeader(f: Family, version: 1 | 2): Buffer {
+  if (version === 1) {
+    return Buffer.from(
+      encodeV1({
+        version: 1,
+        command: 'PROXY',
+        family: f.v6 ? 'INET6' : 'INET',
+        src: f.v6 ? '2001:db8:dead::99' : '198.51.100.99',
+        dst: f.v6 ? '2001:db8:dead::1' : '198.51.100.98',
+        srcPort: 1111,
+        dstPort: 2222,
+      }),
+    );
+  }
   return Buffer.from(
     encodeV2({
       version: 2,
@@ -70,21 +88,17 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
   before(async () => {
     assertPrerequisites();
     lb = await startBalancer('lbctl-lcs');
-    const add = (args: string[]) => lb.cliJson(['service', 'add', ...args, '--ppv2']);
+    const add = (args: string[], version: 1 | 2 = 2) =>
+      lb.cliJson(['service', 'add', ...args, ...(version === 1 ? ['--proxy-protocol', 'v1'] : ['--ppv2'])]);
     for (const f of FAMILIES) {
       const [nginx, , hap] = f.v6 ? lb.topo.backends.ipv6 : lb.topo.backends.ipv4;
       const vip = f.v6 ? `[${f.vip}]` : f.vip;
       const be = (addr: string | undefined, port: number) => `${f.v6 ? `[${addr}]` : addr}:${port}`;
-      for (const m of MODES) {
-        add([
-          `${vip}:${m.port}`,
-          '--backend',
-          be(nginx, 80),
-          '--mode',
-          m.mode,
-          '--name',
-          svcName(m.prefix, f),
-        ]);
+      for (const m of HEADER_MODES) {
+        add(
+          [`${vip}:${m.port}`, '--backend', be(nginx, 80), '--mode', m.mode, '--name', svcName(m.prefix, f)],
+          m.version,
+        );
       }
       add([`${vip}:${HAPROXY_PORT}`, '--backend', be(hap, 80), '--name', svcName('hap', f)]);
       add([`${vip}:${REFUSED_PORT}`, '--backend', be(nginx, 9), '--name', svcName('refused', f)]);
@@ -141,13 +155,13 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
 
   const forgedSent: string[] = [];
   for (const f of FAMILIES) {
-    for (const m of MODES) {
-      it(`case 7: nginx reports the real client, not a forged header (${f.family}, ${m.mode})`, async () => {
+    for (const m of HEADER_MODES) {
+      it(`case 7: nginx reports the real client, not a forged header (${f.family}, ${m.mode}, v${m.version})`, async () => {
         const res = await tcpExchange({
           netns: lb.topo.ns.client,
           host: f.vip,
           port: m.port,
-          send: Buffer.concat([forgedHeader(f), httpGet('/whoami')]),
+          send: Buffer.concat([forgedHeader(f, m.version), httpGet('/whoami')]),
         });
         forgedSent.push(svcName(m.prefix, f));
         // Ours came first, so theirs is what nginx tries to read as an HTTP request line.
@@ -166,7 +180,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
         netns: lb.topo.ns.client,
         host: f.vip,
         port: HAPROXY_PORT,
-        send: Buffer.concat([forgedHeader(f), httpGet('/whoami')]),
+        send: Buffer.concat([forgedHeader(f, 2), httpGet('/whoami')]),
       });
       forgedSent.push(svcName('hap', f));
       assert.equal(parseHttpResponse(res.data)?.status, 400, res.data.toString('latin1'));
@@ -180,7 +194,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
 
   it('case 7: each forged-header connection got exactly one header, ours', () => {
     const doc = stats(lb);
-    assert.equal(forgedSent.length, 6);
+    assert.equal(forgedSent.length, FAMILIES.length * (HEADER_MODES.length + 1));
     for (const name of forgedSent) {
       const counters = serviceCounters(lb, name, doc);
       assert.equal(counters.conn_new, 1, name);
@@ -280,24 +294,24 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
   });
 
   for (const f of FAMILIES) {
-    for (const m of MODES) {
+    for (const m of HEADER_MODES) {
       const exchange = (extra: Partial<Parameters<typeof tcpExchange>[0]>) =>
         tcpExchange({ netns: lb.topo.ns.client, host: f.vip, port: m.port, send: [], ...extra });
 
-      it(`case 12: close before sending data: a clean close, nothing comes back (${f.family}, ${m.mode})`, async () => {
+      it(`case 12: close before sending data: a clean close, nothing comes back (${f.family}, ${m.mode}, v${m.version})`, async () => {
         const res = await exchange({ endAfterSend: true });
         assert.equal(res.closed, 'eof');
         assert.equal(res.data.length, 0, 'nothing comes back, certainly no header');
         if (res.localPort) noDataPorts.push(res.localPort);
       });
 
-      it(`case 12: reset before sending data (${f.family}, ${m.mode})`, async () => {
+      it(`case 12: reset before sending data (${f.family}, ${m.mode}, v${m.version})`, async () => {
         const res = await exchange({ resetAfterSend: true, gapMs: 200 });
         assert.equal(res.closed, 'reset');
         assert.equal(res.data.length, 0);
       });
 
-      it(`case 12: reset after a partial request (${f.family}, ${m.mode})`, async () => {
+      it(`case 12: reset after a partial request (${f.family}, ${m.mode}, v${m.version})`, async () => {
         const res = await exchange({
           send: [Buffer.from('GET /whoami HTTP/1.0\r\n')],
           resetAfterSend: true,
@@ -307,7 +321,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
         assert.equal(res.data.length, 0);
       });
 
-      it(`case 12: half-close after the request still gets the whole answer (${f.family}, ${m.mode})`, async () => {
+      it(`case 12: half-close after the request still gets the whole answer (${f.family}, ${m.mode}, v${m.version})`, async () => {
         const res = await exchange({ send: [httpGet('/whoami')], endAfterSend: true });
         const http = parseHttpResponse(res.data);
         assert.equal(http?.status, 200, res.data.toString('latin1'));
@@ -329,7 +343,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
     const delta = (name: string, counter: CounterName) =>
       serviceCounters(lb, name, now)[counter] - serviceCounters(lb, name, before12)[counter];
     for (const f of FAMILIES) {
-      for (const m of MODES) {
+      for (const m of HEADER_MODES) {
         const name = svcName(m.prefix, f);
         assert.equal(delta(name, 'conn_new'), 4, `${name}: four connections`);
         assert.equal(delta(name, 'ppv2_injected'), 4, `${name}: each got its header`);
@@ -352,7 +366,7 @@ describe('TCP life-cycle: forged headers, shared source ports, half-closed and r
   // The header went with the handshake's ACK; the data-less FIN follows it, and the backend's acknowledgment of
   // both maps back to ISN+2 in the client's sequence space.
   it('case 12: a data-less close is acknowledged cleanly: no FIN retransmission, no RST', async () => {
-    assert.ok(capture && noDataPorts.length === 4);
+    assert.ok(capture && noDataPorts.length === FAMILIES.length * HEADER_MODES.length);
     const ports = noDataPorts.map((p) => `tcp.port == ${p}`).join(' || ');
     const bad = await capture.fields({
       displayFilter: `(${ports}) && (tcp.flags.reset == 1 || tcp.analysis.retransmission)`,

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { CtEntry, CtKey, Mode } from '../../src/bpf/records.js';
+import { encodeV1 } from '../../src/ppv2/index.js';
 import { type DatapathHarness, NET, type RunResult, TC_ACT } from './datapath-harness.js';
 import { buildFrame, type Segment, seqAdd, TCP_ACK, TCP_PSH, TCP_SYN, type TcpOption } from './packets.js';
 
@@ -26,16 +27,29 @@ export function services(family: 4 | 6) {
       mode: 'fullnat' as Mode,
       n: 16 + addrBytes + 19 + 7,
       idAndCrc: true,
+      version: 2 as 1 | 2,
     },
-    dnat: { id: idBase + 2, port: 81, mode: 'dnat' as Mode, n: 16 + addrBytes, idAndCrc: false },
-    plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, idAndCrc: false },
+    dnat: {
+      id: idBase + 2,
+      port: 81,
+      mode: 'dnat' as Mode,
+      n: 16 + addrBytes,
+      idAndCrc: false,
+      version: 2 as 1 | 2,
+    },
+    plain: { id: idBase + 3, port: 82, mode: 'fullnat' as Mode, n: 0, idAndCrc: false, version: 2 as 1 | 2 },
     custom: {
       id: idBase + 4,
       port: 83,
       mode: 'fullnat' as Mode,
       n: 16 + addrBytes + CUSTOM_TLV.length,
       idAndCrc: false,
+      version: 2 as 1 | 2,
     },
+    // PROXY v1: the line's length follows the connection's address and port text (Connection.n); the VIP
+    // ports have 2 and 3 digits so that, for one client, one line is odd and the other even in length.
+    v1: { id: idBase + 5, port: 84, mode: 'fullnat' as Mode, n: 0, idAndCrc: false, version: 1 as 1 | 2 },
+    v1dnat: { id: idBase + 6, port: 185, mode: 'dnat' as Mode, n: 0, idAndCrc: false, version: 1 as 1 | 2 },
     net,
   };
 }
@@ -43,13 +57,14 @@ export type Service = ReturnType<typeof services>['fullnat'];
 
 export function addServices(h: DatapathHarness, family: 4 | 6): void {
   const s = services(family);
-  for (const svc of [s.fullnat, s.dnat, s.plain, s.custom]) {
+  for (const svc of [s.fullnat, s.dnat, s.plain, s.custom, s.v1, s.v1dnat]) {
     h.addService({
       id: svc.id,
       vip: s.net.vip,
       port: svc.port,
       mode: svc.mode,
-      ppv2: svc.n > 0,
+      ppv2: svc.n > 0 || svc.version === 1,
+      proxyV1: svc.version === 1,
       uniqueId: svc.idAndCrc,
       crc32c: svc.idAndCrc,
       tlvs: svc === s.custom ? CUSTOM_TLV : undefined,
@@ -69,6 +84,8 @@ export class Connection {
   readonly backendIsn = 0x7000_0000;
   /** fullnat: the SNAT port the datapath gave this connection, learnt from its ORIG entry after the SYN. */
   private snatPort: number | undefined;
+  /** The header length = sequence shift: the service's for v2, this connection's line for v1. */
+  readonly n: number;
   constructor(
     private readonly h: DatapathHarness,
     readonly family: 4 | 6,
@@ -78,6 +95,22 @@ export class Connection {
     readonly dataOptions: readonly TcpOption[],
   ) {
     this.isn = 0xfff0_0000 + clientPort; // near the wrap: sequence arithmetic must be modular
+    this.n = svc.version === 1 ? this.expectedV1Line().length : svc.n;
+  }
+
+  /** The v1 line the backend must get, by the project's encoder (an independent reference for the kernel's). */
+  expectedV1Line(): Buffer {
+    return Buffer.from(
+      encodeV1({
+        version: 1,
+        command: 'PROXY',
+        family: this.family === 4 ? 'INET' : 'INET6',
+        src: this.net.client,
+        dst: this.net.vip,
+        srcPort: this.clientPort,
+        dstPort: this.svc.port,
+      }),
+    );
   }
 
   /** What the backend sees as its peer: SNAT address and port (fullnat) or the client (dnat). */
@@ -170,7 +203,7 @@ export class Connection {
   backendAck(clientBytes: number): RunResult {
     const seg = this.fromBackend({
       seq: seqAdd(this.backendIsn, 1),
-      ack: seqAdd(this.isn, 1 + this.svc.n + clientBytes),
+      ack: seqAdd(this.isn, 1 + this.n + clientBytes),
       flags: TCP_ACK,
       options: this.dataOptions,
     });

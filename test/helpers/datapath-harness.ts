@@ -82,6 +82,8 @@ export interface ServiceSpec {
   ppv2: boolean;
   uniqueId?: boolean;
   crc32c?: boolean;
+  /** With ppv2: the PROXY v1 text line instead of the v2 header. */
+  proxyV1?: boolean;
   tlvs?: Buffer;
   /** fullnat only. */
   snatAddr?: string;
@@ -222,6 +224,7 @@ export class DatapathHarness {
         ppv2: spec.ppv2,
         uniqueId: spec.uniqueId ?? false,
         crc32c: spec.crc32c ?? false,
+        proxyV1: spec.proxyV1 ?? false,
         liveness: false,
         snatAddr: spec.snatAddr ?? null,
         tlvs: spec.tlvs ?? Buffer.alloc(0),

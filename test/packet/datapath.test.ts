@@ -13,7 +13,7 @@ import {
   DEFAULT_SNAT_PORTS,
   type Mode,
 } from '../../src/bpf/records.js';
-import { decodeProxyHeader, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
+import { decodeProxyHeader, encodeV1, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
 import {
   addServices,
   BACKEND_PORT,
@@ -57,18 +57,19 @@ function sourceServices(family: 4 | 6) {
     srcAddr,
   });
   return {
+    // Ids and ports after services()'s (test/helpers/datapath-connection.ts).
     perBackend: {
-      id: idBase + 5,
-      port: 84,
+      id: idBase + 7,
+      port: 87,
       backends: [be(1, net.backend, net.src), be(2, net.backend2, net.src2)],
     },
     overridden: {
-      id: idBase + 6,
-      port: 85,
+      id: idBase + 8,
+      port: 88,
       snatAddr: net.snat,
       backends: [be(3, net.backend, net.src), be(4, net.backend2, net.src2)],
     },
-    unset: { id: idBase + 7, port: 86, backends: [be(5, net.backend)] },
+    unset: { id: idBase + 9, port: 89, backends: [be(5, net.backend)] },
   };
 }
 
@@ -118,6 +119,21 @@ function decodeInjected(payload: Buffer): { header: V2InetHeader; consumed: numb
   if (result.status !== 'complete') throw new Error('unreachable');
   assert.equal(result.header.version, 2);
   return { header: result.header as V2InetHeader, consumed: result.consumed };
+}
+
+/**
+ * A v1 line in front of a payload: byte for byte what the project's encoder writes for the connection, of the
+ * length conntrack recorded at the SYN, and read back as the right client and VIP by the project's decoder.
+ */
+function checkV1Line(payload: Buffer, conn: Connection): void {
+  const expected = conn.expectedV1Line();
+  assert.equal(conn.orig().ppv2Len, expected.length, 'the shift recorded at the SYN = the line length');
+  assert.equal(payload.subarray(0, expected.length).toString('latin1'), expected.toString('latin1'));
+  const decoded = decodeProxyHeader(payload);
+  assert.equal(decoded.status, 'complete');
+  if (decoded.status !== 'complete') return;
+  assert.equal(decoded.consumed, expected.length);
+  assert.equal(decoded.header.version, 1);
 }
 
 const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: example.test\r\n\r\n');
@@ -213,8 +229,9 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.ok(h.conntrackEntry(conn.replyKey), 'REPLY entry keyed backend -> client');
       });
 
-      for (const svc of [s.fullnat, s.dnat]) {
-        it(`the SYN-ACK (${svc.mode}): back to VIP -> client, MSS lowered by the header length (${svc.n}), established`, () => {
+      for (const svc of [s.fullnat, s.dnat, s.v1]) {
+        const what = svc.version === 1 ? "this connection's v1 line" : `the header length (${svc.n})`;
+        it(`the SYN-ACK (${svc.mode}, v${svc.version}): back to VIP -> client, MSS lowered by ${what}, established`, () => {
           const conn = new Connection(h, family, svc, 40010 + svc.id, []);
           const syn = conn.fromClient({
             seq: conn.isn,
@@ -242,7 +259,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           );
           assert.equal(out.ack, seqAdd(conn.isn, 1), 'nothing to shift before the header');
           assert.equal(out.seq, conn.backendIsn);
-          assert.equal(findOption(out.options, 'mss')?.value, CLIENT_MSS - svc.n);
+          assert.equal(findOption(out.options, 'mss')?.value, CLIENT_MSS - conn.n);
           assert.deepEqual(out.options.slice(1), [
             { kind: 'nop' },
             { kind: 'wscale', shift: 7 },
@@ -294,6 +311,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
       for (const [svc, options, label] of [
         [s.fullnat, TIMESTAMPS, 'fullnat, timestamps'],
         [s.dnat, [], 'dnat, no TCP options (doff=5)'],
+        [s.v1, TIMESTAMPS, 'PROXY v1, fullnat, timestamps, odd length'],
+        [s.v1dnat, [], 'PROXY v1, dnat, no TCP options (doff=5), even length'],
       ] as const) {
         describe(`a PPv2 connection (${label})`, () => {
           // one connection through the steps below, in order (made once the harness is open)
@@ -302,9 +321,13 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
 
           /** The header as the backend must get it: the right length, client and VIP, the TLVs asked for. */
           const checkHeader = (payload: Buffer) => {
+            if (svc.version === 1) {
+              checkV1Line(payload, conn);
+              return;
+            }
             const { header, consumed } = decodeInjected(payload);
-            assert.equal(consumed, svc.n, 'header length = the shift recorded in conntrack');
-            assert.equal(conn.orig().ppv2Len, svc.n);
+            assert.equal(consumed, conn.n, 'header length = the shift recorded in conntrack');
+            assert.equal(conn.orig().ppv2Len, conn.n);
             assert.equal(header.command, 'PROXY');
             assert.equal(header.family, family === 4 ? 'INET' : 'INET6');
             assert.equal(header.transport, 'STREAM');
@@ -337,8 +360,8 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
               [out.seq, out.ack, out.flags],
               [seqAdd(conn.isn, 1), seqAdd(conn.backendIsn, 1), TCP_ACK],
             );
-            assert.equal(out.payload.length, svc.n, 'the header and nothing else');
-            assert.equal(result.frame.length, ack.length + svc.n);
+            assert.equal(out.payload.length, conn.n, 'the header and nothing else');
+            assert.equal(result.frame.length, ack.length + conn.n);
             assert.deepEqual(out.options, parseFrame(ack).options);
             checkHeader(out.payload);
             const e = conn.orig();
@@ -362,7 +385,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
             const before = h.counters(svc.id);
             const data = conn.clientData(0, REQUEST);
             const out = assertWellFormed(data, h.run(data, 'client'));
-            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + conn.n));
             assert.deepEqual(out.payload, REQUEST);
             assert.ok(conn.orig().flags.dataSent);
             assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected);
@@ -374,9 +397,13 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
             const result = h.run(data, 'client');
             const out = assertWellFormed(data, result);
             assert.equal(out.seq, seqAdd(conn.isn, 1), 'the header takes the place of the first byte again');
-            assert.equal(out.payload.length, svc.n + REQUEST.length);
-            assert.deepEqual(out.payload.subarray(0, svc.n), parseFrame(firstOut).payload, 'the same header');
-            assert.deepEqual(out.payload.subarray(svc.n), REQUEST, 'the payload follows intact');
+            assert.equal(out.payload.length, conn.n + REQUEST.length);
+            assert.deepEqual(
+              out.payload.subarray(0, conn.n),
+              parseFrame(firstOut).payload,
+              'the same header',
+            );
+            assert.deepEqual(out.payload.subarray(conn.n), REQUEST, 'the payload follows intact');
             assert.equal(conn.orig().reinjections, 2);
             assert.equal(h.counters(svc.id).ppv2_reinjected, before.ppv2_reinjected + 1n);
           });
@@ -393,7 +420,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
             const before = h.counters(svc.id);
             const data = conn.clientData(0, REQUEST);
             const again = assertWellFormed(data, h.run(data, 'client'));
-            assert.equal(again.seq, seqAdd(conn.isn, 1 + svc.n), 'a retransmission now goes shifted');
+            assert.equal(again.seq, seqAdd(conn.isn, 1 + conn.n), 'a retransmission now goes shifted');
             assert.deepEqual(again.payload, REQUEST);
             const ack = conn.fromClient(ackSegment(conn));
             assert.equal(parseFrame(h.run(ack, 'client').frame).payload.length, 0, 'a bare ACK stays bare');
@@ -403,14 +430,14 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           it('later client segments: seq += header length, payload untouched', () => {
             const data = conn.clientData(REQUEST.length, SECOND);
             const out = assertWellFormed(data, h.run(data, 'client'));
-            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n + REQUEST.length));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + conn.n + REQUEST.length));
             assert.deepEqual(out.payload, SECOND);
           });
 
           it('backend segments: ack -= header length, SACK blocks shifted, an ack inside the header maps to its start', () => {
             const before = h.counters(svc.id);
             const sent = REQUEST.length + SECOND.length;
-            const bAck = (clientOffset: number) => seqAdd(conn.isn, 1 + svc.n + clientOffset); // backend space
+            const bAck = (clientOffset: number) => seqAdd(conn.isn, 1 + conn.n + clientOffset); // backend space
             const cAck = (clientOffset: number) => seqAdd(conn.isn, 1 + clientOffset);
             const sackOptions: TcpOption[] = [
               ...(options.length ? TIMESTAMPS : []),
@@ -460,7 +487,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
             const sent = REQUEST.length + SECOND.length;
             const fin = conn.clientData(sent, Buffer.alloc(0), TCP_FIN | TCP_ACK);
             const out = assertWellFormed(fin, h.run(fin, 'client'));
-            assert.equal(out.seq, seqAdd(conn.isn, 1 + svc.n + sent));
+            assert.equal(out.seq, seqAdd(conn.isn, 1 + conn.n + sent));
             assert.equal(out.flags, TCP_FIN | TCP_ACK);
             let e = conn.orig();
             assert.equal(e.state, 'fin');
@@ -468,7 +495,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
 
             const bFin = conn.fromBackend({
               seq: seqAdd(conn.backendIsn, 1 + 19),
-              ack: seqAdd(conn.isn, 1 + svc.n + sent + 1),
+              ack: seqAdd(conn.isn, 1 + conn.n + sent + 1),
               flags: TCP_FIN | TCP_ACK,
               options,
             });
@@ -514,32 +541,123 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.equal(h.counters(s.fullnat.id).ppv2_syn_data, before.ppv2_syn_data + 1n);
       });
 
-      it('a GSO handshake-completing segment is cut to one segment before the header goes in (the rest is retransmitted)', () => {
-        const conn = new Connection(h, family, s.fullnat, 42012, TIMESTAMPS);
-        conn.open();
-        const before = h.counters(s.fullnat.id);
-        const big = Buffer.alloc(3000, 'x');
-        const gsoSize = 1000;
-        const data = conn.clientData(0, big, TCP_ACK | TCP_PSH | TCP_FIN);
-        // No TCP checksum check here: a test run's skb is CHECKSUM_NONE, while a real GSO (or GRO) packet is
-        // always CHECKSUM_PARTIAL, whose th->check holds only the pseudo-header sum; the cut bytes' share of a
-        // full sum is never subtracted, nor needs to be. The end-to-end GSO case checks it on the wire.
-        const result = h.run(data, 'client', { gsoSize });
-        const out = assertWellFormed(data, result, { tcpChecksum: false });
-        assert.equal(
-          result.frame.length,
-          data.length - big.length + s.fullnat.n + gsoSize,
-          'no bytes past the cut',
-        );
-        const { consumed } = decodeInjected(out.payload);
-        assert.equal(consumed, s.fullnat.n);
-        assert.deepEqual(
-          out.payload.subarray(consumed),
-          big.subarray(0, gsoSize),
-          'only the first gso_size bytes',
-        );
-        assert.equal(out.flags & TCP_FIN, 0, 'the FIN went with the cut bytes');
-        assert.equal(h.counters(s.fullnat.id).ppv2_gso_trimmed, before.ppv2_gso_trimmed + 1n);
+      for (const svc of [s.fullnat, s.v1]) {
+        it(`a GSO handshake-completing segment is cut to one segment before the header (v${svc.version}) goes in (the rest is retransmitted)`, () => {
+          const conn = new Connection(h, family, svc, 42012 + svc.id, TIMESTAMPS);
+          conn.open();
+          const before = h.counters(svc.id);
+          const big = Buffer.alloc(3000, 'x');
+          const gsoSize = 1000;
+          const data = conn.clientData(0, big, TCP_ACK | TCP_PSH | TCP_FIN);
+          // No TCP checksum check here: a test run's skb is CHECKSUM_NONE, while a real GSO (or GRO) packet is
+          // always CHECKSUM_PARTIAL, whose th->check holds only the pseudo-header sum; the cut bytes' share of a
+          // full sum is never subtracted, nor needs to be. The end-to-end GSO case checks it on the wire.
+          const result = h.run(data, 'client', { gsoSize });
+          const out = assertWellFormed(data, result, { tcpChecksum: false });
+          assert.equal(
+            result.frame.length,
+            data.length - big.length + conn.n + gsoSize,
+            'no bytes past the cut',
+          );
+          const consumed = svc.version === 1 ? conn.n : decodeInjected(out.payload).consumed;
+          if (svc.version === 1) checkV1Line(out.payload, conn);
+          assert.equal(consumed, conn.n);
+          assert.deepEqual(
+            out.payload.subarray(consumed),
+            big.subarray(0, gsoSize),
+            'only the first gso_size bytes',
+          );
+          assert.equal(out.flags & TCP_FIN, 0, 'the FIN went with the cut bytes');
+          assert.equal(h.counters(svc.id).ppv2_gso_trimmed, before.ppv2_gso_trimmed + 1n);
+        });
+      }
+
+      it("PROXY v1: the line is the encoder's, byte for byte, for many clients and ports; data moved behind it keeps a valid checksum", () => {
+        const clients =
+          family === 4
+            ? ['192.0.2.1', '192.0.2.10', '192.0.2.255', '198.51.100.100', '203.0.113.7']
+            : [
+                '2001:db8:1::10',
+                '2001:db8::1',
+                '2001:db8:0:1:0:0:0:1', // the longer run is compressed
+                '2001:db8:0:0:1:0:0:1', // a tie: the first run
+                '2001:db8:1:2:3:4:5:6', // no zero group
+                '2001:db8:a:bcd:ef01:0:23:0', // single zero groups stay
+                '2001:0:0:1::', // a run at the end
+                '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', // the longest text
+                '::ffff:192.0.2.1', // IPv4-mapped: mixed notation
+              ];
+        const forged =
+          family === 4
+            ? 'PROXY TCP4 198.51.100.66 203.0.113.66 12345 80\r\nGET / HTTP/1.0\r\n\r\n'
+            : 'PROXY TCP6 2001:db8::66 2001:db8::67 12345 80\r\nGET / HTTP/1.0\r\n\r\n';
+        const pattern = (length: number) =>
+          Buffer.from(Array.from({ length }, (_, i) => (i * 31 + 7) & 0xff));
+        // odd and even lengths, one chunk and several (the insertion moves 256 bytes at a time), a forged line
+        const payloads = [
+          REQUEST,
+          pattern(1),
+          pattern(1001),
+          pattern(512),
+          pattern(257),
+          Buffer.from(forged),
+        ];
+        const ports = [1, 9, 10, 99, 100, 1000, 9999, 10000, 65535];
+        let k = 0;
+        for (const client of clients) {
+          for (const svc of [s.v1, s.v1dnat]) {
+            for (const payload of payloads) {
+              const clientPort = ports[k++ % ports.length] ?? 1;
+              const what = `${client} port ${clientPort} to :${svc.port}, ${payload.length} bytes`;
+              const frame = (seg: Omit<Segment, 'src' | 'dst' | 'sport' | 'dport'>) =>
+                buildFrame({ src: client, dst: net.vip, sport: clientPort, dport: svc.port, ...seg });
+              const isn = 0x1000_0000 + k;
+              const syn = frame({
+                seq: isn,
+                ack: 0,
+                flags: TCP_SYN,
+                options: [{ kind: 'mss', value: CLIENT_MSS }],
+              });
+              assert.equal(h.run(syn, 'client').retval, TC_ACT.REDIRECT, what);
+              // client first: its data at ISN+1 (before the SYN-ACK) takes the line in front
+              const data = frame({ seq: seqAdd(isn, 1), ack: 0x1234, flags: TCP_ACK | TCP_PSH, payload });
+              const out = assertWellFormed(data, h.run(data, 'client'));
+              const line = Buffer.from(
+                encodeV1({
+                  version: 1,
+                  command: 'PROXY',
+                  family: family === 4 ? 'INET' : 'INET6',
+                  src: client,
+                  dst: net.vip,
+                  srcPort: clientPort,
+                  dstPort: svc.port,
+                }),
+              );
+              assert.equal(
+                out.payload.toString('latin1'),
+                line.toString('latin1') + payload.toString('latin1'),
+                what,
+              );
+              assert.equal(out.seq, seqAdd(isn, 1), what);
+              const e = h.conntrackEntry({
+                saddr: client,
+                daddr: net.vip,
+                sport: clientPort,
+                dport: svc.port,
+              });
+              assert.equal(e?.ppv2Len, line.length, `${what}: the shift recorded at the SYN`);
+              assert.ok(e?.flags.proxyV1, what);
+              const later = frame({
+                seq: seqAdd(isn, 1 + payload.length),
+                ack: 0x1234,
+                flags: TCP_ACK,
+                payload: SECOND,
+              });
+              const laterOut = assertWellFormed(later, h.run(later, 'client'));
+              assert.equal(laterOut.seq, seqAdd(isn, 1 + line.length + payload.length), `${what}: shifted`);
+            }
+          }
+        }
       });
 
       it('two clients on the same source port to the same backend (fullnat): each its own SNAT port, replies to each', () => {

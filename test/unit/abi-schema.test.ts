@@ -184,6 +184,7 @@ const ctEntry: records.CtEntry = {
     headerAcked: false,
     mirror: true,
     dataSent: true,
+    proxyV1: true,
   },
   ppv2Len: 62,
   serviceId: 11,
@@ -208,6 +209,7 @@ const CASES: CodecCase[] = [
       ppv2: true,
       uniqueId: false,
       crc32c: true,
+      proxyV1: false,
       liveness: true,
       snatAddr: '198.51.100.1',
       tlvs: Buffer.from('e00001ff', 'hex'),
@@ -219,6 +221,30 @@ const CASES: CodecCase[] = [
       tlv_len: 4,
       snat_addr: hex16('c6336401'),
       tlvs: 'e00001ff'.padEnd(256, '0'),
+    },
+    encode: records.encodeService,
+    decode: (b) => records.decodeService(b, 4),
+  },
+  {
+    struct: 'lb_service',
+    value: {
+      id: 8,
+      mode: 'fullnat',
+      ppv2: true,
+      uniqueId: false,
+      crc32c: false,
+      proxyV1: true,
+      liveness: false,
+      snatAddr: '198.51.100.1',
+      tlvs: Buffer.alloc(0),
+    },
+    raw: {
+      id: 8,
+      mode: MODE.values.FULLNAT,
+      flags: SVC_FLAGS.values.PPV2 | SVC_FLAGS.values.PPV1,
+      tlv_len: 0,
+      snat_addr: hex16('c6336401'),
+      tlvs: ''.padEnd(256, '0'),
     },
     encode: records.encodeService,
     decode: (b) => records.decodeService(b, 4),
@@ -250,7 +276,8 @@ const CASES: CodecCase[] = [
         CT_FLAGS.values.FIN_ORIG |
         CT_FLAGS.values.CRC32C |
         CT_FLAGS.values.MIRROR |
-        CT_FLAGS.values.DATA_SENT,
+        CT_FLAGS.values.DATA_SENT |
+        CT_FLAGS.values.PPV1,
       ppv2_len: 62,
       svc_id: 11,
       backend_id: 12,

@@ -167,7 +167,7 @@ function world() {
         s.liveness,
         backends.map((b) => ({ weight: 1, down: b.health === 'down' })),
       ),
-      ppv2: { enabled: s.ppv2, uniqueId: false, crc32c: false, tlvs: [], headerBytes: 28 },
+      ppv2: { enabled: s.ppv2, version: 2, uniqueId: false, crc32c: false, tlvs: [], headerBytes: 28 },
       backends,
     };
   };

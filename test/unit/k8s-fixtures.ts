@@ -50,6 +50,7 @@ export function viewOf(spec: ServiceSpec, id: number, snat: SnatPlan | string | 
     health: { probed: spec.liveness ?? false, up: spec.backends.length, down: 0, failOpen: false },
     ppv2: {
       enabled: spec.ppv2.enabled,
+      version: spec.ppv2.version ?? 2,
       uniqueId: spec.ppv2.uniqueId,
       crc32c: spec.ppv2.crc32c,
       tlvs: spec.ppv2.tlvs.map(describeTlv),

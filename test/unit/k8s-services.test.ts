@@ -92,7 +92,7 @@ describe('k8s services: the issue example', () => {
         { family: 4, address: '198.51.100.2', port: 80, weight: 1 },
         { family: 4, address: '198.51.100.3', port: 80, weight: 1 },
       ],
-      ppv2: { enabled: true, uniqueId: false, crc32c: false, tlvs: [] },
+      ppv2: { enabled: true, version: 2, uniqueId: false, crc32c: false, tlvs: [] },
       liveness: true,
     });
     assert.equal(s?.source, 'document 1 (Service default/tcp-lb-fullnat) spec.ports[0]');

@@ -27,7 +27,7 @@ export function service(id: number, name: string | null, vip: string, backends: 
     protocol: 'tcp',
     mode: 'fullnat',
     snat: '198.51.100.1',
-    ppv2: { enabled: true, uniqueId: id === 2, crc32c: id === 2, tlvs: [], headerBytes: 28 },
+    ppv2: { enabled: true, version: 2, uniqueId: id === 2, crc32c: id === 2, tlvs: [], headerBytes: 28 },
     backends: backends.map((address, i) => ({
       id: (id << 16) | (i + 1),
       address,

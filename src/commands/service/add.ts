@@ -9,6 +9,7 @@ import { planAdd } from '../../core/service-plan.js';
 import {
   parseBackend,
   parsePpv2Options,
+  proxyVersionFromFlags,
   type ServiceSpec,
   validateService,
 } from '../../core/service-spec.js';
@@ -18,17 +19,18 @@ import { saveState, withInstanceLock } from '../../core/state-file.js';
 
 export default class ServiceAdd extends DatapathCommand<typeof ServiceAdd> {
   static override summary =
-    'Add a TCP service (VIP:PORT) with its backends, optionally injecting PROXY protocol v2.';
+    'Add a TCP service (VIP:PORT) with its backends, optionally injecting a PROXY protocol v2 or v1 header.';
 
   static override description =
     `New connections to VIP:PORT are spread over the backends by a weighted Maglev table and then stay
 on their backend. With --ppv2, each connection's byte stream starts with a PROXY v2 header carrying the client's
-real address and port. The service goes live only once it is complete; invalid input changes nothing.`;
+real address and port; with --proxy-protocol v1, the v1 text line instead. The service goes live only once it is complete; invalid input changes nothing.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --backend 198.51.100.2:80 --backend 198.51.100.3:80 --ppv2',
     '<%= config.bin %> <%= command.id %> [2001:db8:f::10]:443 --backend [2001:db8:b::2]:443:3 --backend [2001:db8:b::3]:443:1 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c --name web6',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:8080 --backend 198.51.100.4:8080 --mode dnat --ppv2 --ppv2-tlv 0xE0=01020304',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:25 --backend 198.51.100.5:25 --proxy-protocol v1 --name smtp',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:443 --backend 198.51.100.2:443 --backend 198.51.100.3:443 --ppv2 --liveness --name tls',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:81 --backend 198.51.100.2:81 --dry-run',
   ];
@@ -74,12 +76,14 @@ real address and port. The service goes live only once it is complete; invalid i
   private specFromFlags(): ServiceSpec {
     const { flags } = this;
     const options = parsePpv2Options(flags['ppv2-tlv'] ?? []);
+    // --ppv2 defaults to false here: absent, not --no-ppv2 (add has no --no-ppv2).
+    const version = proxyVersionFromFlags(flags.ppv2 || undefined, flags['proxy-protocol']);
     return {
       name: flags.name,
       vip: parseEndpoint(this.args.vip),
       mode: flags.mode ?? 'fullnat',
       backends: (flags.backend ?? []).map(parseBackend),
-      ppv2: { enabled: flags.ppv2, ...options },
+      ppv2: { enabled: version !== undefined, version: version ?? 2, ...options },
       liveness: flags.liveness ?? false,
     };
   }

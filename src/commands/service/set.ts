@@ -7,7 +7,13 @@ import { backendFlag, serviceFlags } from '../../cli/service-flags.js';
 import { renderServiceDetail } from '../../cli/service-render.js';
 import { formatEndpoint } from '../../core/endpoint.js';
 import { planChange } from '../../core/service-plan.js';
-import { type BackendSpec, parseBackend, parsePpv2Options } from '../../core/service-spec.js';
+import {
+  type BackendSpec,
+  type ProxyVersion,
+  parseBackend,
+  parsePpv2Options,
+  proxyVersionFromFlags,
+} from '../../core/service-spec.js';
 import {
   changedSpec,
   findService,
@@ -37,6 +43,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     '<%= config.bin %> <%= command.id %> web6 --backend [2001:db8:b::2]:443:1 --backend [2001:db8:b::3]:443:4',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --no-ppv2',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:25 --proxy-protocol v1',
     '<%= config.bin %> <%= command.id %> web --liveness',
     '<%= config.bin %> <%= command.id %> 2 --remove-backend 198.51.100.2:80 --dry-run',
   ];
@@ -65,17 +72,19 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
         '--backend replaces the whole set; do not combine it with --add-backend/--remove-backend',
       );
     }
+    // Contradicting header flags are refused before the datapath is touched.
+    const asked = proxyVersionFromFlags(flags.ppv2, flags['proxy-protocol']);
     if (flags['dry-run']) {
       const plan = await this.withDatapath(async (maps, state) => {
         const current = findService(maps, state, this.args.service);
-        return planChange(current, await this.resolvedChanges(current));
+        return planChange(current, await this.resolvedChanges(current, asked));
       });
       return this.printPlan([plan]);
     }
     const updated = await withInstanceLock(this.instance, () =>
       this.withDatapath(async (maps, state) => {
         const current = findService(maps, state, this.args.service);
-        return updateService(maps, state, current, await this.resolvedChanges(current));
+        return updateService(maps, state, current, await this.resolvedChanges(current, asked));
       }),
     );
     this.log(renderServiceDetail(updated, this.listing()));
@@ -83,13 +92,16 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
   }
 
   /** The changes the flags ask for, with the SNAT address resolved; USAGE when they change nothing. */
-  private async resolvedChanges(current: ServiceView): Promise<ServiceChanges> {
+  private async resolvedChanges(
+    current: ServiceView,
+    asked: ProxyVersion | undefined,
+  ): Promise<ServiceChanges> {
     const { flags } = this;
-    const changes = this.changes(current);
+    const changes = this.changes(current, asked);
     if (Object.keys(changes).length === 0) {
       throw usageError(
         'nothing to change',
-        'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --ppv2-tlv or --[no-]liveness',
+        'pass --backend, --add-backend, --remove-backend, --mode, --snat, --ppv2, --proxy-protocol, --ppv2-tlv or --[no-]liveness',
       );
     }
     // Validated first, so that a bad backend is refused for what it is before its route is looked up.
@@ -103,7 +115,7 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     return changes;
   }
 
-  private changes(current: ServiceView): ServiceChanges {
+  private changes(current: ServiceView, asked: ProxyVersion | undefined): ServiceChanges {
     const { flags } = this;
     const changes: ServiceChanges = {};
     if (flags.backend) changes.backends = flags.backend.map(parseBackend);
@@ -117,14 +129,17 @@ one. Backends that stay keep their place in the Maglev table, so few new connect
     if (flags.mode && flags.mode !== current.mode) changes.mode = flags.mode;
     if (flags.liveness !== undefined) changes.liveness = flags.liveness;
     if (flags.snat !== undefined) changes.snat = NO_SNAT; // a placeholder: checked and resolved in run()
-    if (flags.ppv2 !== undefined || flags['ppv2-tlv']) {
-      const enabled = flags.ppv2 ?? current.ppv2.enabled;
+    if (flags.ppv2 !== undefined || asked !== undefined || flags['ppv2-tlv']) {
+      const enabled = flags.ppv2 === false ? false : asked !== undefined || current.ppv2.enabled;
+      const version = asked ?? current.ppv2.version;
+      // TLVs carry over only into a v2 header that had them; v1 has none.
+      const keepTlvs = enabled && version === 2 && current.ppv2.version === 2;
       const options = flags['ppv2-tlv']
         ? parsePpv2Options(flags['ppv2-tlv'])
-        : enabled
+        : keepTlvs
           ? { uniqueId: current.ppv2.uniqueId, crc32c: current.ppv2.crc32c, tlvs: currentTlvs(current) }
           : { uniqueId: false, crc32c: false, tlvs: [] };
-      changes.ppv2 = { enabled, ...options };
+      changes.ppv2 = { enabled, version, ...options };
     }
     return changes;
   }
