@@ -18,7 +18,8 @@
 #define LB_FAMILY_V6 6 /* IPv6 */
 
 /* protocol bytes (IANA numbers) */
-#define LB_PROTO_TCP 6 /* TCP, the only one supported */
+#define LB_PROTO_TCP 6 /* TCP */
+#define LB_PROTO_UDP 17 /* UDP: flows of datagrams; with PPv2 every datagram gets its own header (bpf/udp.h) */
 
 /* lb_service.mode, lb_ct_entry.mode */
 #define LB_MODE_FULLNAT 1 /* source and destination translated: backends reply to the balancer */
@@ -62,6 +63,7 @@
 #define LB_CT_ESTABLISHED 2 /* backend SYN-ACK seen */
 #define LB_CT_FIN 3 /* a FIN seen in one direction */
 #define LB_CT_CLOSED 4 /* FIN seen in both directions, or RST */
+#define LB_CT_UDP 5 /* a UDP flow (its only state); idle timeout LB_TIMEOUT_UDP_DEFAULT_S */
 
 /* lb_ct_entry.flags */
 #define LB_CT_F_PPV2 0x01 /* connection gets a PPv2 header */
@@ -84,6 +86,7 @@
 #define LB_TIMEOUT_EST_DEFAULT_S 900 /* ESTABLISHED: idle established connections (IPVS uses the same) */
 #define LB_TIMEOUT_FIN_DEFAULT_S 60 /* FIN: half-closed */
 #define LB_TIMEOUT_CLOSED_DEFAULT_S 10 /* CLOSED: absorbs the last ACKs and retransmitted FINs */
+#define LB_TIMEOUT_UDP_DEFAULT_S 60 /* UDP flows: idle time since the last datagram either way */
 
 /* lb_event.type */
 #define LB_EV_HDR_INJECTED 1 /* header injected */
@@ -96,13 +99,13 @@ enum lb_counter {
 	LB_CNT_FWD_BYTES, /* their bytes as received (before rewriting) */
 	LB_CNT_REV_PACKETS, /* backend -> client packets forwarded */
 	LB_CNT_REV_BYTES, /* their bytes as received */
-	LB_CNT_CONN_NEW, /* connections created (client SYN) */
+	LB_CNT_CONN_NEW, /* connections created (client SYN) and UDP flows (a flow's first datagram) */
 	LB_CNT_CONN_RECYCLED, /* SYN reusing the tuple of a finished connection */
 	LB_CNT_CONN_EXPIRED, /* connections removed by the janitor's idle sweep */
 	LB_CNT_PPV2_INJECTED, /* PPv2 headers inserted (first time; ppv2_hdr_alone + ppv2_hdr_with_data) */
 	LB_CNT_PPV2_REINJECTED, /* headers inserted again into a retransmitted first segment */
 	LB_CNT_PPV2_GSO_TRIMMED, /* GSO first segments cut to one segment before insertion */
-	LB_CNT_PPV2_FAIL_TOO_BIG, /* first segment payload larger than the datapath can shift (> clamped MSS); dropped */
+	LB_CNT_PPV2_FAIL_TOO_BIG, /* first segment (or UDP datagram) payload larger than the datapath can shift (> clamped MSS), or a GSO UDP packet; dropped */
 	LB_CNT_PPV2_FAIL_GROW, /* growing the packet failed (bpf_skb_change_tail); dropped */
 	LB_CNT_PPV2_FAIL_WRITE, /* moving payload or writing the header failed; dropped */
 	LB_CNT_PPV2_NO_SERVICE, /* header built after its service was deleted (custom TLVs -> NOOP); not a drop */
@@ -127,6 +130,8 @@ enum lb_counter {
 	LB_CNT_PPV2_HDR_ALONE, /* first headers sent alone, in the client's handshake-completing ACK (before any data) */
 	LB_CNT_PPV2_HDR_WITH_DATA, /* first headers sent in front of the client's first data (it came with the handshake's ACK) */
 	LB_CNT_DROP_CT_FULL, /* SYNs refused with a reset: the conntrack table is full (no live entry is evicted) */
+	LB_CNT_PPV2_UDP_INJECTED, /* PPv2 headers put on UDP datagrams (one per client -> backend datagram) */
+	LB_CNT_DROP_UDP_TOO_BIG, /* UDP datagrams that would exceed the egress MTU once the header is in: dropped, never fragmented */
 	LB_CNT__MAX,
 };
 
@@ -134,7 +139,7 @@ enum lb_counter {
 struct lb_svc_key {
 	__u8 addr[16]; /* VIP */
 	__be16 port; /* VIP port, network order */
-	__u8 proto; /* LB_PROTO_TCP */
+	__u8 proto; /* LB_PROTO_* */
 	__u8 family; /* LB_FAMILY_V4 | LB_FAMILY_V6 */
 };
 
@@ -168,7 +173,7 @@ struct lb_ct_key {
 	__u8 daddr[16]; /* destination address */
 	__be16 sport; /* network order */
 	__be16 dport; /* network order */
-	__u8 proto; /* LB_PROTO_TCP */
+	__u8 proto; /* LB_PROTO_* */
 	__u8 family; /* LB_FAMILY_* */
 	__u16 pad; /* always 0 */
 };
@@ -203,7 +208,7 @@ struct lb_config {
 	__u32 timeout_est_s; /* 0 = LB_TIMEOUT_EST_DEFAULT_S */
 	__u32 timeout_fin_s; /* 0 = LB_TIMEOUT_FIN_DEFAULT_S */
 	__u32 timeout_closed_s; /* 0 = LB_TIMEOUT_CLOSED_DEFAULT_S */
-	__u32 pad; /* zero */
+	__u32 timeout_udp_s; /* 0 = LB_TIMEOUT_UDP_DEFAULT_S (was padding: 0 before) */
 };
 
 /* lb_stats value (per CPU): one __u64 per enum lb_counter */
@@ -283,8 +288,8 @@ _Static_assert(__builtin_offsetof(struct lb_config, timeout_syn_s) == 12, "lb_co
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_est_s) == 16, "lb_config.timeout_est_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_fin_s) == 20, "lb_config.timeout_fin_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_closed_s) == 24, "lb_config.timeout_closed_s offset");
-_Static_assert(__builtin_offsetof(struct lb_config, pad) == 28, "lb_config.pad offset");
-_Static_assert(sizeof(struct lb_stats) == 280, "lb_stats size");
+_Static_assert(__builtin_offsetof(struct lb_config, timeout_udp_s) == 28, "lb_config.timeout_udp_s offset");
+_Static_assert(sizeof(struct lb_stats) == 296, "lb_stats size");
 _Static_assert(__builtin_offsetof(struct lb_stats, c) == 0, "lb_stats.c offset");
 _Static_assert(sizeof(struct lb_event) == 272, "lb_event size");
 _Static_assert(__builtin_offsetof(struct lb_event, ts_ns) == 0, "lb_event.ts_ns offset");

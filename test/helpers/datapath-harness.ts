@@ -210,7 +210,7 @@ export class DatapathHarness {
       encodeConfig({
         bootId: 0x1122334455667788n,
         ...this.config,
-        timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0 },
+        timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0, udpS: 0 },
       }),
     );
   }

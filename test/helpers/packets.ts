@@ -1,5 +1,5 @@
 /**
- * Crafting and parsing Ethernet + IPv4/IPv6 + TCP frames for packet-level datapath tests. Deliberately
+ * Crafting and parsing Ethernet + IPv4/IPv6 + TCP (or UDP) frames for packet-level datapath tests. Deliberately
  * independent of the datapath: its own Internet checksum (RFC 1071, summed byte by byte over the pseudo
  * header and the segment), its own option encoding, so a wrong checksum or a wrong option rewrite in the
  * datapath cannot be mirrored here.
@@ -18,6 +18,7 @@ const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
 const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
 
 export type TcpOption =
   | { kind: 'mss'; value: number }
@@ -140,19 +141,55 @@ function decodeOptions(raw: Buffer): TcpOption[] {
   return out;
 }
 
-function pseudoHeader(family: 4 | 6, src: Buffer, dst: Buffer, tcpLength: number): Buffer {
+function pseudoHeader(
+  family: 4 | 6,
+  src: Buffer,
+  dst: Buffer,
+  tcpLength: number,
+  proto = IPPROTO_TCP,
+): Buffer {
   if (family === 4) {
-    const tail = Buffer.from([0, IPPROTO_TCP, tcpLength >> 8, tcpLength & 0xff]);
+    const tail = Buffer.from([0, proto, tcpLength >> 8, tcpLength & 0xff]);
     return Buffer.concat([src, dst, tail]);
   }
   const tail = Buffer.alloc(8);
   tail.writeUInt32BE(tcpLength, 0);
-  tail[7] = IPPROTO_TCP;
+  tail[7] = proto;
   return Buffer.concat([src, dst, tail]);
 }
 
 const CLIENT_MAC = Buffer.from([0x02, 0, 0, 0, 0, 0x01]);
 const LB_MAC = Buffer.from([0x02, 0, 0, 0, 0, 0x02]);
+
+/** Ethernet + IPv4 (DF, TTL 64) or IPv6 (a flow label) around an L4 packet. */
+function ipFrame(family: 4 | 6, src: Buffer, dst: Buffer, proto: number, l4: Buffer): Buffer {
+  const eth = Buffer.alloc(ETH_HLEN);
+  LB_MAC.copy(eth, 0);
+  CLIENT_MAC.copy(eth, 6);
+  eth.writeUInt16BE(family === 4 ? ETH_P_IP : ETH_P_IPV6, 12);
+  let ip: Buffer;
+  if (family === 4) {
+    ip = Buffer.alloc(20);
+    ip[0] = 0x45;
+    ip.writeUInt16BE(20 + l4.length, 2);
+    ip.writeUInt16BE(0x1234, 4); // identification
+    ip.writeUInt16BE(0x4000, 6); // DF
+    ip[8] = 64;
+    ip[9] = proto;
+    src.copy(ip, 12);
+    dst.copy(ip, 16);
+    ip.writeUInt16BE(internetChecksum(ip), 10);
+  } else {
+    ip = Buffer.alloc(40);
+    ip.writeUInt32BE((6 << 28) | 0xabcde, 0); // version, flow label
+    ip.writeUInt16BE(l4.length, 4);
+    ip[6] = proto;
+    ip[7] = 64;
+    src.copy(ip, 8);
+    dst.copy(ip, 24);
+  }
+  return Buffer.concat([eth, ip, l4]);
+}
 
 /** A whole Ethernet frame with correct IP and TCP checksums. */
 export function buildFrame(seg: Segment): Buffer {
@@ -174,32 +211,7 @@ export function buildFrame(seg: Segment): Buffer {
   payload.copy(tcp, 20 + options.length);
   tcp.writeUInt16BE(internetChecksum(pseudoHeader(family, src.bytes, dst.bytes, tcp.length), tcp), 16);
 
-  const eth = Buffer.alloc(ETH_HLEN);
-  LB_MAC.copy(eth, 0);
-  CLIENT_MAC.copy(eth, 6);
-  eth.writeUInt16BE(family === 4 ? ETH_P_IP : ETH_P_IPV6, 12);
-  let ip: Buffer;
-  if (family === 4) {
-    ip = Buffer.alloc(20);
-    ip[0] = 0x45;
-    ip.writeUInt16BE(20 + tcp.length, 2);
-    ip.writeUInt16BE(0x1234, 4); // identification
-    ip.writeUInt16BE(0x4000, 6); // DF
-    ip[8] = 64;
-    ip[9] = IPPROTO_TCP;
-    src.bytes.copy(ip, 12);
-    dst.bytes.copy(ip, 16);
-    ip.writeUInt16BE(internetChecksum(ip), 10);
-  } else {
-    ip = Buffer.alloc(40);
-    ip.writeUInt32BE((6 << 28) | 0xabcde, 0); // version, flow label
-    ip.writeUInt16BE(tcp.length, 4);
-    ip[6] = IPPROTO_TCP;
-    ip[7] = 64;
-    src.bytes.copy(ip, 8);
-    dst.bytes.copy(ip, 24);
-  }
-  return Buffer.concat([eth, ip, tcp]);
+  return ipFrame(family, src.bytes, dst.bytes, IPPROTO_TCP, tcp);
 }
 
 /** Parse a frame built by buildFrame or rewritten by the datapath; throws on anything else. */
@@ -265,3 +277,95 @@ export function findOption<K extends TcpOption['kind']>(
 
 /** a + n modulo 2^32: sequence arithmetic. */
 export const seqAdd = (a: number, n: number): number => (a + n) >>> 0;
+
+export interface Datagram {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  payload: Buffer;
+  /** IPv4 only: send without a checksum (0), as RFC 768 allows. */
+  noChecksum?: boolean;
+}
+
+export interface ParsedDatagram extends Required<Omit<Datagram, 'noChecksum'>> {
+  family: 4 | 6;
+  ipChecksumOk: boolean;
+  /** The UDP checksum verifies, or is 0 (none) over IPv4. */
+  udpChecksumOk: boolean;
+  /** The UDP checksum field as it is. */
+  udpChecksum: number;
+  /** The UDP header's length field equals the IP payload length. */
+  udpLengthOk: boolean;
+  ipInvariant: Buffer;
+}
+
+/** A whole Ethernet frame with a UDP datagram, IP and UDP checksums correct. */
+export function buildUdpFrame(d: Datagram): Buffer {
+  const src = addressBytes(d.src);
+  const dst = addressBytes(d.dst);
+  if (src.family !== dst.family) throw new RangeError('source and destination families differ');
+  const udp = Buffer.alloc(8 + d.payload.length);
+  udp.writeUInt16BE(d.sport, 0);
+  udp.writeUInt16BE(d.dport, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  d.payload.copy(udp, 8);
+  if (!(d.noChecksum && src.family === 4)) {
+    const sum = internetChecksum(
+      pseudoHeader(src.family, src.bytes, dst.bytes, udp.length, IPPROTO_UDP),
+      udp,
+    );
+    udp.writeUInt16BE(sum === 0 ? 0xffff : sum, 6);
+  }
+  return ipFrame(src.family, src.bytes, dst.bytes, IPPROTO_UDP, udp);
+}
+
+/** Parse a UDP frame built by buildUdpFrame or rewritten by the datapath; throws on anything else. */
+export function parseUdpFrame(frame: Buffer): ParsedDatagram {
+  const ethertype = frame.readUInt16BE(12);
+  const l3 = frame.subarray(ETH_HLEN);
+  let family: 4 | 6;
+  let src: Buffer;
+  let dst: Buffer;
+  let udp: Buffer;
+  let ipChecksumOk = true;
+  let ipInvariant: Buffer;
+  if (ethertype === ETH_P_IP) {
+    family = 4;
+    if (l3[0] !== 0x45 || l3[9] !== IPPROTO_UDP) throw new RangeError('not IPv4/UDP without options');
+    const total = l3.readUInt16BE(2);
+    if (total > l3.length) throw new RangeError(`IPv4 total length ${total} > ${l3.length} bytes present`);
+    ipChecksumOk = internetChecksum(l3.subarray(0, 20)) === 0;
+    src = l3.subarray(12, 16);
+    dst = l3.subarray(16, 20);
+    udp = l3.subarray(20, total);
+    ipInvariant = Buffer.concat([l3.subarray(0, 2), l3.subarray(4, 10)]);
+  } else if (ethertype === ETH_P_IPV6) {
+    family = 6;
+    if (l3[6] !== IPPROTO_UDP) throw new RangeError('not IPv6/UDP');
+    const payloadLen = l3.readUInt16BE(4);
+    if (40 + payloadLen > l3.length)
+      throw new RangeError(`IPv6 payload length ${payloadLen} exceeds the frame`);
+    src = l3.subarray(8, 24);
+    dst = l3.subarray(24, 40);
+    udp = l3.subarray(40, 40 + payloadLen);
+    ipInvariant = Buffer.concat([l3.subarray(0, 4), l3.subarray(6, 8)]);
+  } else {
+    throw new RangeError(`ethertype 0x${ethertype.toString(16)} is neither IPv4 nor IPv6`);
+  }
+  const udpChecksum = udp.readUInt16BE(6);
+  const sum = internetChecksum(pseudoHeader(family, src, dst, udp.length, IPPROTO_UDP), udp);
+  return {
+    family,
+    src: family === 4 ? formatIPv4(src, 0) : formatIPv6(src, 0),
+    dst: family === 4 ? formatIPv4(dst, 0) : formatIPv6(dst, 0),
+    sport: udp.readUInt16BE(0),
+    dport: udp.readUInt16BE(2),
+    payload: Buffer.from(udp.subarray(8)),
+    ipChecksumOk,
+    udpChecksum,
+    udpChecksumOk: (family === 4 && udpChecksum === 0) || sum === 0,
+    udpLengthOk: udp.readUInt16BE(4) === udp.length,
+    ipInvariant,
+  };
+}

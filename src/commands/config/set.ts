@@ -24,10 +24,11 @@ const TIMEOUT_FLAGS = {
   'timeout-established': 'establishedS',
   'timeout-fin': 'finS',
   'timeout-closed': 'closedS',
+  'timeout-udp': 'udpS',
 } as const satisfies Record<string, keyof Timeouts>;
 
 export default class ConfigSet extends DatapathCommand<typeof ConfigSet> {
-  static override summary = 'Change the conntrack idle timeouts per TCP state.';
+  static override summary = 'Change the conntrack idle timeouts per TCP state and for UDP flows.';
 
   static override description =
     `The datapath sweeps its connection table once a second and removes every connection idle for longer than
@@ -38,6 +39,7 @@ the table quickly after a load test; the defaults suit production.`;
   static override examples = [
     '<%= config.bin %> <%= command.id %> --timeout-closed 2 --timeout-fin 5',
     '<%= config.bin %> <%= command.id %> --timeout-established 3600 --json',
+    '<%= config.bin %> <%= command.id %> --timeout-udp 10',
     `<%= config.bin %> <%= command.id %> --timeout-closed 0   # back to the default (${DEFAULT_TIMEOUTS_S.closedS} s)`,
   ];
 
@@ -46,6 +48,9 @@ the table quickly after a load test; the defaults suit production.`;
     'timeout-established': timeoutFlag('ESTABLISHED', 'establishedS'),
     'timeout-fin': timeoutFlag('half-closed (FIN)', 'finS'),
     'timeout-closed': timeoutFlag('CLOSED (both FINs or a RST seen)', 'closedS'),
+    'timeout-udp': Flags.integer({
+      summary: `Idle timeout in seconds for UDP flows, since the last datagram either way (default ${DEFAULT_TIMEOUTS_S.udpS}; 0 restores it).`,
+    }),
   };
 
   public async run(): Promise<ConfigView> {
