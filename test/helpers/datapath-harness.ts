@@ -19,6 +19,7 @@ import {
   type Counters,
   type CtEntry,
   type CtKey,
+  type CtKeyInput,
   type DetachingMode,
   decodeCtEntry,
   decodeCtKey,
@@ -36,6 +37,7 @@ import {
   MAP_NAMES,
   type Mode,
   PROGRAM,
+  type Protocol,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
 import { RingBufferReader } from '../../src/bpf/ringbuf.js';
@@ -55,6 +57,8 @@ export interface ServiceSpec {
   id: number;
   vip: string;
   port: number;
+  /** Default TCP. */
+  protocol?: Protocol;
   mode: Mode;
   ppv2: boolean;
   uniqueId?: boolean;
@@ -183,7 +187,7 @@ export class DatapathHarness {
     );
     this.map('maglev').update(encodeServiceId(spec.id), encodeMaglevRing(ring));
     this.map('services').update(
-      encodeServiceKey({ vip: spec.vip, port: spec.port }),
+      encodeServiceKey({ vip: spec.vip, port: spec.port, protocol: spec.protocol }),
       encodeService({
         id: spec.id,
         mode: spec.mode,
@@ -230,8 +234,8 @@ export class DatapathHarness {
   }
 
   /** Remove a service's key (its backends and ring stay, as between two control-plane steps). */
-  deleteService(vip: string, port: number): void {
-    this.map('services').delete(encodeServiceKey({ vip, port }));
+  deleteService(vip: string, port: number, protocol?: Protocol): void {
+    this.map('services').delete(encodeServiceKey({ vip, port, protocol }));
   }
 
   /**
@@ -283,7 +287,7 @@ export class DatapathHarness {
   }
 
   /** A conntrack entry by its key, decoded by records.ts. */
-  conntrackEntry(key: Omit<CtKey, 'family' | 'protocol'>): CtEntry | undefined {
+  conntrackEntry(key: CtKeyInput): CtEntry | undefined {
     const value = this.map('conntrack').lookup(encodeCtKey(key));
     return value === undefined ? undefined : decodeCtEntry(value);
   }
