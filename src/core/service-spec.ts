@@ -28,9 +28,17 @@ export interface Ppv2Spec {
   tlvs: Tlv[];
 }
 
+import type { Protocol } from '../bpf/records.js';
+
+/** The transport a service balances: TCP connections, or UDP flows (a PPv2 header on every datagram). */
+export type { Protocol };
+export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
+
 export interface ServiceSpec {
   name: string | undefined;
   vip: Endpoint;
+  /** Default 'tcp'. Part of the service's identity (VIP:PORT/PROTOCOL): it cannot change. */
+  protocol?: Protocol;
   mode: Mode;
   backends: BackendSpec[];
   ppv2: Ppv2Spec;
@@ -119,6 +127,12 @@ export function validateService(spec: ServiceSpec): ServiceSpec {
   }
   if (!spec.ppv2.enabled && (spec.ppv2.uniqueId || spec.ppv2.crc32c || spec.ppv2.tlvs.length > 0)) {
     throw usageError('--ppv2-tlv needs --ppv2', 'add --ppv2 to inject PROXY protocol v2 headers');
+  }
+  if (spec.protocol === 'udp' && spec.liveness) {
+    throw usageError(
+      `service ${vip}/udp cannot have liveness: the agent's probe is a TCP handshake`,
+      'drop --liveness for UDP services',
+    );
   }
   return spec;
 }

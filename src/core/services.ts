@@ -28,6 +28,8 @@ import {
   type BackendSpec,
   encodeStaticTlvs,
   type Mode,
+  PROTOCOLS,
+  type Protocol,
   type ServiceSpec,
   validateService,
 } from './service-spec.js';
@@ -38,12 +40,12 @@ import { withRollback } from './transaction.js';
 export interface ServiceView {
   id: number;
   name: string | null;
-  /** "203.0.113.10:80/tcp": the identity users type and the state file keys names by. */
+  /** "203.0.113.10:80/tcp" or ".../udp": the identity users type and the state file keys names by. */
   key: string;
   vip: string;
   port: number;
   family: 4 | 6;
-  protocol: 'tcp';
+  protocol: Protocol;
   mode: Mode;
   snat: string | null;
   liveness: boolean;
@@ -77,8 +79,18 @@ const backendId = (serviceId: number, slot: number) => ((serviceId << BACKEND_SL
 /** A backend id as users see it: 0x10001 is slot 1 of service 1. */
 const hexId = (id: number) => `0x${id.toString(16)}`;
 
-export function serviceKeyText(vip: Endpoint | { address: string; port: number; family: 4 | 6 }): string {
-  return `${formatEndpoint(vip)}/tcp`;
+export function serviceKeyText(
+  vip: Endpoint | { address: string; port: number; family: 4 | 6 },
+  protocol: Protocol = 'tcp',
+): string {
+  return `${formatEndpoint(vip)}/${protocol}`;
+}
+
+/** "VIP:PORT" or "VIP:PORT/tcp|udp": the endpoint and the protocol if one is named (case-insensitive). */
+function parseServiceRef(ref: string): { vip: Endpoint; protocol: Protocol | undefined } {
+  const suffix = /\/(tcp|udp)$/i.exec(ref);
+  const protocol = suffix ? ((suffix[1] ?? '').toLowerCase() as Protocol) : undefined;
+  return { vip: parseEndpoint(suffix ? ref.slice(0, suffix.index) : ref), protocol };
 }
 
 export function listServices(maps: DatapathMaps, state: InstanceState): ServiceView[] {
@@ -97,14 +109,21 @@ export function findService(maps: DatapathMaps, state: InstanceState, ref: strin
   const services = listServices(maps, state);
   const byName = services.find((s) => s.name === ref);
   if (byName) return byName;
-  let wanted: string | undefined;
+  let wanted: string[] = [];
   try {
-    wanted = serviceKeyText(parseEndpoint(ref.replace(/\/tcp$/i, '')));
+    const { vip, protocol } = parseServiceRef(ref);
+    wanted = (protocol ? [protocol] : PROTOCOLS).map((p) => serviceKeyText(vip, p));
   } catch {
-    wanted = undefined;
+    wanted = [];
   }
-  const byKey = services.find((s) => s.key === wanted);
-  if (byKey) return byKey;
+  const byKey = services.filter((s) => wanted.includes(s.key));
+  if (byKey.length > 1) {
+    throw usageError(
+      `"${ref}" is both a TCP and a UDP service`,
+      `name one: ${byKey.map((s) => s.key).join(' or ')}`,
+    );
+  }
+  if (byKey[0]) return byKey[0];
   const known = services.map((s) => s.name ?? s.key).join(', ');
   throw notFoundError(
     `no service "${ref}"`,
@@ -125,7 +144,7 @@ export function addService(
 ): ServiceView {
   validateService(spec);
   const services = listServices(maps, state);
-  const key = serviceKeyText(spec.vip);
+  const key = serviceKeyText(spec.vip, spec.protocol);
   if (services.some((s) => s.key === key)) {
     throw conflictError(
       `service ${key} already exists`,
@@ -155,7 +174,7 @@ export function addService(
     maps
       .get('services')
       .update(
-        encodeServiceKey({ vip: spec.vip.address, port: spec.vip.port }),
+        encodeServiceKey({ vip: spec.vip.address, port: spec.vip.port, protocol: spec.protocol }),
         encodeService(record),
         'noexist',
       );
@@ -189,6 +208,7 @@ export function updateService(
   const spec: ServiceSpec = {
     name: current.name ?? undefined,
     vip: { family: current.family, address: current.vip, port: current.port },
+    protocol: current.protocol,
     mode: changes.mode ?? current.mode,
     backends:
       changes.backends ??
@@ -237,7 +257,7 @@ export function updateService(
   maps
     .get('services')
     .update(
-      encodeServiceKey({ vip: current.vip, port: current.port }),
+      encodeServiceKey({ vip: current.vip, port: current.port, protocol: current.protocol }),
       encodeService(serviceRecord(current.id, spec, snat)),
       'exist',
     );
@@ -313,7 +333,9 @@ export function setBackendsHealth(
  * connections are not cut here; their conntrack entries expire by the idle timeouts.
  */
 export function deleteService(maps: DatapathMaps, state: InstanceState, service: ServiceView): void {
-  maps.get('services').delete(encodeServiceKey({ vip: service.vip, port: service.port }));
+  maps
+    .get('services')
+    .delete(encodeServiceKey({ vip: service.vip, port: service.port, protocol: service.protocol }));
   maps.get('maglev').delete(encodeServiceId(service.id));
   for (const b of service.backends) maps.get('backends').delete(encodeBackendId(b.id));
   delete state.serviceNames[service.key];
@@ -382,7 +404,7 @@ function toView(
   ringSlots: Uint32Array | undefined,
   state: InstanceState,
 ): ServiceView {
-  const keyText = serviceKeyText({ address: key.vip, port: key.port, family: key.family });
+  const keyText = serviceKeyText({ address: key.vip, port: key.port, family: key.family }, key.protocol);
   const slots = new Map<number, number>();
   for (const id of ringSlots ?? []) if (id !== 0) slots.set(id, (slots.get(id) ?? 0) + 1);
   const total = ringSlots?.length ?? 1;
@@ -393,7 +415,7 @@ function toView(
     vip: key.vip,
     port: key.port,
     family: key.family,
-    protocol: 'tcp',
+    protocol: key.protocol,
     mode: record.mode,
     snat: record.snatAddr,
     liveness: record.liveness,

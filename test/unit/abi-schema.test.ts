@@ -266,7 +266,7 @@ const CASES: CodecCase[] = [
       bootId: 0x0102030405060708n,
       events: true,
       detaching: 'drain',
-      timeouts: { synSentS: 31, establishedS: 901, finS: 61, closedS: 11 },
+      timeouts: { synSentS: 31, establishedS: 901, finS: 61, closedS: 11, udpS: 17 },
     },
     raw: {
       boot_id: 0x0102030405060708n,
@@ -275,6 +275,7 @@ const CASES: CodecCase[] = [
       timeout_est_s: 901,
       timeout_fin_s: 61,
       timeout_closed_s: 11,
+      timeout_udp_s: 17,
     },
     encode: records.encodeConfig,
     decode: records.decodeConfig,

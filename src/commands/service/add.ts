@@ -5,6 +5,7 @@ import { renderServiceDetail } from '../../cli/service-render.js';
 import { parseEndpoint } from '../../core/endpoint.js';
 import { DatapathMaps } from '../../core/maps.js';
 import {
+  PROTOCOLS,
   parseBackend,
   parsePpv2Options,
   type ServiceSpec,
@@ -16,18 +17,23 @@ import { loadState, saveState, withInstanceLock } from '../../core/state-file.js
 
 export default class ServiceAdd extends DatapathCommand<typeof ServiceAdd> {
   static override summary =
-    'Add a TCP service (VIP:PORT) with its backends, optionally injecting PROXY protocol v2.';
+    'Add a TCP or UDP service (VIP:PORT) with its backends, optionally injecting PROXY protocol v2.';
 
   static override description =
     `New connections to VIP:PORT are spread over the backends by a weighted Maglev table and then stay
 on their backend. With --ppv2, each connection's byte stream starts with a PROXY v2 header carrying the client's
-real address and port. The service goes live only once it is complete; invalid input changes nothing.`;
+real address and port. A UDP service (--protocol udp) tracks flows (client address and port) with their own idle
+timeout (config set --timeout-udp); with --ppv2 every datagram towards a backend carries its own header, and
+replies go back from VIP:PORT without one. A datagram the header would push past the egress MTU is dropped and
+counted (drop_udp_too_big), never fragmented. The service goes live only once it is complete; invalid input
+changes nothing.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --backend 198.51.100.2:80 --backend 198.51.100.3:80 --ppv2',
     '<%= config.bin %> <%= command.id %> [2001:db8:f::10]:443 --backend [2001:db8:b::2]:443:3 --backend [2001:db8:b::3]:443:1 --ppv2 --ppv2-tlv unique-id --ppv2-tlv crc32c --name web6',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:8080 --backend 198.51.100.4:8080 --mode dnat --ppv2 --ppv2-tlv 0xE0=01020304',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:443 --backend 198.51.100.2:443 --backend 198.51.100.3:443 --ppv2 --liveness --name tls',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:53 --protocol udp --backend 198.51.100.2:53 --backend 198.51.100.3:53 --ppv2 --name dns',
   ];
 
   static override args = {
@@ -39,9 +45,14 @@ real address and port. The service goes live only once it is complete; invalid i
 
   static override flags = {
     ...serviceFlags,
+    protocol: Flags.option({
+      summary: 'tcp (connections) or udp (flows; with --ppv2 a header on every datagram).',
+      options: PROTOCOLS,
+      default: 'tcp' as const,
+    })(),
     backend: backendFlag(true),
     ppv2: Flags.boolean({
-      summary: 'Inject a PROXY protocol v2 header at the start of each connection.',
+      summary: 'Inject a PROXY protocol v2 header at the start of each connection (UDP: on every datagram).',
       default: false,
     }),
     name: Flags.string({ summary: 'A name to refer to the service by (lower-case letters, digits, "-").' }),
@@ -71,6 +82,7 @@ real address and port. The service goes live only once it is complete; invalid i
     return {
       name: flags.name,
       vip: parseEndpoint(this.args.vip),
+      protocol: flags.protocol,
       mode: flags.mode ?? 'fullnat',
       backends: (flags.backend ?? []).map(parseBackend),
       ppv2: { enabled: flags.ppv2, ...options },
