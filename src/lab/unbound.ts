@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Daemon, spawnDaemon } from '../sys/run.js';
+import { type Daemon, run, spawnDaemon } from '../sys/run.js';
 import { removeScratchDir, stopAndRemove } from './scratch-dir.js';
 
 /**
@@ -26,6 +26,8 @@ export interface UnboundOptions {
 
 export interface UnboundBackend {
   pid: number;
+  startTime: number;
+  addresses: string[];
   dir: string;
   logFile: string;
   proxyPort: number;
@@ -84,7 +86,7 @@ export async function startUnbound(opts: UnboundOptions): Promise<UnboundBackend
   const proxyPort = opts.proxyPort ?? 53;
   const plainPort = opts.plainPort ?? 5300;
   const configFile = join(dir, 'unbound.conf');
-  const logFile = join(dir, 'unbound.log');
+  const logFile = unboundLogFile(dir);
   let daemon: Daemon | undefined;
   try {
     await writeFile(
@@ -104,6 +106,8 @@ export async function startUnbound(opts: UnboundOptions): Promise<UnboundBackend
   const started = daemon;
   return {
     pid: started.pid,
+    startTime: started.startTime,
+    addresses: opts.addresses,
     dir,
     logFile,
     proxyPort,
@@ -111,4 +115,34 @@ export async function startUnbound(opts: UnboundOptions): Promise<UnboundBackend
     log: () => started.log(),
     stop: () => stopAndRemove(started, dir),
   };
+}
+
+/** The log file startUnbound writes in its directory (for a lab that outlives the process that started it). */
+export const unboundLogFile = (dir: string) => join(dir, 'unbound.log');
+
+/** The client addresses unbound logged for queries of `name` (log-queries), oldest first. */
+export function queryClients(log: string, name = UNBOUND_NAME): string[] {
+  const escaped = name.replace(/\./g, '\\.');
+  return [...log.matchAll(new RegExp(`info: (\\S+) ${escaped} A IN`, 'g'))].map((m) => m[1] ?? '');
+}
+
+export interface DigResult {
+  /** NOERROR, REFUSED, ...; undefined when no answer came. */
+  status: string | undefined;
+  answers: string[];
+  output: string;
+}
+
+/** `dig NAME A` at VIP:PORT from a source address, in a namespace: one query, 3 s. */
+export async function digFrom(netns: string, vip: string, port: number, source: string): Promise<DigResult> {
+  const r = await run(
+    'dig',
+    ['+tries=1', '+time=3', '-b', source, '-p', String(port), `@${vip}`, UNBOUND_NAME, 'A'],
+    { netns, allowFailure: true },
+  );
+  const answers = r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith(';') && /\sIN\s+A\s/.test(l))
+    .map((l) => l.trim().split(/\s+/).pop() ?? '');
+  return { status: /status: (\w+)/.exec(r.stdout)?.[1], answers, output: r.stdout };
 }

@@ -9,7 +9,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTopology, destroyTopology, setTxChecksum, type Topology } from '../../src/lab/topology.js';
-import { startUnbound, UNBOUND_ANSWER, UNBOUND_NAME, type UnboundBackend } from '../../src/lab/unbound.js';
+import {
+  digFrom,
+  queryClients,
+  startUnbound,
+  UNBOUND_ANSWER,
+  UNBOUND_NAME,
+  type UnboundBackend,
+} from '../../src/lab/unbound.js';
 import { run } from '../../src/sys/run.js';
 import { lbctl } from '../helpers/cli.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
@@ -22,20 +29,8 @@ const { skip, assertPrerequisites } = suitePrerequisites({
 
 const PORTS = { fullnat: 53, dnat: 54, plain: 55 } as const;
 
-/** dig from the client namespace, from a given source address; its status and answers. */
-async function dig(topo: Topology, vip: string, port: number, source: string) {
-  const r = await run(
-    'dig',
-    ['+tries=1', '+time=3', '-b', source, '-p', String(port), `@${vip}`, UNBOUND_NAME, 'A'],
-    { netns: topo.ns.client, allowFailure: true },
-  );
-  const status = /status: (\w+)/.exec(r.stdout)?.[1];
-  const answers = r.stdout
-    .split('\n')
-    .filter((l) => /\sIN\s+A\s/.test(l) && !l.startsWith(';'))
-    .map((l) => l.trim().split(/\s+/).pop());
-  return { status, answers, output: r.stdout };
-}
+const dig = (topo: Topology, vip: string, port: number, source: string) =>
+  digFrom(topo.ns.client, vip, port, source);
 
 /** A node one-liner in the client namespace: n queries on one UDP socket, the number of answers. */
 async function burst(topo: Topology, vip: string, port: number, source: string, n: number): Promise<number> {
@@ -145,10 +140,10 @@ describe('UDP services with PPv2 on every datagram, with unbound', { skip }, () 
         assert.deepEqual(ok.answers, [UNBOUND_ANSWER]);
         const no = await dig(topo, vip, PORTS[mode], refused);
         assert.equal(no.status, 'REFUSED', no.output);
-        const log = await unbound.log();
-        assert.match(
-          log,
-          new RegExp(`info: ${allowed.replace(/\./g, '\\.')} ${UNBOUND_NAME.replace(/\./g, '\\.')} A IN`),
+        const clients = queryClients(await unbound.log());
+        assert.ok(
+          clients.includes(allowed),
+          `unbound's query log names the real client: ${clients.join(' ')}`,
         );
       });
     }
