@@ -119,8 +119,8 @@ export function findService(maps: DatapathMaps, state: InstanceState, ref: strin
   const byKey = services.filter((s) => wanted.includes(s.key));
   if (byKey.length > 1) {
     throw usageError(
-      `"${ref}" is both a TCP and a UDP service`,
-      `name one: ${byKey.map((s) => s.key).join(' or ')}`,
+      `"${ref}" is both ${byKey.map((s) => s.key).join(' and ')}`,
+      'add /tcp or /udp to name one',
     );
   }
   if (byKey[0]) return byKey[0];
