@@ -182,6 +182,21 @@ describe('UDP services with PPv2 on every datagram, with unbound', { skip }, () 
     assert.match(stats.stdout, /"ppv2_udp_injected":\s*[1-9]/);
   });
 
+  it('UDP flows expire after config set --timeout-udp', async () => {
+    assert.ok(topo);
+    const set = cli(['config', 'set', '--timeout-udp', '1', '--json']);
+    assert.equal(set.code, 0, set.stderr);
+    const flows = () => {
+      const r = cli(['conn', 'list', '--state', 'udp', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { connections: unknown[] }).connections.length;
+    };
+    const deadline = Date.now() + 5000;
+    while (flows() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(flows(), 0, 'idle for more than a second: swept');
+    assert.equal(cli(['config', 'set', '--timeout-udp', '0']).code, 0);
+  });
+
   it('tshark decodes the header on the backend side: DGRAM, the real client, the VIP, a good UDP checksum', async () => {
     assert.ok(topo);
     let capture: Capture | undefined;

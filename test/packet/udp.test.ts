@@ -312,6 +312,45 @@ describe('UDP services packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
     });
   }
 
+  it('while detach holds or drains, datagrams of services and flows are dropped and counted; others pass', () => {
+    const net = NET[4];
+    const svc = services(4).plain;
+    const flow = buildUdpFrame({
+      src: net.client,
+      dst: net.vip,
+      sport: 46000,
+      dport: svc.port,
+      payload: QUERY,
+    });
+    forwarded(h.run(flow, 'client')); // a tracked flow
+    try {
+      for (const mode of ['hold', 'drain'] as const) {
+        h.configure({ detaching: mode });
+        const before = h.counters(svc.id);
+        assert.equal(h.run(flow, 'client').retval, TC_ACT.SHOT, `${mode}: tracked flow`);
+        const fresh = buildUdpFrame({
+          src: net.client,
+          dst: net.vip,
+          sport: 46001,
+          dport: svc.port,
+          payload: QUERY,
+        });
+        assert.equal(h.run(fresh, 'client').retval, TC_ACT.SHOT, `${mode}: new flow`);
+        assert.equal(h.counters(svc.id).drop_detaching - before.drop_detaching, 2n);
+        const other = buildUdpFrame({
+          src: net.client,
+          dst: net.vip,
+          sport: 46002,
+          dport: 9999,
+          payload: QUERY,
+        });
+        assert.equal(h.run(other, 'client').retval, TC_ACT.OK, `${mode}: not the balancer's`);
+      }
+    } finally {
+      h.configure({ detaching: null });
+    }
+  });
+
   it('IPv4 datagrams without a checksum (0) keep none through the rewrite and the header', () => {
     const net = NET[4];
     const svc = services(4).fullnat;
