@@ -203,6 +203,19 @@ describe('UDP services packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         });
       }
 
+      it('an empty datagram gets the header alone', () => {
+        const svc = s.fullnat;
+        const frame = buildUdpFrame({
+          src: net.client,
+          dst: net.vip,
+          sport: 47000,
+          dport: svc.port,
+          payload: Buffer.alloc(0),
+        });
+        const { header } = headerOf(forwarded(h.run(frame, 'client')), svc, Buffer.alloc(0));
+        assert.equal(header.srcPort, 47000);
+      });
+
       it('plain UDP (no --ppv2): addresses and ports translated, payload unchanged, both ways', () => {
         const svc = s.plain;
         const frame = buildUdpFrame({
