@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { PROTO } from '../../src/bpf/abi.js';
 import { decodeServiceKey } from '../../src/bpf/records.js';
 import { parseEndpoint } from '../../src/core/endpoint.js';
+import { ppv2Summary } from '../../src/core/service-summary.js';
 import { parseBackend, type ServiceSpec, validateService } from '../../src/core/service-spec.js';
 import {
   addService,
@@ -41,6 +42,7 @@ describe('UDP services', () => {
     assert.ok(key);
     assert.equal(key[18], PROTO.values.UDP, 'lb_svc_key.proto');
     assert.equal(decodeServiceKey(key).protocol, 'udp');
+    assert.equal(ppv2Summary(udp), 'v2 unique-id crc32c (54 B, every datagram)');
   });
 
   it('lets TCP and UDP share VIP:PORT; a bare VIP:PORT reference is then ambiguous', () => {
