@@ -8,8 +8,8 @@ import { describe, it } from 'node:test';
 import { PROTO } from '../../src/bpf/abi.js';
 import { decodeServiceKey } from '../../src/bpf/records.js';
 import { parseEndpoint } from '../../src/core/endpoint.js';
-import { ppv2Summary } from '../../src/core/service-summary.js';
 import { parseBackend, type ServiceSpec, validateService } from '../../src/core/service-spec.js';
+import { ppv2Summary } from '../../src/core/service-summary.js';
 import {
   addService,
   deleteService,
