@@ -62,6 +62,11 @@ static __always_inline __u64 ct_timeout_ns(__u8 state)
 		if (!s)
 			s = LB_TIMEOUT_FIN_DEFAULT_S;
 		break;
+	case LB_CT_UDP:
+		s = cfg ? cfg->timeout_udp_s : 0;
+		if (!s)
+			s = LB_TIMEOUT_UDP_DEFAULT_S;
+		break;
 	default:
 		s = cfg ? cfg->timeout_closed_s : 0;
 		if (!s)

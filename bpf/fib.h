@@ -65,6 +65,41 @@ static __always_inline void fib_nh_set(struct bpf_redir_neigh *nh, __u8 family, 
 	}
 }
 
+/* The lookup's question for a packet rewritten to the reverse of `peer`, arriving on skb's ingress device. */
+static __always_inline void fib_question(struct bpf_fib_lookup *fib, struct __sk_buff *skb,
+					 const struct lb_ct_key *peer)
+{
+	const __u8 *saddr = peer->daddr, *daddr = peer->saddr;
+
+	fib->ifindex = skb->ingress_ifindex;
+	fib->l4_protocol = peer->proto;
+	if (peer->family == LB_FAMILY_V4) {
+		fib->family = AF_INET;
+		__builtin_memcpy(&fib->ipv4_src, saddr, 4);
+		__builtin_memcpy(&fib->ipv4_dst, daddr, 4);
+	} else {
+		fib->family = AF_INET6;
+		__builtin_memcpy(fib->ipv6_src, saddr, 16);
+		__builtin_memcpy(fib->ipv6_dst, daddr, 16);
+	}
+}
+
+/* The cache slot for this route when it holds a fresh answer, else NULL (`*slot_out`: the slot, or NULL). */
+static __always_inline struct fib_cache_entry *fib_cache_hit(struct __sk_buff *skb, const struct lb_ct_key *peer,
+							     __u64 now, struct fib_cache_entry **slot_out)
+{
+	const __u8 *saddr = peer->daddr, *daddr = peer->saddr;
+	__u32 in_ifindex = skb->ingress_ifindex;
+	__u32 slot = fib_cache_slot(in_ifindex, saddr, daddr);
+	struct fib_cache_entry *c = bpf_map_lookup_elem(&lb_fib_cache, &slot);
+
+	*slot_out = c;
+	if (c && c->stamp_ns && now - c->stamp_ns < LB_FIB_CACHE_TTL_NS && c->in_ifindex == in_ifindex &&
+	    c->family == peer->family && addr_eq(c->dst, daddr) && addr_eq(c->src, saddr))
+		return c;
+	return 0;
+}
+
 /* The full lookup, on a cache miss; fills the cache slot `c` (may be NULL) on success. */
 static __attribute__((noinline)) int fib_forward_slow(struct __sk_buff *skb, const struct lb_ct_key *peer,
 						      __u32 svc_id, __u64 now, struct fib_cache_entry *c)
@@ -75,17 +110,7 @@ static __attribute__((noinline)) int fib_forward_slow(struct __sk_buff *skb, con
 	__u8 family = peer->family;
 	long rc;
 
-	fib.ifindex = skb->ingress_ifindex;
-	fib.l4_protocol = IPPROTO_TCP;
-	if (family == LB_FAMILY_V4) {
-		fib.family = AF_INET;
-		__builtin_memcpy(&fib.ipv4_src, saddr, 4);
-		__builtin_memcpy(&fib.ipv4_dst, daddr, 4);
-	} else {
-		fib.family = AF_INET6;
-		__builtin_memcpy(fib.ipv6_src, saddr, 16);
-		__builtin_memcpy(fib.ipv6_dst, daddr, 16);
-	}
+	fib_question(&fib, skb, peer);
 	/* tot_len 0: the kernel checks the skb itself against the egress MTU (GSO aware). */
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	switch (rc) {
@@ -131,17 +156,31 @@ static __attribute__((noinline)) int fib_forward_slow(struct __sk_buff *skb, con
 static __attribute__((noinline)) int fib_forward(struct __sk_buff *skb, const struct lb_ct_key *peer, __u32 svc_id,
 						 __u64 now)
 {
-	const __u8 *saddr = peer->daddr, *daddr = peer->saddr;
-	__u32 in_ifindex = skb->ingress_ifindex;
-	__u32 slot = fib_cache_slot(in_ifindex, saddr, daddr);
-	struct fib_cache_entry *c = bpf_map_lookup_elem(&lb_fib_cache, &slot);
-	__u8 family = peer->family;
+	struct fib_cache_entry *slot, *c = fib_cache_hit(skb, peer, now, &slot);
 
-	if (c && c->stamp_ns && now - c->stamp_ns < LB_FIB_CACHE_TTL_NS && c->in_ifindex == in_ifindex &&
-	    c->family == family && addr_eq(c->dst, daddr) && addr_eq(c->src, saddr) &&
-	    (skb->len <= (__u32)c->mtu + ETH_HLEN + 4 || skb->gso_size))
+	if (c && (skb->len <= (__u32)c->mtu + ETH_HLEN + 4 || skb->gso_size))
 		return bpf_redirect_neigh(c->out_ifindex, &c->nh, sizeof(c->nh), 0);
-	return fib_forward_slow(skb, peer, svc_id, now, c);
+	return fib_forward_slow(skb, peer, svc_id, now, slot);
+}
+
+/*
+ * Whether an IP packet of `ip_len` bytes, rewritten to the reverse of `peer`, fits the MTU of its route: exactly,
+ * with none of the VLAN-tag allowance the forwarding check has (a datagram grown past the MTU must not pass on
+ * a link that happens to tolerate 4 more bytes). A cached answer compares with the device MTU; a miss asks the
+ * kernel with tot_len set, which compares with the route's MTU. A route that fails otherwise answers "fits":
+ * fib_forward then counts that failure.
+ */
+static __attribute__((noinline)) int fib_fits(struct __sk_buff *skb, const struct lb_ct_key *peer, __u32 ip_len,
+					      __u64 now)
+{
+	struct fib_cache_entry *slot, *c = fib_cache_hit(skb, peer, now, &slot);
+	struct bpf_fib_lookup fib = {};
+
+	if (c)
+		return ip_len <= c->mtu;
+	fib_question(&fib, skb, peer);
+	fib.tot_len = ip_len;
+	return bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_FRAG_NEEDED;
 }
 
 #endif /* LBCTL_FIB_H */

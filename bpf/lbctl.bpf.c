@@ -4,6 +4,7 @@
  * interfaces. A packet either belongs to a tracked connection (conntrack hit,
  * in the original or the reply direction), opens one (client SYN to a
  * service), or is none of the balancer's business and passes untouched.
+ * UDP datagrams take their own path (udp.h) right after parsing.
  */
 #include "common.h"
 #include "parse.h"
@@ -32,7 +33,7 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 						     int *table_full)
 {
 	struct lb_ct_key reply = {};
-	struct lb_ct_entry *e, *tmpl;
+	struct lb_ct_entry *e = 0, *tmpl; /* NULL unless the insert succeeds: the verifier walks a truncated error too */
 	struct ppv2_scratch *s;
 	struct lb_backend *be;
 	__u32 be_id = 0, zero = 0, hash = tuple_hash(&p->tuple);
@@ -81,7 +82,7 @@ static __always_inline struct lb_ct_entry *ct_create(const struct pkt *p, const 
 
 	tmpl->kind = LB_CT_KIND_ORIG;
 	__builtin_memcpy(&tmpl->peer, &reply, sizeof(tmpl->peer));
-	tmpl->state = LB_CT_SYN_SENT;
+	tmpl->state = p->tuple.proto == LB_PROTO_UDP ? LB_CT_UDP : LB_CT_SYN_SENT;
 	tmpl->flags &= ~LB_CT_F_MIRROR;
 	if (svc->flags & LB_SVC_F_UNIQUE_ID)
 		unique_id_next(tmpl->unique_id);
@@ -393,6 +394,9 @@ static __always_inline int handle_detaching(struct __sk_buff *skb, struct pkt *p
 	return e->kind == LB_CT_KIND_REPLY ? handle_reply(skb, p, e) : handle_orig(skb, p, e);
 }
 
+/* UDP flows: after ct_create and ppv2_prepare, which they share with TCP. */
+#include "udp.h"
+
 SEC("tc")
 int lbctl_ingress(struct __sk_buff *skb)
 {
@@ -405,6 +409,8 @@ int lbctl_ingress(struct __sk_buff *skb)
 	if (parse_pkt(skb, &p))
 		return icmp_handle(skb); /* ICMP errors about tracked connections; anything else passes */
 	detaching = detaching_flags();
+	if (p.tuple.proto == LB_PROTO_UDP)
+		return detaching ? udp_detaching(skb, &p) : udp_ingress(skb, &p);
 	if (detaching)
 		return handle_detaching(skb, &p, detaching);
 

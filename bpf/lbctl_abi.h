@@ -18,7 +18,8 @@
 #define LB_FAMILY_V6 6 /* IPv6 */
 
 /* protocol bytes (IANA numbers) */
-#define LB_PROTO_TCP 6 /* TCP, the only one supported */
+#define LB_PROTO_TCP 6 /* TCP */
+#define LB_PROTO_UDP 17 /* UDP: flows of datagrams; with PPv2 every datagram gets its own header (bpf/udp.h) */
 
 /* lb_service.mode, lb_ct_entry.mode */
 #define LB_MODE_FULLNAT 1 /* source and destination translated: backends reply to the balancer */
@@ -67,6 +68,7 @@
 #define LB_CT_ESTABLISHED 2 /* backend SYN-ACK seen */
 #define LB_CT_FIN 3 /* a FIN seen in one direction */
 #define LB_CT_CLOSED 4 /* FIN seen in both directions, or RST */
+#define LB_CT_UDP 5 /* a UDP flow (its only state); idle timeout LB_TIMEOUT_UDP_DEFAULT_S */
 
 /* lb_ct_entry.flags */
 #define LB_CT_F_PPV2 0x01 /* connection gets a PPv2 header */
@@ -90,6 +92,7 @@
 #define LB_TIMEOUT_EST_DEFAULT_S 900 /* ESTABLISHED: idle established connections (IPVS uses the same) */
 #define LB_TIMEOUT_FIN_DEFAULT_S 60 /* FIN: half-closed */
 #define LB_TIMEOUT_CLOSED_DEFAULT_S 10 /* CLOSED: absorbs the last ACKs and retransmitted FINs */
+#define LB_TIMEOUT_UDP_DEFAULT_S 60 /* UDP flows: idle time since the last datagram either way */
 
 /* default fullnat SNAT port range (lb_config field = 0) */
 #define LB_SNAT_PORTS_MIN_DEFAULT 1024 /* first port */
@@ -106,13 +109,13 @@ enum lb_counter {
 	LB_CNT_FWD_BYTES, /* their bytes as received (before rewriting) */
 	LB_CNT_REV_PACKETS, /* backend -> client packets forwarded */
 	LB_CNT_REV_BYTES, /* their bytes as received */
-	LB_CNT_CONN_NEW, /* connections created (client SYN) */
+	LB_CNT_CONN_NEW, /* connections created (client SYN) and UDP flows (a flow's first datagram) */
 	LB_CNT_CONN_RECYCLED, /* SYN reusing the tuple of a finished connection */
 	LB_CNT_CONN_EXPIRED, /* connections removed by the janitor's idle sweep */
 	LB_CNT_PPV2_INJECTED, /* PPv2 headers inserted (first time; ppv2_hdr_alone + ppv2_hdr_with_data) */
 	LB_CNT_PPV2_REINJECTED, /* headers inserted again into a retransmitted first segment */
 	LB_CNT_PPV2_GSO_TRIMMED, /* GSO first segments cut to one segment before insertion */
-	LB_CNT_PPV2_FAIL_TOO_BIG, /* first segment payload larger than the datapath can shift (> clamped MSS); dropped */
+	LB_CNT_PPV2_FAIL_TOO_BIG, /* first segment (or UDP datagram) payload larger than the datapath can shift (> clamped MSS), or a GSO UDP packet; dropped */
 	LB_CNT_PPV2_FAIL_GROW, /* growing the packet failed (bpf_skb_change_tail); dropped */
 	LB_CNT_PPV2_FAIL_WRITE, /* moving payload or writing the header failed; dropped */
 	LB_CNT_PPV2_NO_SERVICE, /* header built after its service was deleted (custom TLVs -> NOOP); not a drop */
@@ -141,6 +144,8 @@ enum lb_counter {
 	LB_CNT_ICMP_TOO_BIG, /* of those, fragmentation needed (ICMP) or packet too big (ICMPv6): path MTU discovery */
 	LB_CNT_ICMP_MTU_LOWERED, /* of those, about the segment that carried the PPv2 header: MTU reported lower by the header length */
 	LB_CNT_SNAT_PORT_RECLAIMED, /* SNAT ports taken over from a closed connection idle 1 s: the same client's, or (no port free) anyone's */
+	LB_CNT_PPV2_UDP_INJECTED, /* PPv2 headers put on UDP datagrams (one per client -> backend datagram) */
+	LB_CNT_DROP_UDP_TOO_BIG, /* UDP datagrams that would exceed the egress MTU once the header is in: dropped, never fragmented */
 	LB_CNT__MAX,
 };
 
@@ -148,7 +153,7 @@ enum lb_counter {
 struct lb_svc_key {
 	__u8 addr[16]; /* VIP */
 	__be16 port; /* VIP port, network order */
-	__u8 proto; /* LB_PROTO_TCP */
+	__u8 proto; /* LB_PROTO_* */
 	__u8 family; /* LB_FAMILY_V4 | LB_FAMILY_V6 */
 };
 
@@ -183,7 +188,7 @@ struct lb_ct_key {
 	__u8 daddr[16]; /* destination address */
 	__be16 sport; /* network order */
 	__be16 dport; /* network order */
-	__u8 proto; /* LB_PROTO_TCP */
+	__u8 proto; /* LB_PROTO_* */
 	__u8 family; /* LB_FAMILY_* */
 	__u16 pad; /* always 0 */
 };
@@ -220,6 +225,8 @@ struct lb_config {
 	__u32 timeout_closed_s; /* 0 = LB_TIMEOUT_CLOSED_DEFAULT_S */
 	__u16 snat_port_min; /* fullnat SNAT ports: first of the range (host order); 0 = LB_SNAT_PORTS_MIN_DEFAULT */
 	__u16 snat_port_max; /* last of the range (host order, >= snat_port_min); 0 = LB_SNAT_PORTS_MAX_DEFAULT */
+	__u32 timeout_udp_s; /* 0 = LB_TIMEOUT_UDP_DEFAULT_S */
+	__u32 pad; /* zero */
 };
 
 /* lb_stats value (per CPU): one __u64 per enum lb_counter */
@@ -293,7 +300,7 @@ _Static_assert(__builtin_offsetof(struct lb_ct_entry, bytes_orig) == 88, "lb_ct_
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, packets_reply) == 96, "lb_ct_entry.packets_reply offset");
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, bytes_reply) == 104, "lb_ct_entry.bytes_reply offset");
 _Static_assert(__builtin_offsetof(struct lb_ct_entry, unique_id) == 112, "lb_ct_entry.unique_id offset");
-_Static_assert(sizeof(struct lb_config) == 32, "lb_config size");
+_Static_assert(sizeof(struct lb_config) == 40, "lb_config size");
 _Static_assert(__builtin_offsetof(struct lb_config, boot_id) == 0, "lb_config.boot_id offset");
 _Static_assert(__builtin_offsetof(struct lb_config, flags) == 8, "lb_config.flags offset");
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_syn_s) == 12, "lb_config.timeout_syn_s offset");
@@ -302,7 +309,9 @@ _Static_assert(__builtin_offsetof(struct lb_config, timeout_fin_s) == 20, "lb_co
 _Static_assert(__builtin_offsetof(struct lb_config, timeout_closed_s) == 24, "lb_config.timeout_closed_s offset");
 _Static_assert(__builtin_offsetof(struct lb_config, snat_port_min) == 28, "lb_config.snat_port_min offset");
 _Static_assert(__builtin_offsetof(struct lb_config, snat_port_max) == 30, "lb_config.snat_port_max offset");
-_Static_assert(sizeof(struct lb_stats) == 312, "lb_stats size");
+_Static_assert(__builtin_offsetof(struct lb_config, timeout_udp_s) == 32, "lb_config.timeout_udp_s offset");
+_Static_assert(__builtin_offsetof(struct lb_config, pad) == 36, "lb_config.pad offset");
+_Static_assert(sizeof(struct lb_stats) == 328, "lb_stats size");
 _Static_assert(__builtin_offsetof(struct lb_stats, c) == 0, "lb_stats.c offset");
 _Static_assert(sizeof(struct lb_event) == 272, "lb_event size");
 _Static_assert(__builtin_offsetof(struct lb_event, ts_ns) == 0, "lb_event.ts_ns offset");

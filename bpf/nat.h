@@ -12,7 +12,7 @@
 
 /*
  * Rewrite in place: addresses (and, for IPv4, the header checksum) and the first 12 bytes of the TCP
- * header, by direct packet access, then at most two checksum helper calls: the address change is a
+ * header (the ports of a UDP header), by direct packet access, then at most two checksum helper calls: the address change is a
  * pseudo-header change (BPF_F_PSEUDO_HDR), the port/sequence/acknowledgment change is not, and only the
  * kernel knows whether the skb is CHECKSUM_PARTIAL (then only the first one may touch th->check). Each is
  * skipped when nothing of its kind changed. The pulled headers stay linear: parse_pkt made them so.
@@ -32,7 +32,7 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct pkt *
 		__u32 ns, nd;
 
 		th = data + L3_OFF + sizeof(struct iphdr);
-		if ((void *)(th + 1) > end)
+		if ((void *)((struct udphdr *)th + 1) > end) /* the ports; the TCP rest is checked below */
 			return -1;
 		__builtin_memcpy(&ns, peer->daddr, 4);
 		__builtin_memcpy(&nd, peer->saddr, 4);
@@ -46,7 +46,7 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct pkt *
 		struct ipv6hdr *ip6 = data + L3_OFF;
 
 		th = data + L3_OFF + sizeof(struct ipv6hdr);
-		if ((void *)(th + 1) > end)
+		if ((void *)((struct udphdr *)th + 1) > end) /* the ports; the TCP rest is checked below */
 			return -1;
 		if (!addr_eq(p->tuple.saddr, peer->daddr) || !addr_eq(p->tuple.daddr, peer->saddr)) {
 			w = (__u32 *)&ip6->saddr; /* saddr and daddr: 8 contiguous words */
@@ -65,6 +65,10 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct pkt *
 		l4 = csum_acc(l4, w[0], new_ports);
 		w[0] = new_ports;
 	}
+	if (is_udp(p)) /* ports only; the UDP header is 8 bytes */
+		goto csum;
+	if ((void *)(th + 1) > end)
+		return -1;
 	if (w[1] != new_seq) {
 		l4 = csum_acc(l4, w[1], new_seq);
 		w[1] = new_seq;
@@ -73,10 +77,11 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, const struct pkt *
 		l4 = csum_acc(l4, w[2], new_ack);
 		w[2] = new_ack;
 	}
+csum:
 	/* helpers below invalidate the packet pointers: no direct access after this point */
 	if (pseudo && l4_pseudo_replace(skb, p, 0, csum_acc_wsum(pseudo), 0))
 		return -1;
-	if (l4 && bpf_l4_csum_replace(skb, TCP_CSUM_OFF(p), 0, csum_acc_wsum(l4), 0))
+	if (l4 && l4_csum_add(skb, p, 0, csum_acc_wsum(l4), 0))
 		return -1;
 	return 0;
 }

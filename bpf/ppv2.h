@@ -106,6 +106,12 @@ static __always_inline __u8 ppv2_ct_flags(const struct lb_service *svc)
 	       ((svc->flags & LB_SVC_F_CRC32C) ? LB_CT_F_CRC32C : 0);
 }
 
+/* The low nibble of the family/transport byte: 1 STREAM (TCP), 2 DGRAM (UDP). */
+static __always_inline __u8 ppv2_transport(const struct lb_ct_key *client)
+{
+	return client->proto == LB_PROTO_UDP ? 0x02 : 0x01;
+}
+
 /* ppv2_build results besides the length */
 #define PPV2_TLVS_AS_IS 0
 #define PPV2_TLVS_NOOP 1 /* the custom TLVs no longer fit the length: a NOOP TLV stands in for them */
@@ -136,14 +142,14 @@ static __always_inline __u32 ppv2_build(struct ppv2_scratch *s, const struct lb_
 	h[14] = (n - 16) >> 8;
 	h[15] = (n - 16) & 0xff;
 	if (client->family == LB_FAMILY_V4) {
-		h[13] = 0x11; /* INET, STREAM */
+		h[13] = 0x10 | ppv2_transport(client); /* INET, STREAM or DGRAM */
 		__builtin_memcpy(h + 16, client->saddr, 4);
 		__builtin_memcpy(h + 20, client->daddr, 4);
 		__builtin_memcpy(h + 24, &client->sport, 2);
 		__builtin_memcpy(h + 26, &client->dport, 2);
 		off = 28;
 	} else {
-		h[13] = 0x21; /* INET6, STREAM */
+		h[13] = 0x20 | ppv2_transport(client); /* INET6, STREAM or DGRAM */
 		__builtin_memcpy(h + 16, client->saddr, 16);
 		__builtin_memcpy(h + 32, client->daddr, 16);
 		__builtin_memcpy(h + 48, &client->sport, 2);
@@ -257,7 +263,7 @@ __attribute__((noinline)) int csum_fix_odd_shift(struct __sk_buff *skb, __u32 cs
  * Put the n header bytes held in lb_scratch at the start of this segment's
  * payload. Returns 0 or the failure counter; the caller re-parses the packet.
  * A global function (verified once), hence the packed scalar arguments:
- * l4_off_thl = TCP offset << 8 | TCP header length,
+ * l4_off_thl = [LB_PROTO_UDP << 16 |] TCP (UDP) offset << 8 | TCP header length (8 for UDP),
  * n_family_flags = n | family << 16 | TCP flags << 24.
  */
 __attribute__((noinline)) int ppv2_insert(struct __sk_buff *skb, __u32 l4_off_thl, __u32 payload_len,
@@ -272,8 +278,9 @@ __attribute__((noinline)) int ppv2_insert(struct __sk_buff *skb, __u32 l4_off_th
 
 	if (!s)
 		return LB_CNT_PPV2_FAIL_WRITE;
-	p->l4_off = l4_off_thl >> 8;
+	p->l4_off = (l4_off_thl >> 8) & 0xff;
 	p->thl = l4_off_thl & 0xff;
+	p->tuple.proto = l4_off_thl >> 16; /* LB_PROTO_UDP for a datagram (bpf/udp.h), else TCP */
 	p->payload_len = payload_len;
 	p->tcp_len = p->thl + payload_len;
 	p->family = (n_family_flags >> 16) & 0xff;

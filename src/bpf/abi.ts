@@ -49,7 +49,8 @@ export const FAMILY = group('LB_FAMILY', 'family bytes (not AF_INET/AF_INET6)', 
 });
 
 export const PROTO = group('LB_PROTO', 'protocol bytes (IANA numbers)', {
-  TCP: [6, 'TCP, the only one supported'],
+  TCP: [6, 'TCP'],
+  UDP: [17, 'UDP: flows of datagrams; with PPv2 every datagram gets its own header (bpf/udp.h)'],
 });
 
 export const MODE = group('LB_MODE', 'lb_service.mode, lb_ct_entry.mode', {
@@ -208,6 +209,7 @@ export const CT_STATE = group('LB_CT', 'lb_ct_entry.state (ORIG entries)', {
   ESTABLISHED: [2, 'backend SYN-ACK seen'],
   FIN: [3, 'a FIN seen in one direction'],
   CLOSED: [4, 'FIN seen in both directions, or RST'],
+  UDP: [5, 'a UDP flow (its only state); idle timeout LB_TIMEOUT_UDP_DEFAULT_S'],
 });
 
 export const CT_FLAGS = group(
@@ -248,6 +250,7 @@ export const TIMEOUT_DEFAULTS = group(
     EST_DEFAULT_S: [900, 'ESTABLISHED: idle established connections (IPVS uses the same)'],
     FIN_DEFAULT_S: [60, 'FIN: half-closed'],
     CLOSED_DEFAULT_S: [10, 'CLOSED: absorbs the last ACKs and retransmitted FINs'],
+    UDP_DEFAULT_S: [60, 'UDP flows: idle time since the last datagram either way'],
   },
 );
 
@@ -303,13 +306,16 @@ export const COUNTERS = [
   ['fwd_bytes', 'their bytes as received (before rewriting)'],
   ['rev_packets', 'backend -> client packets forwarded'],
   ['rev_bytes', 'their bytes as received'],
-  ['conn_new', 'connections created (client SYN)'],
+  ['conn_new', "connections created (client SYN) and UDP flows (a flow's first datagram)"],
   ['conn_recycled', 'SYN reusing the tuple of a finished connection'],
   ['conn_expired', "connections removed by the janitor's idle sweep"],
   ['ppv2_injected', 'PPv2 headers inserted (first time; ppv2_hdr_alone + ppv2_hdr_with_data)'],
   ['ppv2_reinjected', 'headers inserted again into a retransmitted first segment'],
   ['ppv2_gso_trimmed', 'GSO first segments cut to one segment before insertion'],
-  ['ppv2_fail_too_big', 'first segment payload larger than the datapath can shift (> clamped MSS); dropped'],
+  [
+    'ppv2_fail_too_big',
+    'first segment (or UDP datagram) payload larger than the datapath can shift (> clamped MSS), or a GSO UDP packet; dropped',
+  ],
   ['ppv2_fail_grow', 'growing the packet failed (bpf_skb_change_tail); dropped'],
   ['ppv2_fail_write', 'moving payload or writing the header failed; dropped'],
   ['ppv2_no_service', 'header built after its service was deleted (custom TLVs -> NOOP); not a drop'],
@@ -356,6 +362,11 @@ export const COUNTERS = [
     'snat_port_reclaimed',
     "SNAT ports taken over from a closed connection idle 1 s: the same client's, or (no port free) anyone's",
   ],
+  ['ppv2_udp_injected', 'PPv2 headers put on UDP datagrams (one per client -> backend datagram)'],
+  [
+    'drop_udp_too_big',
+    'UDP datagrams that would exceed the egress MTU once the header is in: dropped, never fragmented',
+  ],
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number][0];
@@ -399,7 +410,7 @@ export const STRUCTS = {
     fields: [
       addr('addr', 'VIP'),
       { name: 'port', type: 'be16', doc: 'VIP port, network order' },
-      { name: 'proto', type: 'u8', doc: 'LB_PROTO_TCP', values: PROTO },
+      { name: 'proto', type: 'u8', doc: 'LB_PROTO_*', values: PROTO },
       { name: 'family', type: 'u8', doc: 'LB_FAMILY_V4 | LB_FAMILY_V6', values: FAMILY },
     ],
   },
@@ -464,7 +475,7 @@ export const STRUCTS = {
       addr('daddr', 'destination address'),
       { name: 'sport', type: 'be16', doc: 'network order' },
       { name: 'dport', type: 'be16', doc: 'network order' },
-      { name: 'proto', type: 'u8', doc: 'LB_PROTO_TCP', values: PROTO },
+      { name: 'proto', type: 'u8', doc: 'LB_PROTO_*', values: PROTO },
       { name: 'family', type: 'u8', doc: 'LB_FAMILY_*', values: FAMILY },
       { name: 'pad', type: 'u16', doc: 'always 0' },
     ],
@@ -521,6 +532,8 @@ export const STRUCTS = {
         type: 'u16',
         doc: 'last of the range (host order, >= snat_port_min); 0 = LB_SNAT_PORTS_MAX_DEFAULT',
       },
+      { name: 'timeout_udp_s', type: 'u32', doc: '0 = LB_TIMEOUT_UDP_DEFAULT_S' },
+      { name: 'pad', type: 'u32', doc: 'zero' },
     ],
   },
   lb_stats: {

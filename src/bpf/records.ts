@@ -59,7 +59,10 @@ export const RECORD_SIZES = {
 export type Family = 4 | 6;
 export type Mode = 'fullnat' | 'dnat';
 
-const PROTO_TCP = PROTO.values.TCP;
+/** The transport protocol of a service, a flow or a connection. */
+export type Protocol = 'tcp' | 'udp';
+const PROTOCOLS: Record<Protocol, number> = { tcp: PROTO.values.TCP, udp: PROTO.values.UDP };
+const protocolOf = (byte: number | undefined): Protocol => (byte === PROTOCOLS.udp ? 'udp' : 'tcp');
 const MODES: Record<Mode, number> = { fullnat: MODE.values.FULLNAT, dnat: MODE.values.DNAT };
 const modeOf = (byte: number | undefined): Mode => (byte === MODES.dnat ? 'dnat' : 'fullnat');
 
@@ -125,7 +128,7 @@ function checkSize(buf: Buffer, size: number, what: string): void {
 export interface ServiceKey {
   vip: string;
   port: number;
-  protocol: 'tcp';
+  protocol: Protocol;
   family: Family;
 }
 
@@ -158,11 +161,12 @@ const SERVICE_FLAG_BITS = {
   proxyV1: SVC_FLAGS.values.PPV1,
 };
 
-export function encodeServiceKey(key: { vip: string; port: number }): Buffer {
+/** `protocol` defaults to TCP. */
+export function encodeServiceKey(key: { vip: string; port: number; protocol?: Protocol }): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.serviceKey);
   const family = encodeAddr(key.vip, buf, SK.addr);
   buf.writeUInt16BE(key.port, SK.port);
-  buf[SK.proto] = PROTO_TCP;
+  buf[SK.proto] = PROTOCOLS[key.protocol ?? 'tcp'];
   buf[SK.family] = family;
   return buf;
 }
@@ -170,7 +174,12 @@ export function encodeServiceKey(key: { vip: string; port: number }): Buffer {
 export function decodeServiceKey(buf: Buffer): ServiceKey {
   checkSize(buf, RECORD_SIZES.serviceKey, 'service key');
   const family = familyByte(buf, SK.family, 'service key');
-  return { vip: decodeAddr(buf, SK.addr, family), port: buf.readUInt16BE(SK.port), protocol: 'tcp', family };
+  return {
+    vip: decodeAddr(buf, SK.addr, family),
+    port: buf.readUInt16BE(SK.port),
+    protocol: protocolOf(buf[SK.proto]),
+    family,
+  };
 }
 
 export function encodeService(svc: ServiceRecord): Buffer {
@@ -318,12 +327,12 @@ export interface CtKey {
   daddr: string;
   sport: number;
   dport: number;
-  protocol: 'tcp';
+  protocol: Protocol;
   family: Family;
 }
 
 /** Index = the state byte (LB_CT_*); 0 is an entry without a state (reply entries). */
-export const CT_STATES = ['none', 'syn_sent', 'established', 'fin', 'closed'] as const;
+export const CT_STATES = ['none', 'syn_sent', 'established', 'fin', 'closed', 'udp'] as const;
 export type CtState = (typeof CT_STATES)[number];
 
 export interface CtEntry {
@@ -389,13 +398,16 @@ for (const [key, value] of Object.entries(CT_STATE.values)) {
   if (CT_STATES[value] !== key.toLowerCase()) throw new Error(`CT_STATES[${value}] is not ${key}`);
 }
 
-function writeCtKey(key: Omit<CtKey, 'family' | 'protocol'>, buf: Buffer, offset: number): void {
+/** A key to encode: `protocol` defaults to TCP. */
+export type CtKeyInput = Omit<CtKey, 'family' | 'protocol'> & { protocol?: Protocol };
+
+function writeCtKey(key: CtKeyInput, buf: Buffer, offset: number): void {
   const family = encodeAddr(key.saddr, buf, offset + CK.saddr);
   if (encodeAddr(key.daddr, buf, offset + CK.daddr) !== family)
     throw new RangeError('conntrack key mixes families');
   buf.writeUInt16BE(key.sport, offset + CK.sport);
   buf.writeUInt16BE(key.dport, offset + CK.dport);
-  buf[offset + CK.proto] = PROTO_TCP;
+  buf[offset + CK.proto] = PROTOCOLS[key.protocol ?? 'tcp'];
   buf[offset + CK.family] = family;
   buf.writeUInt16LE(0, offset + CK.pad);
 }
@@ -407,12 +419,12 @@ function readCtKey(buf: Buffer, offset: number): CtKey {
     daddr: decodeAddr(buf, offset + CK.daddr, family),
     sport: buf.readUInt16BE(offset + CK.sport),
     dport: buf.readUInt16BE(offset + CK.dport),
-    protocol: 'tcp',
+    protocol: protocolOf(buf[offset + CK.proto]),
     family,
   };
 }
 
-export function encodeCtKey(key: Omit<CtKey, 'family' | 'protocol'>): Buffer {
+export function encodeCtKey(key: CtKeyInput): Buffer {
   const buf = Buffer.alloc(RECORD_SIZES.ctKey);
   writeCtKey(key, buf, 0);
   return buf;
@@ -517,7 +529,7 @@ export interface ConfigRecord {
    */
   detaching: DetachingMode | null;
   /** Idle timeouts in seconds per connection state; 0 = the datapath's default (DEFAULT_TIMEOUTS_S). */
-  timeouts: { synSentS: number; establishedS: number; finS: number; closedS: number };
+  timeouts: { synSentS: number; establishedS: number; finS: number; closedS: number; udpS: number };
   /** Ports fullnat picks its SNAT ports from, both inclusive; 0-0 = the datapath's default (DEFAULT_SNAT_PORTS). */
   snatPorts: PortRange;
 }
@@ -534,6 +546,7 @@ export const DEFAULT_TIMEOUTS_S = {
   establishedS: T.EST_DEFAULT_S,
   finS: T.FIN_DEFAULT_S,
   closedS: T.CLOSED_DEFAULT_S,
+  udpS: T.UDP_DEFAULT_S,
 } as const;
 
 export const DEFAULT_SNAT_PORTS: PortRange = {
@@ -560,6 +573,7 @@ export function encodeConfig(cfg: ConfigRecord): Buffer {
   buf.writeUInt32LE(cfg.timeouts.closedS, CF.timeout_closed_s);
   buf.writeUInt16LE(cfg.snatPorts.min, CF.snat_port_min);
   buf.writeUInt16LE(cfg.snatPorts.max, CF.snat_port_max);
+  buf.writeUInt32LE(cfg.timeouts.udpS, CF.timeout_udp_s);
   return buf;
 }
 
@@ -575,6 +589,7 @@ export function decodeConfig(buf: Buffer): ConfigRecord {
       establishedS: buf.readUInt32LE(CF.timeout_est_s),
       finS: buf.readUInt32LE(CF.timeout_fin_s),
       closedS: buf.readUInt32LE(CF.timeout_closed_s),
+      udpS: buf.readUInt32LE(CF.timeout_udp_s),
     },
     snatPorts: { min: buf.readUInt16LE(CF.snat_port_min), max: buf.readUInt16LE(CF.snat_port_max) },
   };

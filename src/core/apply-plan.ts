@@ -8,7 +8,7 @@ import { type SnatPlan, snatPlanText } from './snat-plan.js';
 
 /**
  * What `lbctl apply` would do: the desired services (from manifests) against the live ones, matched by
- * their key (VIP:PORT/tcp). Pure: no I/O, so it is computed and checked whole before anything is written,
+ * their key (VIP:PORT/tcp or /udp). Pure: no I/O, so it is computed and checked whole before anything is written,
  * and `--dry-run` shows exactly what a real run does.
  */
 export interface DesiredService {
@@ -64,9 +64,9 @@ export function computePlan(
 ): Plan {
   checkDistinct(desired);
   const liveByKey = new Map(live.map((s) => [s.key, s]));
-  const desiredKeys = new Set(desired.map((d) => serviceKeyText(d.spec.vip)));
+  const desiredKeys = new Set(desired.map((d) => serviceKeyText(d.spec.vip, d.spec.protocol)));
   const entries: PlanEntry[] = desired.map((d) => {
-    const key = serviceKeyText(d.spec.vip);
+    const key = serviceKeyText(d.spec.vip, d.spec.protocol);
     const current = liveByKey.get(key);
     const base = { key, name: d.spec.name ?? null, source: d.source, desired: d, current };
     if (!current) return { ...base, action: 'add', id: null, owner: d.owner, changes: [] };
@@ -202,7 +202,7 @@ function checkDistinct(desired: readonly DesiredService[]): void {
   const byKey = new Map<string, DesiredService>();
   const byName = new Map<string, DesiredService>();
   for (const d of desired) {
-    const key = serviceKeyText(d.spec.vip);
+    const key = serviceKeyText(d.spec.vip, d.spec.protocol);
     const sameKey = byKey.get(key);
     if (sameKey) {
       throw invalidDataError(

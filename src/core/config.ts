@@ -86,12 +86,13 @@ export function readConfig(maps: DatapathMaps): ConfigView {
   return view(readRecord(maps));
 }
 
-/** The TCP state each timeout belongs to, as `conn list` and the docs name it. */
+/** The TCP state (or UDP flows) each timeout belongs to, as `conn list` and the docs name it. */
 export const TIMEOUT_STATES: Record<TimeoutName, string> = {
   synSentS: 'SYN_SENT',
   establishedS: 'ESTABLISHED',
   finS: 'FIN',
   closedS: 'CLOSED',
+  udpS: 'UDP',
 };
 
 /** Whole seconds, 1..MAX_TIMEOUT_S, or 0 for the default. */

@@ -22,6 +22,8 @@ export interface ConnectionView {
   backendSees: string;
   service: string | null;
   serviceId: number;
+  protocol: CtKey['protocol'];
+  /** TCP state, or 'udp' for a UDP flow. */
   state: CtEntry['state'];
   mode: CtEntry['mode'];
   ppv2: { expected: boolean; injected: boolean; headerBytes: number; reinjections: number };
@@ -189,6 +191,7 @@ function toView(key: CtKey, e: CtEntry, names: Map<number, string>, now: bigint)
     backendSees: hostPort(e.peer.daddr, e.peer.dport),
     service: names.get(e.serviceId) ?? null,
     serviceId: e.serviceId,
+    protocol: key.protocol,
     state: e.state,
     mode: e.mode,
     ppv2: {

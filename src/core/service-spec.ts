@@ -30,11 +30,19 @@ export interface Ppv2Spec {
   tlvs: Tlv[];
 }
 
+import type { Protocol } from '../bpf/records.js';
+
+/** The transport a service balances: TCP connections, or UDP flows (a PPv2 header on every datagram). */
+export type { Protocol };
+export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
+
 export type ProxyVersion = 1 | 2;
 
 export interface ServiceSpec {
   name: string | undefined;
   vip: Endpoint;
+  /** Default 'tcp'. Part of the service's identity (VIP:PORT/PROTOCOL): it cannot change. */
+  protocol?: Protocol;
   mode: Mode;
   backends: BackendSpec[];
   ppv2: Ppv2Spec;
@@ -146,6 +154,18 @@ export function validateService(spec: ServiceSpec): ServiceSpec {
     throw usageError(
       'PROXY protocol v1 has no TLVs: --ppv2-tlv needs --proxy-protocol v2',
       'drop --ppv2-tlv, or use --proxy-protocol v2',
+    );
+  }
+  if (spec.protocol === 'udp' && spec.ppv2.enabled && spec.ppv2.version === 1) {
+    throw usageError(
+      `service ${vip}/udp cannot send PROXY v1: v1 is a text line for TCP streams`,
+      'use --ppv2 (PROXY v2, a header on every datagram) for UDP services',
+    );
+  }
+  if (spec.protocol === 'udp' && spec.liveness) {
+    throw usageError(
+      `service ${vip}/udp cannot have liveness: the agent's probe is a TCP handshake`,
+      'drop --liveness for UDP services',
     );
   }
   return spec;

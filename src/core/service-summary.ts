@@ -14,7 +14,8 @@ export function ppv2Summary(s: ServiceView): string {
     s.ppv2.crc32c && 'crc32c',
     ...s.ppv2.tlvs.map((t) => `${t.name}=${t.text}`),
   ];
-  return `${parts.filter(Boolean).join(' ')} (${s.ppv2.headerBytes} B)`;
+  const where = s.protocol === 'udp' ? ', every datagram' : '';
+  return `${parts.filter(Boolean).join(' ')} (${s.ppv2.headerBytes} B${where})`;
 }
 
 /**

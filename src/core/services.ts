@@ -29,6 +29,8 @@ import {
   type BackendSpec,
   encodeStaticTlvs,
   type Mode,
+  PROTOCOLS,
+  type Protocol,
   type ProxyVersion,
   type ServiceSpec,
   validateService,
@@ -41,12 +43,12 @@ import { withRollback } from './transaction.js';
 export interface ServiceView {
   id: number;
   name: string | null;
-  /** "203.0.113.10:80/tcp": the identity users type and the state file keys names by. */
+  /** "203.0.113.10:80/tcp" or ".../udp": the identity users type and the state file keys names by. */
   key: string;
   vip: string;
   port: number;
   family: 4 | 6;
-  protocol: 'tcp';
+  protocol: Protocol;
   mode: Mode;
   /**
    * fullnat: the one source address towards every backend (`--snat`); null when each backend has its own
@@ -95,8 +97,18 @@ const backendId = (serviceId: number, slot: number) => ((serviceId << BACKEND_SL
 /** A backend id as users see it: 0x10001 is slot 1 of service 1. */
 const hexId = (id: number) => `0x${id.toString(16)}`;
 
-export function serviceKeyText(vip: Endpoint | { address: string; port: number; family: 4 | 6 }): string {
-  return `${formatEndpoint(vip)}/tcp`;
+export function serviceKeyText(
+  vip: Endpoint | { address: string; port: number; family: 4 | 6 },
+  protocol: Protocol = 'tcp',
+): string {
+  return `${formatEndpoint(vip)}/${protocol}`;
+}
+
+/** "VIP:PORT" or "VIP:PORT/tcp|udp": the endpoint and the protocol if one is named (case-insensitive). */
+function parseServiceRef(ref: string): { vip: Endpoint; protocol: Protocol | undefined } {
+  const suffix = /\/(tcp|udp)$/i.exec(ref);
+  const protocol = suffix ? ((suffix[1] ?? '').toLowerCase() as Protocol) : undefined;
+  return { vip: parseEndpoint(suffix ? ref.slice(0, suffix.index) : ref), protocol };
 }
 
 export function listServices(maps: DatapathMaps, state: InstanceState): ServiceView[] {
@@ -129,8 +141,16 @@ export function resolveService(services: readonly ServiceView[], ref: string): S
       `name the service by its VIP:PORT: ${byId.key} or ${byName.key}`,
     );
   }
-  const found = byName ?? byId ?? services.find((s) => s.key === keyOfRef(ref));
+  const found = byName ?? byId;
   if (found) return found;
+  const byKey = services.filter((s) => keysOfRef(ref).includes(s.key));
+  if (byKey.length > 1) {
+    throw usageError(
+      `"${ref}" is both ${byKey.map((s) => s.key).join(' and ')}`,
+      'add /tcp or /udp to name one',
+    );
+  }
+  if (byKey[0]) return byKey[0];
   const known = services.map((s) => `${s.id} (${s.name ?? s.key})`).join(', ');
   throw notFoundError(
     `no service "${ref}"`,
@@ -140,11 +160,13 @@ export function resolveService(services: readonly ServiceView[], ref: string): S
   );
 }
 
-function keyOfRef(ref: string): string | undefined {
+/** The keys a VIP:PORT reference can mean: its own protocol's, or (without /tcp or /udp) either's. */
+function keysOfRef(ref: string): string[] {
   try {
-    return serviceKeyText(parseEndpoint(ref.replace(/\/tcp$/i, '')));
+    const { vip, protocol } = parseServiceRef(ref);
+    return (protocol ? [protocol] : PROTOCOLS).map((p) => serviceKeyText(vip, p));
   } catch {
-    return undefined;
+    return [];
   }
 }
 
@@ -161,7 +183,7 @@ export function addService(
 ): ServiceView {
   const services = listServices(maps, state);
   checkAddable(services, spec);
-  const key = serviceKeyText(spec.vip);
+  const key = serviceKeyText(spec.vip, spec.protocol);
   const id = freeServiceId(services, state.lastServiceId ?? 0);
   state.lastServiceId = id;
   const record = serviceRecord(id, spec, snat);
@@ -187,7 +209,7 @@ export function addService(
     maps
       .get('services')
       .update(
-        encodeServiceKey({ vip: spec.vip.address, port: spec.vip.port }),
+        encodeServiceKey({ vip: spec.vip.address, port: spec.vip.port, protocol: spec.protocol }),
         encodeService(record),
         'noexist',
       );
@@ -199,7 +221,7 @@ export function addService(
 /** Why `spec` cannot be added next to `services` (invalid, duplicate key or name), thrown; else nothing. */
 export function checkAddable(services: readonly ServiceView[], spec: ServiceSpec): void {
   validateService(spec);
-  const key = serviceKeyText(spec.vip);
+  const key = serviceKeyText(spec.vip, spec.protocol);
   if (services.some((s) => s.key === key)) {
     throw conflictError(
       `service ${key} already exists`,
@@ -270,7 +292,7 @@ export function updateService(
   maps
     .get('services')
     .update(
-      encodeServiceKey({ vip: current.vip, port: current.port }),
+      encodeServiceKey({ vip: current.vip, port: current.port, protocol: current.protocol }),
       encodeService(serviceRecord(current.id, spec, snat)),
       'exist',
     );
@@ -285,6 +307,7 @@ export function changedSpec(current: ServiceView, changes: Omit<ServiceChanges, 
   return validateService({
     name: current.name ?? undefined,
     vip: { family: current.family, address: current.vip, port: current.port },
+    protocol: current.protocol,
     mode: changes.mode ?? current.mode,
     backends:
       changes.backends ??
@@ -367,7 +390,9 @@ export function setBackendsHealth(
  * connections are not cut here; their conntrack entries expire by the idle timeouts.
  */
 export function deleteService(maps: DatapathMaps, state: InstanceState, service: ServiceView): void {
-  maps.get('services').delete(encodeServiceKey({ vip: service.vip, port: service.port }));
+  maps
+    .get('services')
+    .delete(encodeServiceKey({ vip: service.vip, port: service.port, protocol: service.protocol }));
   maps.get('maglev').delete(encodeServiceId(service.id));
   for (const b of service.backends) maps.get('backends').delete(encodeBackendId(b.id));
   delete state.serviceNames[service.key];
@@ -456,7 +481,7 @@ function toView(
   ringSlots: Uint32Array | undefined,
   state: InstanceState,
 ): ServiceView {
-  const keyText = serviceKeyText({ address: key.vip, port: key.port, family: key.family });
+  const keyText = serviceKeyText({ address: key.vip, port: key.port, family: key.family }, key.protocol);
   const slots = new Map<number, number>();
   for (const id of ringSlots ?? []) if (id !== 0) slots.set(id, (slots.get(id) ?? 0) + 1);
   const total = ringSlots?.length ?? 1;
@@ -467,7 +492,7 @@ function toView(
     vip: key.vip,
     port: key.port,
     family: key.family,
-    protocol: 'tcp',
+    protocol: key.protocol,
     mode: record.mode,
     snat: record.snatAddr,
     liveness: record.liveness,

@@ -53,12 +53,17 @@ export function servicesFromManifests(contents: ManifestContents): ManifestReadi
     reading.notes.push(...settings.notes);
     if (service.ports.length === 0) throw fieldError({ doc: service.doc, path: 'spec.ports' }, 'is empty');
     for (const port of service.ports) {
-      if (port.protocol !== 'TCP') {
+      if (port.protocol !== 'TCP' && port.protocol !== 'UDP') {
         throw fieldError(
           { doc: service.doc, path: `spec.ports[${port.index}].protocol` },
-          `"${port.protocol}" is not supported: lbctl balances TCP only`,
-          'leave UDP and SCTP ports to another load balancer',
+          `"${port.protocol}" is not supported: lbctl balances TCP and UDP`,
+          'leave SCTP ports to another load balancer',
           'UNSUPPORTED',
+        );
+      }
+      if (port.protocol === 'UDP' && settings.liveness) {
+        reading.notes.push(
+          `${service.doc} spec.ports[${port.index}]: UDP port without liveness (the agent's probe is a TCP handshake)`,
         );
       }
     }
@@ -82,13 +87,15 @@ export function servicesFromManifests(contents: ManifestContents): ManifestReadi
                 family: vip.family,
                 dualStack: vips.length > 1,
               });
+        const protocol = port.protocol === 'UDP' ? 'udp' : 'tcp';
         const spec: ServiceSpec = {
           name,
           vip: { family: vip.family, address: vip.address, port: port.port },
+          protocol,
           mode: settings.mode,
           backends,
           ppv2: settings.ppv2,
-          liveness: settings.liveness,
+          liveness: settings.liveness && protocol === 'tcp',
         };
         atField(where, () => validateService(spec));
         reading.services.push({

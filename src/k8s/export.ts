@@ -85,10 +85,19 @@ function serviceObject(service: ServiceView, objectName: string): K8sObject {
       type: 'LoadBalancer',
       loadBalancerClass: LOXILB_CLASS,
       // With several backend ports the slices carry each number, and targetPort is not consulted.
-      ports: [{ port: service.port, protocol: 'TCP', ...(ports.size === 1 ? { targetPort: onlyPort } : {}) }],
+      ports: [
+        {
+          port: service.port,
+          protocol: k8sProtocol(service),
+          ...(ports.size === 1 ? { targetPort: onlyPort } : {}),
+        },
+      ],
     },
   };
 }
+
+/** Kubernetes spells the protocol in capitals. */
+const k8sProtocol = (service: ServiceView) => (service.protocol === 'udp' ? 'UDP' : 'TCP');
 
 function sliceObjects(service: ServiceView, objectName: string): K8sObject[] {
   const byPort = new Map<number, string[]>();
@@ -101,7 +110,7 @@ function sliceObjects(service: ServiceView, objectName: string): K8sObject[] {
       labels: { [SERVICE_NAME_LABEL]: objectName, [MANAGED_BY_LABEL]: MANAGED_BY },
     },
     addressType: service.family === 4 ? 'IPv4' : 'IPv6',
-    ports: [{ name: '', port, protocol: 'TCP' }],
+    ports: [{ name: '', port, protocol: k8sProtocol(service) }],
     endpoints: addresses.map((address) => ({ addresses: [address], conditions: { ready: true } })),
   }));
 }

@@ -1,4 +1,5 @@
 import { readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { withNetns } from '../bpf/netns.js';
 import { attachInterfaces, detachInterfaces } from '../core/attach.js';
@@ -17,11 +18,13 @@ import { curlFrom } from './curl.js';
 import { startHaproxy } from './haproxy.js';
 import { startNginx } from './nginx.js';
 import { createTopology, destroyTopologies, destroyTopology, type Topology } from './topology.js';
+import { digFrom, queryClients, startUnbound, unboundLogFile } from './unbound.js';
 
 /**
  * `lbctl lab`: a self-contained demo on one machine. Namespaces for a client, the balancer (lbctl attached
  * on both of its interfaces) and backends (two nginx with `proxy_protocol`, one HAProxy with
- * `accept-proxy`), plus IPv4 and IPv6 services with PPv2. Everything it starts is recorded in a state file
+ * `accept-proxy`, one unbound reading PPv2 on every UDP query), plus IPv4 and IPv6 services with PPv2 (TCP,
+ * and UDP for DNS). Everything it starts is recorded in a state file
  * so `lab down` stops exactly those processes and removes exactly those namespaces.
  */
 export const LAB_PREFIX = 'lbctl-lab';
@@ -39,8 +42,10 @@ export interface LabServiceInfo {
   name: string;
   vip: string;
   backends: string[];
-  receiver: 'nginx' | 'haproxy';
+  receiver: 'nginx' | 'haproxy' | 'unbound';
   tlvs: string[];
+  /** Default TCP. */
+  protocol?: 'udp';
 }
 
 export interface LabState {
@@ -107,6 +112,20 @@ export async function labUp(): Promise<LabState> {
       dir: haproxy.dir,
       addresses: haproxy.addresses,
     });
+    const unbound = await startUnbound({
+      netns: topology.ns.backends,
+      addresses: [be1, be1v6],
+      // unbound checks the socket peer (the balancer's SNAT address) and then the client the header names
+      allow: [topology.lb.backend4, topology.lb.backend6, ...topology.client.ipv4, ...topology.client.ipv6],
+      detached: true,
+    });
+    lab.processes.push({
+      role: 'unbound',
+      pid: unbound.pid,
+      startTime: unbound.startTime,
+      dir: unbound.dir,
+      addresses: unbound.addresses,
+    });
 
     const v4 = topology.vip.ipv4;
     const v6 = topology.vip.ipv6;
@@ -139,6 +158,22 @@ export async function labUp(): Promise<LabState> {
         receiver: 'haproxy',
         tlvs: ['unique-id', 'crc32c'],
       },
+      {
+        name: 'dns4',
+        vip: hostPort(v4, 53),
+        backends: [hostPort(be1, 53)],
+        receiver: 'unbound',
+        tlvs: ['unique-id', 'crc32c'],
+        protocol: 'udp',
+      },
+      {
+        name: 'dns6',
+        vip: hostPort(v6, 53),
+        backends: [hostPort(be1v6, 53)],
+        receiver: 'unbound',
+        tlvs: ['unique-id', 'crc32c'],
+        protocol: 'udp',
+      },
     ];
     await configureBalancer(topology, lab.services);
     writeJsonAtomic(LAB_FILE, lab);
@@ -161,6 +196,7 @@ async function configureBalancer(topology: Topology, services: readonly LabServi
           const spec: ServiceSpec = {
             name: service.name,
             vip: parseEndpoint(service.vip),
+            protocol: service.protocol,
             mode: 'fullnat',
             backends: service.backends.map(parseBackend),
             ppv2: { enabled: true, ...parsePpv2Options(service.tlvs) },
@@ -189,6 +225,10 @@ export interface DemoRow {
 export async function labDemo(lab: LabState): Promise<DemoRow[]> {
   const rows: DemoRow[] = [];
   for (const service of lab.services) {
+    if (service.receiver === 'unbound') {
+      rows.push(await dnsDemo(lab, service));
+      continue;
+    }
     const res = await curlFrom(lab.topology.ns.client, `http://${service.vip}/whoami`, [], 5);
     const view = JSON.parse(res.body) as Record<string, string>;
     const client = hostPort(res.localIp, res.localPort);
@@ -215,6 +255,29 @@ export async function labDemo(lab: LabState): Promise<DemoRow[]> {
     );
   }
   return rows;
+}
+
+/**
+ * One DNS query over UDP from the client namespace; unbound logs the client the PPv2 header named (an address:
+ * it logs no port, and dig prints none).
+ */
+async function dnsDemo(lab: LabState, service: LabServiceInfo): Promise<DemoRow> {
+  const vip = parseEndpoint(service.vip);
+  const t = lab.topology;
+  const source = (vip.family === 4 ? t.client.ipv4[0] : t.client.ipv6[0]) ?? '';
+  const answer = await digFrom(t.ns.client, vip.address, vip.port, source);
+  const dir = lab.processes.find((p) => p.role === 'unbound')?.dir;
+  const log = dir ? await readFile(unboundLogFile(dir), 'utf8').catch(() => '') : '';
+  const sawClient = answer.status === 'NOERROR' ? queryClients(log).pop() : undefined;
+  return {
+    service: service.name,
+    vip: service.vip,
+    client: source,
+    backend: service.backends[0] ?? '-',
+    backendSawClient: sawClient ?? `- (${answer.status ?? 'no answer'})`,
+    backendPeer: '-',
+    uniqueId: '-',
+  };
 }
 
 /** A backend's view of an endpoint; '-' where the backend reported none. */

@@ -131,6 +131,7 @@ export const STATE_SHORT: Record<ConnectionView['state'], string> = {
   established: 'est',
   fin: 'fin',
   closed: 'cls',
+  udp: 'udp',
 };
 
 /** The PPv2 column: "yes" (injected), "wait" (expected, not yet sent), "off". */

@@ -57,10 +57,14 @@ export function toHeaderLine(event: EventSample): HeaderLine {
 const endpoint = (address: string | undefined, port: number | undefined): string =>
   address === undefined ? '-' : hostPort(address, String(port));
 
-/** "PROXY TCP4 192.0.2.10:51234 -> 203.0.113.10:80" (v1 spelling of the v2 family, as tools print it). */
+/**
+ * "PROXY TCP4 192.0.2.10:51234 -> 203.0.113.10:80" (v1 spelling of the v2 family, as tools print it); a DGRAM
+ * header (UDP services) reads UDP4 / UDP6.
+ */
 export function headerSummary(h: PlainHeader): string {
   if (h.command === 'LOCAL' || h.family === 'UNSPEC') return `${h.command} ${h.family}`;
-  const proto = h.family === 'INET6' ? 'TCP6' : h.family === 'INET' ? 'TCP4' : h.family;
+  const transport = h.transport === 'DGRAM' ? 'UDP' : 'TCP';
+  const proto = h.family === 'INET6' ? `${transport}6` : h.family === 'INET' ? `${transport}4` : h.family;
   return `${h.command} ${proto} ${endpoint(h.src, h.srcPort)} -> ${endpoint(h.dst, h.dstPort)}`;
 }
 

@@ -37,7 +37,7 @@ describe('lbctl lab', { skip }, () => {
     lab = out.lab;
     assert.deepEqual(
       out.demo.map((r) => r.service),
-      ['web4', 'web6', 'haproxy4', 'haproxy6'],
+      ['web4', 'web6', 'haproxy4', 'haproxy6', 'dns4', 'dns6'],
     );
     for (const row of out.demo) {
       assert.equal(row.backendSawClient, row.client, `${row.service}: PPv2 carries the real client`);

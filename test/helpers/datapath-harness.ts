@@ -20,6 +20,7 @@ import {
   type Counters,
   type CtEntry,
   type CtKey,
+  type CtKeyInput,
   type DetachingMode,
   decodeCtEntry,
   decodeCtKey,
@@ -38,6 +39,7 @@ import {
   type Mode,
   type PortRange,
   PROGRAM,
+  type Protocol,
   RECORD_SIZES,
   sumPerCpuStats,
 } from '../../src/bpf/records.js';
@@ -78,6 +80,8 @@ export interface ServiceSpec {
   id: number;
   vip: string;
   port: number;
+  /** Default TCP. */
+  protocol?: Protocol;
   mode: Mode;
   ppv2: boolean;
   uniqueId?: boolean;
@@ -217,7 +221,7 @@ export class DatapathHarness {
     );
     this.map('maglev').update(encodeServiceId(spec.id), encodeMaglevRing(ring));
     this.map('services').update(
-      encodeServiceKey({ vip: spec.vip, port: spec.port }),
+      encodeServiceKey({ vip: spec.vip, port: spec.port, protocol: spec.protocol }),
       encodeService({
         id: spec.id,
         mode: spec.mode,
@@ -249,7 +253,7 @@ export class DatapathHarness {
       encodeConfig({
         bootId: 0x1122334455667788n,
         ...this.config,
-        timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0 },
+        timeouts: { synSentS: 0, establishedS: 0, finS: 0, closedS: 0, udpS: 0 },
       }),
     );
   }
@@ -269,8 +273,8 @@ export class DatapathHarness {
   }
 
   /** Remove a service's key (its backends and ring stay, as between two control-plane steps). */
-  deleteService(vip: string, port: number): void {
-    this.map('services').delete(encodeServiceKey({ vip, port }));
+  deleteService(vip: string, port: number, protocol?: Protocol): void {
+    this.map('services').delete(encodeServiceKey({ vip, port, protocol }));
   }
 
   /**
@@ -322,7 +326,7 @@ export class DatapathHarness {
   }
 
   /** A conntrack entry by its key, decoded by records.ts. */
-  conntrackEntry(key: Omit<CtKey, 'family' | 'protocol'>): CtEntry | undefined {
+  conntrackEntry(key: CtKeyInput): CtEntry | undefined {
     const value = this.map('conntrack').lookup(encodeCtKey(key));
     return value === undefined ? undefined : decodeCtEntry(value);
   }

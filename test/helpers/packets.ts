@@ -20,6 +20,7 @@ const ETH_P_IPV6 = 0x86dd;
 const IPPROTO_TCP = 6;
 const IPPROTO_ICMP = 1;
 const IPPROTO_ICMPV6 = 58;
+const IPPROTO_UDP = 17;
 
 export type TcpOption =
   | { kind: 'mss'; value: number }
@@ -416,5 +417,97 @@ function parseQuoted(family: 4 | 6, ip: Buffer): QuotedSegment {
       ? internetChecksum(pseudoHeader(family, src, dst, total - hl), tcp.subarray(0, total - hl)) === 0
       : undefined,
     bytes: Buffer.from(ip),
+  };
+}
+
+export interface Datagram {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  payload: Buffer;
+  /** IPv4 only: send without a checksum (0), as RFC 768 allows. */
+  noChecksum?: boolean;
+}
+
+export interface ParsedDatagram extends Required<Omit<Datagram, 'noChecksum'>> {
+  family: 4 | 6;
+  ipChecksumOk: boolean;
+  /** The UDP checksum verifies, or is 0 (none) over IPv4. */
+  udpChecksumOk: boolean;
+  /** The UDP checksum field as it is. */
+  udpChecksum: number;
+  /** The UDP header's length field equals the IP payload length. */
+  udpLengthOk: boolean;
+  ipInvariant: Buffer;
+}
+
+/** A whole Ethernet frame with a UDP datagram, IP and UDP checksums correct. */
+export function buildUdpFrame(d: Datagram): Buffer {
+  const src = addressBytes(d.src);
+  const dst = addressBytes(d.dst);
+  if (src.family !== dst.family) throw new RangeError('source and destination families differ');
+  const udp = Buffer.alloc(8 + d.payload.length);
+  udp.writeUInt16BE(d.sport, 0);
+  udp.writeUInt16BE(d.dport, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  d.payload.copy(udp, 8);
+  if (!(d.noChecksum && src.family === 4)) {
+    const sum = internetChecksum(
+      pseudoHeader(src.family, src.bytes, dst.bytes, udp.length, IPPROTO_UDP),
+      udp,
+    );
+    udp.writeUInt16BE(sum === 0 ? 0xffff : sum, 6);
+  }
+  return ethernetFrame(src.family, ipHeader(src.family, src.bytes, dst.bytes, IPPROTO_UDP, udp.length), udp);
+}
+
+/** Parse a UDP frame built by buildUdpFrame or rewritten by the datapath; throws on anything else. */
+export function parseUdpFrame(frame: Buffer): ParsedDatagram {
+  const ethertype = frame.readUInt16BE(12);
+  const l3 = frame.subarray(ETH_HLEN);
+  let family: 4 | 6;
+  let src: Buffer;
+  let dst: Buffer;
+  let udp: Buffer;
+  let ipChecksumOk = true;
+  let ipInvariant: Buffer;
+  if (ethertype === ETH_P_IP) {
+    family = 4;
+    if (l3[0] !== 0x45 || l3[9] !== IPPROTO_UDP) throw new RangeError('not IPv4/UDP without options');
+    const total = l3.readUInt16BE(2);
+    if (total > l3.length) throw new RangeError(`IPv4 total length ${total} > ${l3.length} bytes present`);
+    ipChecksumOk = internetChecksum(l3.subarray(0, 20)) === 0;
+    src = l3.subarray(12, 16);
+    dst = l3.subarray(16, 20);
+    udp = l3.subarray(20, total);
+    ipInvariant = Buffer.concat([l3.subarray(0, 2), l3.subarray(4, 10)]);
+  } else if (ethertype === ETH_P_IPV6) {
+    family = 6;
+    if (l3[6] !== IPPROTO_UDP) throw new RangeError('not IPv6/UDP');
+    const payloadLen = l3.readUInt16BE(4);
+    if (40 + payloadLen > l3.length)
+      throw new RangeError(`IPv6 payload length ${payloadLen} exceeds the frame`);
+    src = l3.subarray(8, 24);
+    dst = l3.subarray(24, 40);
+    udp = l3.subarray(40, 40 + payloadLen);
+    ipInvariant = Buffer.concat([l3.subarray(0, 4), l3.subarray(6, 8)]);
+  } else {
+    throw new RangeError(`ethertype 0x${ethertype.toString(16)} is neither IPv4 nor IPv6`);
+  }
+  const udpChecksum = udp.readUInt16BE(6);
+  const sum = internetChecksum(pseudoHeader(family, src, dst, udp.length, IPPROTO_UDP), udp);
+  return {
+    family,
+    src: family === 4 ? formatIPv4(src, 0) : formatIPv6(src, 0),
+    dst: family === 4 ? formatIPv4(dst, 0) : formatIPv6(dst, 0),
+    sport: udp.readUInt16BE(0),
+    dport: udp.readUInt16BE(2),
+    payload: Buffer.from(udp.subarray(8)),
+    ipChecksumOk,
+    udpChecksum,
+    udpChecksumOk: (family === 4 && udpChecksum === 0) || sum === 0,
+    udpLengthOk: udp.readUInt16BE(4) === udp.length,
+    ipInvariant,
   };
 }

@@ -6,13 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  type Counters,
-  type CtEntry,
-  type CtKey,
-  DEFAULT_SNAT_PORTS,
-  type Mode,
-} from '../../src/bpf/records.js';
+import { type Counters, DEFAULT_SNAT_PORTS } from '../../src/bpf/records.js';
 import { decodeProxyHeader, encodeV1, TlvType, type V2InetHeader } from '../../src/ppv2/index.js';
 import {
   addServices,

@@ -300,7 +300,7 @@ const CASES: CodecCase[] = [
       bootId: 0x0102030405060708n,
       events: true,
       detaching: 'drain',
-      timeouts: { synSentS: 31, establishedS: 901, finS: 61, closedS: 11 },
+      timeouts: { synSentS: 31, establishedS: 901, finS: 61, closedS: 11, udpS: 17 },
       snatPorts: { min: 20000, max: 29999 },
     },
     raw: {
@@ -312,6 +312,7 @@ const CASES: CodecCase[] = [
       timeout_closed_s: 11,
       snat_port_min: 20000,
       snat_port_max: 29999,
+      timeout_udp_s: 17,
     },
     encode: records.encodeConfig,
     decode: records.decodeConfig,

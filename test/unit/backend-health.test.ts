@@ -8,7 +8,6 @@ import { describe, it } from 'node:test';
 import { decodeBackend, decodeMaglevRing, encodeBackendId, LB_LIMITS } from '../../src/bpf/records.js';
 import { ringMembers, summarizeHealth } from '../../src/core/backend-health.js';
 import { parseEndpoint } from '../../src/core/endpoint.js';
-import type { DatapathMaps } from '../../src/core/maps.js';
 import { parseBackend } from '../../src/core/service-spec.js';
 import {
   addService,
@@ -19,55 +18,7 @@ import {
   updateService,
 } from '../../src/core/services.js';
 import type { InstanceState } from '../../src/core/state-file.js';
-import { LbctlError } from '../../src/errors.js';
-
-/** A hash map keyed by the key's bytes, with the update flags the kernel enforces. */
-class MemoryMap {
-  readonly data = new Map<string, Buffer>();
-  writes = 0;
-  failNextUpdate = false;
-
-  lookup(key: Buffer): Buffer | undefined {
-    return this.data.get(key.toString('hex'));
-  }
-
-  update(key: Buffer, value: Buffer, flag: 'any' | 'noexist' | 'exist' = 'any'): void {
-    if (this.failNextUpdate) {
-      this.failNextUpdate = false;
-      throw new LbctlError('FAILURE', 'update failed (test)');
-    }
-    const k = key.toString('hex');
-    if (flag === 'noexist' && this.data.has(k)) throw new LbctlError('CONFLICT', `exists: ${k}`);
-    if (flag === 'exist' && !this.data.has(k)) throw new LbctlError('NOT_FOUND', `missing: ${k}`);
-    this.data.set(k, Buffer.from(value));
-    this.writes++;
-  }
-
-  delete(key: Buffer): boolean {
-    return this.data.delete(key.toString('hex'));
-  }
-
-  *entries(): Generator<[Buffer, Buffer]> {
-    for (const [k, v] of this.data) yield [Buffer.from(k, 'hex'), v];
-  }
-
-  fillPerCpu(value: Buffer): Buffer {
-    return value;
-  }
-}
-
-function memoryMaps() {
-  const maps = new Map<string, MemoryMap>();
-  const get = (name: string) => {
-    let map = maps.get(name);
-    if (!map) {
-      map = new MemoryMap();
-      maps.set(name, map);
-    }
-    return map;
-  };
-  return { maps: { get } as unknown as DatapathMaps, map: get };
-}
+import { memoryMaps } from '../helpers/memory-maps.js';
 
 const state = (): InstanceState => ({ version: 1, interfaces: {}, serviceNames: {} });
 

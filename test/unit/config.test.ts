@@ -20,7 +20,7 @@ function fakeMaps(initial: Buffer | undefined) {
   return { maps: maps as unknown as DatapathMaps, writes, current: () => value };
 }
 
-const stored = (timeouts = { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 }) =>
+const stored = (timeouts = { synSentS: 30, establishedS: 900, finS: 60, closedS: 10, udpS: 60 }) =>
   encodeConfig({
     bootId: 0x0123456789abcdefn,
     events: true,
@@ -31,9 +31,15 @@ const stored = (timeouts = { synSentS: 30, establishedS: 900, finS: 60, closedS:
 
 describe('config: conntrack timeouts in lb_config', () => {
   it('shows a stored 0 as the default it stands for', () => {
-    const { maps } = fakeMaps(stored({ synSentS: 0, establishedS: 120, finS: 0, closedS: 3 }));
+    const { maps } = fakeMaps(stored({ synSentS: 0, establishedS: 120, finS: 0, closedS: 3, udpS: 0 }));
     const view = readConfig(maps);
-    assert.deepEqual(view.timeoutsSeconds, { synSentS: 30, establishedS: 120, finS: 60, closedS: 3 });
+    assert.deepEqual(view.timeoutsSeconds, {
+      synSentS: 30,
+      establishedS: 120,
+      finS: 60,
+      closedS: 3,
+      udpS: 60,
+    });
     assert.deepEqual(view.defaultsSeconds, DEFAULT_TIMEOUTS_S);
     assert.equal(view.bootId, '0123456789abcdef');
   });
@@ -43,14 +49,25 @@ describe('config: conntrack timeouts in lb_config', () => {
     const view = updateTimeouts(maps, { closedS: 2, finS: 5 });
     assert.equal(writes.length, 1, 'one map update');
     const record = decodeConfig(current() as Buffer);
-    assert.deepEqual(record.timeouts, { synSentS: 30, establishedS: 900, finS: 5, closedS: 2 });
+    assert.deepEqual(record.timeouts, { synSentS: 30, establishedS: 900, finS: 5, closedS: 2, udpS: 60 });
     assert.equal(record.bootId, 0x0123456789abcdefn);
     assert.equal(record.events, true);
     assert.deepEqual(view.timeoutsSeconds, record.timeouts);
   });
 
+  it('sets the UDP flow timeout alone', () => {
+    const { maps, current } = fakeMaps(stored());
+    updateTimeouts(maps, { udpS: 15 });
+    const record = decodeConfig(current() as Buffer);
+    assert.equal(record.timeouts.udpS, 15);
+    assert.equal(record.timeouts.establishedS, 900);
+    assert.throws(() => updateTimeouts(maps, { udpS: -3 }), lbctlErrorOf('USAGE', { mentions: ['UDP'] }));
+  });
+
   it('restores a default with 0', () => {
-    const { maps, current } = fakeMaps(stored({ synSentS: 30, establishedS: 900, finS: 60, closedS: 2 }));
+    const { maps, current } = fakeMaps(
+      stored({ synSentS: 30, establishedS: 900, finS: 60, closedS: 2, udpS: 0 }),
+    );
     updateTimeouts(maps, { closedS: 0 });
     assert.equal(decodeConfig(current() as Buffer).timeouts.closedS, DEFAULT_TIMEOUTS_S.closedS);
   });

@@ -87,6 +87,7 @@ describe('k8s services: the issue example', () => {
     assert.deepEqual(s?.spec, {
       name: 'tcp-lb-fullnat',
       vip: { family: 4, address: '203.0.113.10', port: 57002 },
+      protocol: 'tcp',
       mode: 'fullnat',
       backends: [
         { family: 4, address: '198.51.100.2', port: 80, weight: 1 },
@@ -470,11 +471,56 @@ describe('k8s services: annotations', () => {
     });
   }
 
-  it('refuses UDP ports as unsupported', () => {
+  it('refuses SCTP ports as unsupported', () => {
     assert.throws(
-      () => read(service({ annotations: VIP, spec: { ports: [{ port: 53, protocol: 'UDP' }] } }), slice()),
-      fails('UNSUPPORTED', ['spec.ports[0].protocol', '"UDP"']),
+      () =>
+        read(service({ annotations: VIP, spec: { ports: [{ port: 38412, protocol: 'SCTP' }] } }), slice()),
+      fails('UNSUPPORTED', ['spec.ports[0].protocol', '"SCTP"']),
     );
+  });
+
+  it('maps a UDP port to a UDP service with the annotations; a TCP port of the same number stays apart', () => {
+    const reading = read(
+      service({
+        name: 'dns',
+        annotations: {
+          ...VIP,
+          'loxilb.io/lbmode': 'fullnat',
+          'loxilb.io/useproxyprotov2': 'yes',
+          'loxilb.io/liveness': 'yes',
+          'lbctl.io/ppv2-tlvs': 'unique-id,crc32c',
+        },
+        spec: {
+          ports: [
+            { name: 'dns-udp', port: 53, protocol: 'UDP', targetPort: 5353 },
+            { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 5353 },
+          ],
+        },
+      }),
+      slice({
+        service: 'dns',
+        ports: [
+          { name: 'dns-udp', port: 5353, protocol: 'UDP' },
+          { name: 'dns-tcp', port: 5353, protocol: 'TCP' },
+        ],
+      }),
+    );
+    const byProtocol = new Map(reading.services.map((x) => [x.spec.protocol, x.spec]));
+    assert.equal(reading.services.length, 2);
+    const udp = byProtocol.get('udp');
+    assert.deepEqual(udp?.vip, { family: 4, address: '203.0.113.10', port: 53 });
+    assert.equal(udp?.mode, 'fullnat');
+    assert.deepEqual(udp?.ppv2, { enabled: true, version: 2, uniqueId: true, crc32c: true, tlvs: [] });
+    assert.deepEqual(
+      backendsOf(
+        reading,
+        reading.services.findIndex((x) => x.spec.protocol === 'udp'),
+      ),
+      ['198.51.100.2:5353', '198.51.100.3:5353'],
+    );
+    assert.equal(udp?.liveness, false, 'no TCP probe for a UDP port');
+    assert.equal(byProtocol.get('tcp')?.liveness, true);
+    assert.ok(reading.notes.some((n) => n.includes('spec.ports[0]') && n.includes('UDP')));
   });
 });
 

@@ -326,7 +326,7 @@ describe('records: config, counters, events', () => {
       bootId: 0x0102030405060708n,
       events: true,
       detaching: null,
-      timeouts: { synSentS: 30, establishedS: 900, finS: 60, closedS: 10 },
+      timeouts: { synSentS: 30, establishedS: 900, finS: 60, closedS: 10, udpS: 45 },
       snatPorts: { min: 61000, max: 65535 },
     };
     const buf = encodeConfig(cfg);

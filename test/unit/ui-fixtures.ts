@@ -71,6 +71,7 @@ export function connection(
     backendSees: '198.51.100.1:40000',
     service: 'web',
     serviceId: 1,
+    protocol: 'tcp',
     state: 'established',
     mode: 'fullnat',
     ppv2: { expected: true, injected: true, headerBytes: 28, reinjections: 0 },

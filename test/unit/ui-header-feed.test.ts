@@ -28,6 +28,25 @@ describe('header feed: events decoded with the PPv2 codec', () => {
     assert.ok(event.headerHex.startsWith('0d0a0d0a000d0a515549540a21'), 'a v2 PROXY header');
   });
 
+  it('names a DGRAM header (UDP services) UDP4 / UDP6', () => {
+    for (const [byte, text] of [
+      ['12', /PROXY UDP4 192\.0\.2\.10:40000 -> 203\.0\.113\.10:53$/],
+      ['22', /PROXY UDP6 \[2001:db8::10\]:40000 -> \[2001:db8::1\]:53$/],
+    ] as const) {
+      const block =
+        byte === '12'
+          ? '000cc000020acb00710a9c400035'
+          : '00242001' + '0db8000000000000000000000010' + '20010db8000000000000000000000001' + '9c400035';
+      const event = {
+        ...headerEvent('192.0.2.10', 1, T0),
+        headerHex: `0d0a0d0a000d0a515549540a21${byte}${block}`,
+      };
+      const line = toHeaderLine(event);
+      assert.equal(line.error, null);
+      assert.match(headerLineText(line, { raw: false, service: 'dns' }), text);
+    }
+  });
+
   it('writes IPv6 endpoints in brackets', () => {
     const event = {
       ...headerEvent('192.0.2.10', 1, T0),

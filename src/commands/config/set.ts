@@ -26,10 +26,12 @@ const TIMEOUT_FLAGS = {
   'timeout-established': 'establishedS',
   'timeout-fin': 'finS',
   'timeout-closed': 'closedS',
+  'timeout-udp': 'udpS',
 } as const satisfies Record<string, keyof Timeouts>;
 
 export default class ConfigSet extends DatapathCommand<typeof ConfigSet> {
-  static override summary = 'Change the conntrack idle timeouts per TCP state, or the SNAT port range.';
+  static override summary =
+    'Change the conntrack idle timeouts per TCP state and for UDP flows, or the SNAT port range.';
 
   static override description =
     `The datapath sweeps its connection table once a second and removes every connection idle for longer than
@@ -46,6 +48,7 @@ balanced connection holds. New connections take the new range; live ones keep th
     '<%= config.bin %> <%= command.id %> --timeout-closed 2 --timeout-fin 5',
     '<%= config.bin %> <%= command.id %> --timeout-established 3600 --json',
     '<%= config.bin %> <%= command.id %> --snat-ports 61000-65535   # above the default ephemeral range (32768-60999)',
+    '<%= config.bin %> <%= command.id %> --timeout-udp 10',
     `<%= config.bin %> <%= command.id %> --timeout-closed 0   # back to the default (${DEFAULT_TIMEOUTS_S.closedS} s)`,
   ];
 
@@ -54,6 +57,9 @@ balanced connection holds. New connections take the new range; live ones keep th
     'timeout-established': timeoutFlag('ESTABLISHED', 'establishedS'),
     'timeout-fin': timeoutFlag('half-closed (FIN)', 'finS'),
     'timeout-closed': timeoutFlag('CLOSED (both FINs or a RST seen)', 'closedS'),
+    'timeout-udp': Flags.integer({
+      summary: `Idle timeout in seconds for UDP flows, since the last datagram either way (default ${DEFAULT_TIMEOUTS_S.udpS}; 0 restores it).`,
+    }),
     'snat-ports': Flags.string({
       summary: `fullnat SNAT source ports, MIN-MAX within 1024-65535 and outside net.ipv4.ip_local_port_range (default ${formatPortRange(DEFAULT_SNAT_PORTS)}).`,
     }),

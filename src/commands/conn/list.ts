@@ -8,7 +8,8 @@ import { type ConnectionView, listConnections } from '../../core/connections.js'
 import { findService, listServices } from '../../core/services.js';
 
 export default class ConnList extends DatapathCommand<typeof ConnList> {
-  static override summary = 'List live connections: client, VIP, backend, TCP state, PPv2, bytes and age.';
+  static override summary =
+    'List live connections and UDP flows: client, VIP, backend, TCP state (udp), PPv2, bytes and age.';
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -22,7 +23,10 @@ export default class ConnList extends DatapathCommand<typeof ConnList> {
     address: Flags.string({
       summary: 'Only connections whose client, VIP or backend is this ADDR or ADDR:PORT.',
     }),
-    state: Flags.option({ summary: 'Only connections in this TCP state.', options: CT_STATES.slice(1) })(),
+    state: Flags.option({
+      summary: 'Only connections in this TCP state, or udp for UDP flows.',
+      options: CT_STATES.slice(1),
+    })(),
     limit: Flags.integer({
       summary: 'Show at most this many rows (the total is still counted).',
       default: 100,

@@ -7,6 +7,7 @@ import { renderServiceDetail } from '../../cli/service-render.js';
 import { parseEndpoint } from '../../core/endpoint.js';
 import { planAdd } from '../../core/service-plan.js';
 import {
+  PROTOCOLS,
   parseBackend,
   parsePpv2Options,
   proxyVersionFromFlags,
@@ -19,12 +20,16 @@ import { saveState, withInstanceLock } from '../../core/state-file.js';
 
 export default class ServiceAdd extends DatapathCommand<typeof ServiceAdd> {
   static override summary =
-    'Add a TCP service (VIP:PORT) with its backends, optionally injecting a PROXY protocol v2 or v1 header.';
+    'Add a TCP or UDP service (VIP:PORT) with its backends, optionally injecting a PROXY protocol v2 or v1 header.';
 
   static override description =
     `New connections to VIP:PORT are spread over the backends by a weighted Maglev table and then stay
 on their backend. With --ppv2, each connection's byte stream starts with a PROXY v2 header carrying the client's
-real address and port; with --proxy-protocol v1, the v1 text line instead. The service goes live only once it is complete; invalid input changes nothing.`;
+real address and port; with --proxy-protocol v1, the v1 text line instead (TCP only). A UDP service (--protocol
+udp) tracks flows (client address and port) with their own idle timeout (config set --timeout-udp); with --ppv2
+every datagram towards a backend carries its own header, and replies go back from VIP:PORT without one. A
+datagram the header would push past the egress MTU is dropped and counted (drop_udp_too_big), never fragmented.
+The service goes live only once it is complete; invalid input changes nothing.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.10:80 --backend 198.51.100.2:80 --backend 198.51.100.3:80 --ppv2',
@@ -33,6 +38,7 @@ real address and port; with --proxy-protocol v1, the v1 text line instead. The s
     '<%= config.bin %> <%= command.id %> 203.0.113.10:25 --backend 198.51.100.5:25 --proxy-protocol v1 --name smtp',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:443 --backend 198.51.100.2:443 --backend 198.51.100.3:443 --ppv2 --liveness --name tls',
     '<%= config.bin %> <%= command.id %> 203.0.113.10:81 --backend 198.51.100.2:81 --dry-run',
+    '<%= config.bin %> <%= command.id %> 203.0.113.10:53 --protocol udp --backend 198.51.100.2:53 --backend 198.51.100.3:53 --ppv2 --name dns',
   ];
 
   static override args = {
@@ -44,9 +50,14 @@ real address and port; with --proxy-protocol v1, the v1 text line instead. The s
 
   static override flags = {
     ...serviceFlags,
+    protocol: Flags.option({
+      summary: 'tcp (connections) or udp (flows; with --ppv2 a header on every datagram).',
+      options: PROTOCOLS,
+      default: 'tcp' as const,
+    })(),
     backend: backendFlag(true),
     ppv2: Flags.boolean({
-      summary: 'Inject a PROXY protocol v2 header at the start of each connection.',
+      summary: 'Inject a PROXY protocol v2 header at the start of each connection (UDP: on every datagram).',
       default: false,
     }),
     name: Flags.string({ summary: 'A name to refer to the service by (lower-case letters, digits, "-").' }),
@@ -81,6 +92,7 @@ real address and port; with --proxy-protocol v1, the v1 text line instead. The s
     return {
       name: flags.name,
       vip: parseEndpoint(this.args.vip),
+      protocol: flags.protocol,
       mode: flags.mode ?? 'fullnat',
       backends: (flags.backend ?? []).map(parseBackend),
       ppv2: { enabled: version !== undefined, version: version ?? 2, ...options },
