@@ -170,6 +170,15 @@ export function uploadCheck(
   );
 }
 
+/** The large-table contender's held connections are all still in the table: none was evicted or expired. */
+export function heldConnectionsCheck(found: number, held: number): Check {
+  return check(
+    'conntrack: held connections kept',
+    found === held,
+    `${found.toLocaleString('en-US')} of ${held.toLocaleString('en-US')} held connections in the table after the run`,
+  );
+}
+
 /** Room for the request line and headers wrk sends before each upload body (they take about 130 bytes). */
 export const UPLOAD_HEAD_ALLOWANCE = 1024;
 

@@ -19,6 +19,12 @@ import { hostPort } from '../src/host-port.js';
 import { type Daemon, run, spawnDaemon } from '../src/sys/run.js';
 import type { Cleanup } from './cleanup.js';
 import {
+  countHeldConnections,
+  type HeldConnectionTarget,
+  holdConnections,
+  releaseConnections,
+} from './held-connections.js';
+import {
   BENCH_VIPS,
   type BenchLab,
   LBCTL_SNAT_ADDRESS,
@@ -26,7 +32,17 @@ import {
   PLAIN_SHARED_ADDRESS,
   PPV2_PORT,
 } from './lab.js';
-import type { ContenderId, ContenderSpec, ScenarioSpec } from './plan.js';
+import {
+  type ConntrackTableSpec,
+  type ContenderId,
+  type ContenderSpec,
+  contenderSpec,
+  type ScenarioSpec,
+  SUBJECT,
+} from './plan.js';
+
+const sameTable = (a: ConntrackTableSpec | undefined, b: ConntrackTableSpec | undefined) =>
+  a?.maxConnections === b?.maxConnections && a?.heldConnections === b?.heldConnections;
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LBCTL_BIN = join(REPO_ROOT, 'bin/run.js');
@@ -35,7 +51,7 @@ const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 /** The URL wrk loads for one scenario. */
 export function targetUrl(spec: ContenderSpec, scenario: Pick<ScenarioSpec, 'path'>): string {
   const path = scenario.path;
-  switch (spec.id) {
+  switch (spec.serviceOf ?? spec.id) {
     case 'lbctl-fullnat-ppv2':
       return `http://${BENCH_VIPS.lbctlFullnatPpv2}${path}`;
     case 'lbctl-fullnat':
@@ -48,6 +64,8 @@ export function targetUrl(spec: ContenderSpec, scenario: Pick<ScenarioSpec, 'pat
       return `http://${BENCH_VIPS.nginxStream}${path}`;
     case 'plain':
       return `http://${hostPort(PLAIN_SHARED_ADDRESS, PLAIN_PORT)}${path}`;
+    default:
+      throw new Error(`${spec.id}: no address to load`);
   }
 }
 
@@ -63,6 +81,32 @@ export interface LbctlService {
   contender: ContenderId;
   id: number;
   key: string;
+  /** What held connections claim to belong to (bench/held-connections.ts). */
+  heldTarget: HeldConnectionTarget;
+}
+
+/** The fields of `service add --json` the benchmark uses. */
+interface ServiceAddView {
+  id: number;
+  key: string;
+  vip: string;
+  port: number;
+  ppv2: { headerBytes: number };
+  backends: Array<{ id: number; address: string; port: number }>;
+}
+
+function heldTargetOf(view: ServiceAddView): HeldConnectionTarget {
+  const backend = view.backends[0];
+  if (!backend) throw new Error(`service ${view.key} has no backend`);
+  return {
+    serviceId: view.id,
+    vip: view.vip,
+    port: view.port,
+    backendId: backend.id,
+    backendAddress: backend.address,
+    backendPort: backend.port,
+    headerBytes: view.ppv2.headerBytes,
+  };
 }
 
 /**
@@ -73,6 +117,8 @@ export class LbctlBalancer {
   services: LbctlService[] = [];
   /** absent: nothing of lbctl exists; attached: filters on both interfaces, maps and services in place. */
   state: 'absent' | 'attached' = 'absent';
+  /** The attached conntrack table when it is not the default one, with its held connections in place. */
+  table: ConntrackTableSpec | undefined;
 
   private constructor(
     private readonly lab: BenchLab,
@@ -111,11 +157,23 @@ export class LbctlBalancer {
     return JSON.parse(res.stdout) as T;
   }
 
-  /** Attach to both balancer interfaces and add the three services. */
-  async setUp(): Promise<void> {
+  /**
+   * Make lbctl what `spec` is measured on (the attach with its table, or nothing for another contender's
+   * run), attaching anew only when that changes.
+   */
+  async prepareFor(spec: ContenderSpec): Promise<void> {
+    if (spec.kind !== 'lbctl') return this.remove();
+    if (this.attached && sameTable(this.table, spec.table)) return;
+    await this.remove();
+    await this.setUp(spec.table);
+  }
+
+  /** Attach to both balancer interfaces and add the three services; then fill a non-default table. */
+  async setUp(table?: ConntrackTableSpec): Promise<void> {
     const { backends } = this.lab;
     this.state = 'attached';
-    await this.cli(['attach', this.lab.topo.ifaces.lbClient, this.lab.topo.ifaces.lbBackend]);
+    const size = table ? ['--max-connections', String(table.maxConnections)] : [];
+    await this.cli(['attach', this.lab.topo.ifaces.lbClient, this.lab.topo.ifaces.lbBackend, ...size]);
     const ppv2Backends = backends.flatMap((b) => ['--backend', hostPort(b.address, PPV2_PORT)]);
     const plainBackends = backends.flatMap((b) => ['--backend', hostPort(b.address, PLAIN_PORT)]);
     const defs: Array<[ContenderId, string, string[]]> = [
@@ -130,36 +188,60 @@ export class LbctlBalancer {
     // Concurrent CLI calls: lbctl serialises them with its instance lock; what overlaps is Node's start-up.
     this.services = await Promise.all(
       defs.map(async ([contender, vip, flags]) => {
-        const view = await this.cli<{ id: number; key: string }>([
+        const view = await this.cli<ServiceAddView>([
           ...['service', 'add', `${vip}:${PPV2_PORT}`, ...flags, '--name', `bench-${contender.slice(6)}`],
         ]);
-        return { contender, id: view.id, key: view.key };
+        return { contender, id: view.id, key: view.key, heldTarget: heldTargetOf(view) };
       }),
     );
+    if (table) {
+      this.withMaps((maps) => holdConnections(maps, table.heldConnections, this.heldTarget()));
+      this.table = table;
+    }
   }
 
-  /** Remove everything lbctl created: filters, qdiscs, pinned maps, state. */
+  /** Remove everything lbctl created: held connections, filters, qdiscs, pinned maps, state. */
   async remove(): Promise<void> {
     if (this.state === 'absent') return;
+    const table = this.table;
+    if (table) this.withMaps((maps) => releaseConnections(maps, table.heldConnections, this.heldTarget()));
+    this.table = undefined;
     await this.cli(['detach', '--all']);
     this.state = 'absent';
     this.services = [];
   }
 
+  /** How many of the attached table's held connections are still in it (0 without a held table). */
+  heldConnections(): number {
+    const table = this.table;
+    if (!table) return 0;
+    return this.withMaps((maps) => countHeldConnections(maps, table.heldConnections, this.heldTarget()));
+  }
+
+  /** Held connections belong to the subject's service, on the backend it lists first. */
+  private heldTarget(): HeldConnectionTarget {
+    return this.service(SUBJECT).heldTarget;
+  }
+
+  private withMaps<T>(use: (maps: DatapathMaps) => T): T {
+    const maps = DatapathMaps.open(resolveInstance(this.netns));
+    try {
+      return use(maps);
+    } finally {
+      maps.close();
+    }
+  }
+
   service(contender: ContenderId): LbctlService {
-    const s = this.services.find((x) => x.contender === contender);
+    const own = contenderSpec(contender).serviceOf ?? contender;
+    const s = this.services.find((x) => x.contender === own);
     if (!s) throw new Error(`no lbctl service for ${contender} (not attached?)`);
     return s;
   }
 
   /** One service's counters, read from the pinned maps in this process (no CLI start-up per sample). */
   counters(contender: ContenderId): Counters {
-    const maps = DatapathMaps.open(resolveInstance(this.netns));
-    try {
-      return readCounters(maps, this.service(contender).id);
-    } finally {
-      maps.close();
-    }
+    return this.withMaps((maps) => readCounters(maps, this.service(contender).id));
   }
 
   /** Kernel ids of the attached programs, each once. */

@@ -16,6 +16,7 @@ import {
   type Check,
   type DatapathSample,
   datapathChecks,
+  heldConnectionsCheck,
   uploadBytesCheck,
   uploadCheck,
   wrkChecks,
@@ -171,6 +172,9 @@ export async function measure(
     );
     await removeUploads(lab);
   }
+
+  if (lbctl && contender.table)
+    checks.push(heldConnectionsCheck(lbctl.heldConnections(), contender.table.heldConnections));
 
   const activeOpens = counterDelta(snmpBefore, snmpAfter, 'ActiveOpens');
   let datapath: Measurement['datapath'];

@@ -7,6 +7,7 @@ export type ContenderId =
   | 'lbctl-fullnat-ppv2'
   | 'lbctl-fullnat'
   | 'lbctl-dnat-ppv2'
+  | 'lbctl-fullnat-ppv2-1m'
   | 'haproxy'
   | 'nginx-stream'
   | 'plain';
@@ -21,9 +22,23 @@ export interface ContenderSpec {
   proxyHeader: 'v2' | 'v1' | null;
   /** lbctl service mode. */
   mode?: 'fullnat' | 'dnat';
+  /** lbctl: a conntrack table other than attach's default, and what it holds before each run. */
+  table?: ConntrackTableSpec;
+  /** lbctl: measured through this contender's service (same VIP and backends), on its own attach. */
+  serviceOf?: ContenderId;
 }
 
-/** In measuring order: the three lbctl contenders stay together so the datapath is attached once a round. */
+export interface ConntrackTableSpec {
+  /** `attach --max-connections`. */
+  maxConnections: number;
+  /** Established connections that nothing sends on, written into the table before each run. */
+  heldConnections: number;
+}
+
+/**
+ * In measuring order: lbctl's contenders stay together, so the datapath is attached once a round for the
+ * default table and once more for the large one.
+ */
 export const CONTENDERS: readonly ContenderSpec[] = [
   {
     id: 'lbctl-fullnat-ppv2',
@@ -34,6 +49,17 @@ export const CONTENDERS: readonly ContenderSpec[] = [
   },
   { id: 'lbctl-fullnat', label: 'lbctl fullnat', kind: 'lbctl', proxyHeader: null, mode: 'fullnat' },
   { id: 'lbctl-dnat-ppv2', label: 'lbctl dnat+PPv2', kind: 'lbctl', proxyHeader: 'v2', mode: 'dnat' },
+  // Production-sized: the subject's service on a 1,000,000-connection table that already holds 100,000.
+  // Last of lbctl's, so reversed rounds keep it next to the others and a round attaches twice, not more.
+  {
+    id: 'lbctl-fullnat-ppv2-1m',
+    label: 'lbctl fullnat+PPv2, 1M table, 100k held',
+    kind: 'lbctl',
+    proxyHeader: 'v2',
+    mode: 'fullnat',
+    table: { maxConnections: 1_000_000, heldConnections: 100_000 },
+    serviceOf: 'lbctl-fullnat-ppv2',
+  },
   { id: 'haproxy', label: 'HAProxy send-proxy-v2', kind: 'haproxy', proxyHeader: 'v2' },
   { id: 'nginx-stream', label: 'nginx stream proxy_protocol', kind: 'nginx-stream', proxyHeader: 'v1' },
   { id: 'plain', label: 'plain forwarding', kind: 'plain', proxyHeader: null },

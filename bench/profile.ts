@@ -11,7 +11,7 @@ import { findExecutable, run } from '../src/sys/run.js';
 import type { LbctlBalancer } from './contenders.js';
 import { type MeasureContext, type Measurement, measure } from './measure.js';
 import { type ConntrackMemory, estimateConntrackMemory, mapMemory } from './metrics.js';
-import { type BenchPlan, type ContenderId, type ScenarioId, SUBJECT } from './plan.js';
+import { type BenchPlan, type ContenderId, type ContenderSpec, type ScenarioId, SUBJECT } from './plan.js';
 
 export interface ProfileRow {
   contender: ContenderId;
@@ -47,12 +47,20 @@ export interface PerfProfile {
   top: PerfShare[];
 }
 
+/** One conntrack table the profiled contenders ran on: its memory and what it held besides their load. */
+export interface ConntrackTable {
+  contenders: ContenderId[];
+  heldConnections: number;
+  memory: ConntrackMemory;
+}
+
 export interface ProfileResult {
   durationS: number;
   programs: Array<{ id: number; name: string; tag: string; verifiedInsns: number }>;
   rows: ProfileRow[];
   measurements: Measurement[];
-  conntrack: ConntrackMemory;
+  /** The default table first, then any other size a contender asked for. */
+  conntrack: ConntrackTable[];
   perf?: PerfProfile;
 }
 
@@ -62,13 +70,10 @@ export async function profileDatapath(
   log: (line: string) => void,
 ): Promise<ProfileResult> {
   const durationS = Math.min(plan.durationS, plan.quick ? 1 : 2);
-  const ids = await ctx.lbctl.programIds();
-  const programs = ids.map((id) => {
-    const info = progInfoById(id);
-    return { id, name: info.name, tag: info.tag, verifiedInsns: info.verifiedInsns };
-  });
   const rows: ProfileRow[] = [];
   const measurements: Measurement[] = [];
+  const conntrack: ConntrackTable[] = [];
+  const programs: ProfileResult['programs'] = [];
   let perf: PerfProfile | undefined;
   const disable = enableRunTimeStats();
   try {
@@ -77,6 +82,10 @@ export async function profileDatapath(
       (c) => c.kind === 'lbctl' && (!plan.quick || c.id === SUBJECT),
     );
     for (const spec of profiled) {
+      await ctx.lbctl.prepareFor(spec);
+      const ids = await ctx.lbctl.programIds();
+      if (programs.length === 0) programs.push(...ids.map(programOf));
+      await noteTable(conntrack, ctx.lbctl, spec);
       for (const scenario of plan.scenarioSpecs) {
         const run = { ...ctx, durationS, programIds: ids };
         const withPerf = !plan.quick && spec.id === SUBJECT && scenario.id === 'short';
@@ -108,8 +117,20 @@ export async function profileDatapath(
   } finally {
     disable();
   }
-  const conntrack = estimateConntrackMemory(await mapMemory(ctx.lbctl.conntrackPinPath()));
   return { durationS, programs, rows, measurements, conntrack, perf };
+}
+
+function programOf(id: number): ProfileResult['programs'][number] {
+  const info = progInfoById(id);
+  return { id, name: info.name, tag: info.tag, verifiedInsns: info.verifiedInsns };
+}
+
+/** Record the table `spec` runs on, once per size. */
+async function noteTable(tables: ConntrackTable[], lbctl: LbctlBalancer, spec: ContenderSpec): Promise<void> {
+  const memory = estimateConntrackMemory(await mapMemory(lbctl.conntrackPinPath()));
+  const same = tables.find((t) => t.memory.maxEntries === memory.maxEntries);
+  if (same) same.contenders.push(spec.id);
+  else tables.push({ contenders: [spec.id], heldConnections: spec.table?.heldConnections ?? 0, memory });
 }
 
 /**

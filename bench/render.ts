@@ -6,9 +6,12 @@
  * The measurements are kept as they were; the summary, goals and report are recomputed by the current
  * code. Written next to the input unless --out says otherwise; latest.json renders to latest.*.
  */
+
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { ConntrackMemory } from './metrics.js';
 import { makePlan, parseArgs } from './plan.js';
+import type { ConntrackTable } from './profile.js';
 import { writeReports } from './report.js';
 import { type BenchSummary, summarize } from './summary.js';
 
@@ -36,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
   const summary = summarize({
     plan,
     measurements: old.measurements,
-    profile: old.profile,
+    profile: old.profile && { ...old.profile, conntrack: conntrackTables(old.profile.conntrack) },
     env: m.env,
     startedAt: new Date(m.startedAt),
     finishedAt: new Date(m.finishedAt),
@@ -49,3 +52,15 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));
   process.exitCode = 1;
 });
+
+/** Reports written before the large-table contender held one table's memory, not a list of tables. */
+function conntrackTables(saved: ConntrackTable[] | ConntrackMemory): ConntrackTable[] {
+  if (Array.isArray(saved)) return saved;
+  return [
+    {
+      contenders: ['lbctl-fullnat-ppv2', 'lbctl-fullnat', 'lbctl-dnat-ppv2'],
+      heldConnections: 0,
+      memory: saved,
+    },
+  ];
+}

@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PLAIN_SHARED_ADDRESS } from './lab.js';
 import { type BenchPlan, CONTENDERS, type ContenderId } from './plan.js';
+import type { ConntrackTable } from './profile.js';
 import { formatCell, formatNumber, formatSpread, type Spread } from './stats.js';
 import type { BenchSummary, GoalResult, ScenarioSummary } from './summary.js';
 import { ratioChartSvg } from './svg.js';
@@ -281,19 +282,7 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       ),
       '',
     );
-    const ct = profile.conntrack;
-    out.push(
-      '### Conntrack memory',
-      '',
-      `\`lb_conntrack\` is a hash of ${ct.maxEntries.toLocaleString('en-US')} entries (key ${ct.keyBytes} B, ` +
-        `value ${ct.valueBytes} B), preallocated: the kernel accounts ${formatBytes(ct.memlockBytes)} ` +
-        `(bpftool \`bytes_memlock\`), ${formatNumber(ct.bytesPerEntry)} B per entry. A connection takes ` +
-        `${ct.entriesPerConnection} entries (ORIG and REPLY) and nothing else (no timer per connection)` +
-        `: **${formatNumber(ct.bytesPerConnection)} B per connection, ${formatBytes(ct.per100kConnectionsBytes)} per 100,000 connections**. ` +
-        `The table holds ${ct.capacityConnections.toLocaleString('en-US')} connections, then refuses new ones; ` +
-        'its entries are preallocated, so the memlock figure is paid from attach on.',
-      '',
-    );
+    out.push('### Conntrack memory', '', ...profile.conntrack.flatMap((t) => [conntrackParagraph(t), '']));
     if (profile.perf) {
       const p = profile.perf;
       out.push(
@@ -442,4 +431,23 @@ export async function writeReports(summary: BenchSummary, plan: BenchPlan): Prom
     await write('latest.md', renderMarkdown(summary, 'latest.svg'));
   }
   return written;
+}
+
+/** What one conntrack table costs, as the kernel accounts it, and what it held during its runs. */
+function conntrackParagraph(t: ConntrackTable): string {
+  const ct = t.memory;
+  const held =
+    t.heldConnections > 0
+      ? ` Before each run it was given ${t.heldConnections.toLocaleString('en-US')} established connections ` +
+        "that nothing sends on (a busy balancer's table), which stayed through the run."
+      : '';
+  return (
+    `${t.contenders.map(label).join(', ')}: \`lb_conntrack\` is a hash of ${ct.maxEntries.toLocaleString('en-US')} entries (key ${ct.keyBytes} B, ` +
+    `value ${ct.valueBytes} B), preallocated: the kernel accounts ${formatBytes(ct.memlockBytes)} ` +
+    `(bpftool \`bytes_memlock\`), ${formatNumber(ct.bytesPerEntry)} B per entry. A connection takes ` +
+    `${ct.entriesPerConnection} entries (ORIG and REPLY) and nothing else (no timer per connection)` +
+    `: **${formatNumber(ct.bytesPerConnection)} B per connection, ${formatBytes(ct.per100kConnectionsBytes)} per 100,000 connections**. ` +
+    `The table holds ${ct.capacityConnections.toLocaleString('en-US')} connections, then refuses new ones; ` +
+    `its entries are preallocated, so the memlock figure is paid from attach on.${held}`
+  );
 }

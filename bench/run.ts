@@ -88,9 +88,8 @@ async function main(): Promise<number> {
       lastRound = round;
       // lbctl exists only while it is measured: the other contenders, plain forwarding above all, run
       // with no tc program in their path, and no conntrack sweep of lbctl's runs during theirs
-      // (removing the maps stops it).
-      if (spec.kind === 'lbctl' && lbctl?.state === 'absent') await lbctl.setUp();
-      if (spec.kind !== 'lbctl') await lbctl?.remove();
+      // (removing the maps stops it). The large-table contender gets its own attach.
+      await lbctl?.prepareFor(spec);
       let m: Measurement;
       try {
         m = await measure(ctx, round, spec, scenario);
@@ -113,7 +112,6 @@ async function main(): Promise<number> {
     }
 
     if (plan.profile && lbctl) {
-      if (lbctl.state === 'absent') await lbctl.setUp();
       profile = await profileDatapath({ ...ctx, lbctl }, plan, log);
     }
     await lbctl?.remove();

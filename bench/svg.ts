@@ -10,6 +10,7 @@ const COLORS: Record<ContenderId, string> = {
   'lbctl-fullnat-ppv2': '#1f6feb',
   'lbctl-fullnat': '#6e40c9',
   'lbctl-dnat-ppv2': '#8250df',
+  'lbctl-fullnat-ppv2-1m': '#0969da',
   haproxy: '#bf3989',
   'nginx-stream': '#1a7f37',
   plain: '#9a6700',

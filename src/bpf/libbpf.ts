@@ -332,6 +332,14 @@ export interface Libbpf {
     count: Uint32Array,
     opts: MapBatchOptsValue | null,
   ): number;
+  bpf_map_update_batch(
+    fd: number,
+    keys: Buffer,
+    values: Buffer,
+    count: Uint32Array,
+    opts: MapBatchOptsValue | null,
+  ): number;
+  bpf_map_delete_batch(fd: number, keys: Buffer, count: Uint32Array, opts: MapBatchOptsValue | null): number;
 
   bpf_tc_hook_create(hook: TcHookValue): number;
   bpf_tc_hook_destroy(hook: TcHookValue): number;
@@ -425,6 +433,19 @@ function bind(): Libbpf {
       'void *',
       'void *',
       'void *',
+      'void *',
+      'uint32 *',
+      koffi.pointer(MapBatchOpts),
+    ]),
+    bpf_map_update_batch: f('bpf_map_update_batch', 'int', [
+      'int',
+      'void *',
+      'void *',
+      'uint32 *',
+      koffi.pointer(MapBatchOpts),
+    ]),
+    bpf_map_delete_batch: f('bpf_map_delete_batch', 'int', [
+      'int',
       'void *',
       'uint32 *',
       koffi.pointer(MapBatchOpts),

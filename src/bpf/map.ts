@@ -167,14 +167,48 @@ export class BpfMap {
       );
     }
     const ret = libbpf().bpf_map_update_elem(this.fd, key, value, UPDATE_FLAGS[flag]);
-    if (ret === -7) {
-      throw new LbctlError(
-        'FAILURE',
-        `update map ${this.label}: the map is full (max_entries ${this.info.maxEntries})`,
-        'delete unused entries, or rebuild the datapath with a larger map',
+    this.failIfFull(ret);
+    check(`update key ${key.toString('hex')} in map ${this.label}`, ret);
+  }
+
+  /**
+   * Insert many entries with one BPF_MAP_UPDATE_BATCH call: `keys` and `values` hold `count` of each, back to
+   * back, inserted or replaced (the kernel takes no BPF_NOEXIST per element here). It stops at the first
+   * entry it cannot write; a full map is reported as for update().
+   */
+  updateBatch(keys: Buffer, values: Buffer): void {
+    const count = keys.length / this.info.keySize;
+    if (!Number.isInteger(count) || values.length !== count * this.valueBufferSize) {
+      throw new RangeError(
+        `map ${this.label}: ${keys.length} key bytes and ${values.length} value bytes do not pair up`,
       );
     }
-    check(`update key ${key.toString('hex')} in map ${this.label}`, ret);
+    const done = new Uint32Array([count]);
+    const opts = { sz: OPTS_SIZE.mapBatchOpts, elem_flags: 0, flags: 0 };
+    const ret = libbpf().bpf_map_update_batch(this.fd, keys, values, done, opts);
+    this.failIfFull(ret);
+    check(`batch-update map ${this.label} (${done[0]} of ${count} written)`, ret);
+  }
+
+  /** Delete many keys (back to back in `keys`) with one call; returns how many were deleted. */
+  deleteBatch(keys: Buffer): number {
+    const count = keys.length / this.info.keySize;
+    if (!Number.isInteger(count)) throw new RangeError(`map ${this.label}: ${keys.length} key bytes`);
+    const done = new Uint32Array([count]);
+    const opts = { sz: OPTS_SIZE.mapBatchOpts, elem_flags: 0, flags: 0 };
+    const ret = libbpf().bpf_map_delete_batch(this.fd, keys, done, opts);
+    if (ret !== -2) check(`batch-delete from map ${this.label}`, ret);
+    return done[0] ?? 0;
+  }
+
+  /** E2BIG from an update: the map has no room for another key. */
+  private failIfFull(ret: number): void {
+    if (ret !== -7) return;
+    throw new LbctlError(
+      'FAILURE',
+      `update map ${this.label}: the map is full (max_entries ${this.info.maxEntries})`,
+      'delete unused entries, or rebuild the datapath with a larger map',
+    );
   }
 
   /** Delete an entry; false when there was none. */

@@ -309,9 +309,25 @@ describe('runner arguments', () => {
     assert.equal(o.quick, false);
     assert.equal(o.rounds, 5);
     assert.equal(o.durationS, 3);
-    assert.equal(o.contenders.length, 6);
+    assert.equal(o.contenders.length, 7);
     assert.equal(o.scenarios.length, 4);
     assert.equal(o.updateLatest, true);
+  });
+
+  it("attaches lbctl at most twice per scenario and round: its default table, then the large one's", () => {
+    const steps = measurementOrder(makePlan(parseArgs([], '/o'), 2));
+    let attaches = 0;
+    let attached: string | undefined;
+    let lastRound = 0;
+    for (const { round, contender } of steps) {
+      if (round !== lastRound) attached = undefined;
+      lastRound = round;
+      const table =
+        contender.kind === 'lbctl' ? String(contender.table?.maxConnections ?? 'default') : undefined;
+      if (table !== undefined && table !== attached) attaches += 1;
+      attached = table;
+    }
+    assert.equal(attaches, 5 * SCENARIOS.length * 2);
   });
 
   it('--quick keeps at least three rounds and never replaces latest', () => {
