@@ -66,6 +66,13 @@ export function udpDatapathChecks(
       `fwd_packets ${c('fwd_packets')} (${opts.completed}..${opts.sent} allowed)`,
     ),
   ];
+  checks.push(
+    check(
+      'lbctl: returned every answer',
+      c('rev_packets') >= opts.completed && c('rev_packets') <= c('fwd_packets'),
+      `rev_packets ${c('rev_packets')} (${opts.completed}..fwd_packets ${c('fwd_packets')} allowed)`,
+    ),
+  );
   const injected = c('ppv2_udp_injected');
   checks.push(
     opts.ppv2

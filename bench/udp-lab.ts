@@ -63,6 +63,9 @@ export function benchUnboundConfig(o: {
     '  log-queries: no',
     // Both unbound processes listen on the plain-forwarding address; the kernel spreads flows between them.
     '  so-reuseport: yes',
+    // Room for the opening burst of queries in flight (unbound forces the size as root): a smaller
+    // buffer drops some of them before unbound reads any, whichever contender is measured.
+    '  so-rcvbuf: 4m',
     `  access-control-view: ${o.balancerSourceForPpv2}/32 ${BALANCER_VIEW}`,
     'view:',
     `  name: "${BALANCER_VIEW}"`,

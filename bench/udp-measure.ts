@@ -8,7 +8,14 @@ import type { Check } from './checks.js';
 import type { LbctlBalancer } from './contenders.js';
 import { type DnsperfResult, packetsPerSecond, runDnsperf } from './dnsperf.js';
 import { BENCH_VIPS, type BenchLab, LBCTL_SNAT_ADDRESS, PLAIN_SHARED_ADDRESS } from './lab.js';
-import { cpuDelta, foreignCpuUs, processCpuDeltaUs, readCpuTimes } from './metrics.js';
+import {
+  counterDelta,
+  cpuDelta,
+  foreignCpuUs,
+  processCpuDeltaUs,
+  readCpuTimes,
+  udpCountersOf,
+} from './metrics.js';
 import type { ContenderId } from './plan.js';
 import { dnsperfChecks, udpDatapathChecks } from './udp-checks.js';
 import { LBCTL_UDP_PLAIN_SNAT_ADDRESS, UDP_PLAIN_PORT, UDP_PPV2_PORT, type UdpLab } from './udp-lab.js';
@@ -27,6 +34,8 @@ export interface UdpMeasurement {
   dnsperf: DnsperfResult;
   /** Busy CPU of the machine less other processes', per answered query, µs. */
   cpuPerQueryUs: number;
+  /** Datagrams the kernel dropped on full socket buffers (UDP RcvbufErrors) in the two end namespaces. */
+  socketDrops: { client: number; backends: number };
   /** lbctl only: every counter's delta over the run. */
   counters?: Record<string, number>;
   checks: Check[];
@@ -102,6 +111,7 @@ export async function probeUdpContender(spec: UdpContenderSpec, lab: BenchLab, u
 export interface UdpMeasureContext {
   lab: BenchLab;
   lbctl: LbctlBalancer | undefined;
+  udp: UdpLab;
   /** lbctl's UDP service ids, while attached for the UDP scenario. */
   lbctlServices: Map<ContenderId, number> | undefined;
   threads: number;
@@ -118,6 +128,9 @@ export async function measureUdp(
     throw new Error(`${spec.id}: lbctl is not attached with its UDP services`);
   const counters = () => (serviceId === undefined ? undefined : ctx.lbctl?.serviceCounters(serviceId));
   const exclude = new Set([process.pid]);
+  const backendPid = ctx.udp.backends[0]?.pid;
+  if (backendPid === undefined) throw new Error('no unbound backend');
+  const udpBefore = { client: udpCountersOf(ctx.lab.clientWitnessPid), backends: udpCountersOf(backendPid) };
   const countersBefore = counters();
   const foreignBefore = foreignCpuUs(ctx.lab.netnsInodes, exclude);
   const cpuBefore = readCpuTimes();
@@ -134,6 +147,10 @@ export async function measureUdp(
   const cpu = cpuDelta(cpuBefore, readCpuTimes());
   const foreignUs = processCpuDeltaUs(foreignBefore, foreignCpuUs(ctx.lab.netnsInodes, exclude));
   const countersAfter = counters();
+  const socketDrops = {
+    client: counterDelta(udpBefore.client, udpCountersOf(ctx.lab.clientWitnessPid), 'RcvbufErrors'),
+    backends: counterDelta(udpBefore.backends, udpCountersOf(backendPid), 'RcvbufErrors'),
+  };
   const checks = dnsperfChecks(r, { maxLossShare: UDP_SCENARIO.maxLossShare, ppv2: spec.ppv2 });
   let delta: Record<string, number> | undefined;
   if (countersBefore && countersAfter) {
@@ -159,6 +176,7 @@ export async function measureUdp(
     lossShare: r.sent > 0 ? r.lost / r.sent : Number.NaN,
     dnsperf: r,
     cpuPerQueryUs: r.completed > 0 ? Math.max(0, cpu.busyUs - foreignUs) / r.completed : Number.NaN,
+    socketDrops,
     counters: delta,
     checks,
     ok: checks.every((c) => c.ok),
@@ -177,6 +195,7 @@ export function failedUdpMeasurement(round: number, spec: UdpContenderSpec, erro
     lossShare: Number.NaN,
     dnsperf: { sent: 0, completed: 0, lost: 0, rcodes: {}, runTimeS: 0, qps: 0, avgLatencyS: Number.NaN },
     cpuPerQueryUs: Number.NaN,
+    socketDrops: { client: 0, backends: 0 },
     checks: [{ name: 'measurement completed', ok: false, detail }],
     ok: false,
   };

@@ -45,7 +45,7 @@ export async function runUdpScenario(
   }
   log('UDP: every contender answered, and refused a refused client where it sees the client');
 
-  const ctx = { lab, lbctl, threads: plan.threads, durationS: plan.durationS };
+  const ctx = { lab, udp, lbctl, threads: plan.threads, durationS: plan.durationS };
   const measurements: UdpMeasurement[] = [];
   for (let round = 1; round <= plan.rounds; round += 1) {
     // A fresh flow table every round: the first lbctl contender of the round attaches anew.
@@ -70,6 +70,7 @@ export async function runUdpScenario(
       log(
         `round ${round} udp       ${spec.id.padEnd(18)} ${m.qps.toFixed(0).padStart(9)} q/s` +
           `  ${m.pps.toFixed(0)} pkt/s  lost ${m.dnsperf.lost}/${m.dnsperf.sent}` +
+          ` (socket drops: client ${m.socketDrops.client}, backends ${m.socketDrops.backends})` +
           `  cpu ${m.cpuPerQueryUs.toFixed(1)} µs/query` +
           (failed.length > 0 ? `  FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}` : ''),
       );

@@ -132,7 +132,9 @@ describe('UDP checks', () => {
     assert.deepEqual(failing({ ...counters, drop_udp_too_big: 1 }), ['lbctl: no drops or PPv2 failures']);
     assert.deepEqual(failing({ ...counters, fwd_packets: 999, ppv2_udp_injected: 999 }), [
       'lbctl: forwarded every answered query',
+      'lbctl: returned every answer',
     ]);
+    assert.deepEqual(failing({ ...counters, rev_packets: 999 }), ['lbctl: returned every answer']);
   });
 });
 
@@ -201,6 +203,7 @@ describe('UDP summary', () => {
     lossShare: 0,
     dnsperf: { ...parseDnsperf(REPORT) },
     cpuPerQueryUs: 10,
+    socketDrops: { client: 0, backends: 0 },
     checks: [{ name: 'x', ok, detail: ok ? '' : 'broken' }],
     ok,
   });
