@@ -4,6 +4,7 @@
  */
 import { hostPort } from '../src/host-port.js';
 import { digFrom } from '../src/lab/unbound.js';
+import { run } from '../src/sys/run.js';
 import type { Check } from './checks.js';
 import type { LbctlBalancer } from './contenders.js';
 import { type DnsperfResult, packetsPerSecond, runDnsperf } from './dnsperf.js';
@@ -12,6 +13,7 @@ import {
   counterDelta,
   cpuDelta,
   foreignCpuUs,
+  parseSnmp,
   processCpuDeltaUs,
   readCpuTimes,
   udpCountersOf,
@@ -35,7 +37,7 @@ export interface UdpMeasurement {
   /** Busy CPU of the machine less other processes', per answered query, µs. */
   cpuPerQueryUs: number;
   /** Datagrams the kernel dropped on full socket buffers (UDP RcvbufErrors) in the two end namespaces. */
-  socketDrops: { client: number; backends: number };
+  socketDrops: { client: number; balancer: number; backends: number };
   /** lbctl only: every counter's delta over the run. */
   counters?: Record<string, number>;
   checks: Check[];
@@ -130,7 +132,13 @@ export async function measureUdp(
   const exclude = new Set([process.pid]);
   const backendPid = ctx.udp.backends[0]?.pid;
   if (backendPid === undefined) throw new Error('no unbound backend');
-  const udpBefore = { client: udpCountersOf(ctx.lab.clientWitnessPid), backends: udpCountersOf(backendPid) };
+  const balancerUdp = async () =>
+    parseSnmp((await run('cat', ['/proc/net/snmp'], { netns: ctx.lab.topo.ns.lb })).stdout, 'Udp');
+  const udpBefore = {
+    client: udpCountersOf(ctx.lab.clientWitnessPid),
+    balancer: await balancerUdp(),
+    backends: udpCountersOf(backendPid),
+  };
   const countersBefore = counters();
   const foreignBefore = foreignCpuUs(ctx.lab.netnsInodes, exclude);
   const cpuBefore = readCpuTimes();
@@ -149,6 +157,7 @@ export async function measureUdp(
   const countersAfter = counters();
   const socketDrops = {
     client: counterDelta(udpBefore.client, udpCountersOf(ctx.lab.clientWitnessPid), 'RcvbufErrors'),
+    balancer: counterDelta(udpBefore.balancer, await balancerUdp(), 'RcvbufErrors'),
     backends: counterDelta(udpBefore.backends, udpCountersOf(backendPid), 'RcvbufErrors'),
   };
   const checks = dnsperfChecks(r, { maxLossShare: UDP_SCENARIO.maxLossShare, ppv2: spec.ppv2 });
@@ -195,7 +204,7 @@ export function failedUdpMeasurement(round: number, spec: UdpContenderSpec, erro
     lossShare: Number.NaN,
     dnsperf: { sent: 0, completed: 0, lost: 0, rcodes: {}, runTimeS: 0, qps: 0, avgLatencyS: Number.NaN },
     cpuPerQueryUs: Number.NaN,
-    socketDrops: { client: 0, backends: 0 },
+    socketDrops: { client: 0, balancer: 0, backends: 0 },
     checks: [{ name: 'measurement completed', ok: false, detail }],
     ok: false,
   };

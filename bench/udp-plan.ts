@@ -44,9 +44,10 @@ export const UDP_SCENARIO: UdpScenarioSpec = {
   clients: 16,
   outstanding: 256,
   timeoutS: 1,
-  // A closed loop of 256 queries in flight against a saturated machine: a datagram dropped by a full socket
-  // buffer is normal UDP, but more than one in a thousand means something is broken, not busy.
-  maxLossShare: 0.001,
+  // 256 queries in flight from the first moment: a userspace proxy's socket overflows on that opening burst
+  // and drops some (the kernel counts them; the report shows where), which is UDP working as it does. Beyond
+  // 1% something is broken, not busy. lbctl and plain forwarding lose none in practice.
+  maxLossShare: 0.01,
 };
 
 /** The UDP contenders among the picked ones, in measuring order. */

@@ -14,15 +14,19 @@ export function udpSection(udp: UdpSummary): string[] {
       `${s.outstanding} queries in flight, all for one name that two unbound backends (one thread each) answer ` +
       'from a local zone: 35-byte queries, 51-byte answers. Queries/s counts answered queries; packets/s is ' +
       'queries sent plus answers received, per second, at the client. A query unanswered within ' +
-      `${s.timeoutS} s is lost; more than ${formatNumber(s.maxLossShare * 100)}% lost fails the run.`,
+      `${s.timeoutS} s is lost; more than ${formatNumber(s.maxLossShare * 100)}% lost fails the run. "Dropped ` +
+      'at the balancer" is what the kernel counted as dropped on full socket buffers in the balancer ' +
+      "namespace per run (UDP RcvbufErrors; a proxy's listening socket); the client's and backends' are " +
+      'recorded in the JSON.',
     '',
     table(
-      ['contender', 'queries/s', 'packets/s', 'lost (%)', 'CPU per query (µs)'],
+      ['contender', 'queries/s', 'packets/s', 'lost (%)', 'dropped at the balancer', 'CPU per query (µs)'],
       udp.results.map((r) => [
         r.label,
         formatCell(r.qps),
         formatCell(r.pps),
         formatCell(percent(r.lossShare), 2),
+        formatCell(r.balancerSocketDrops),
         formatCell(r.cpuPerQueryUs),
       ]),
     ),

@@ -70,7 +70,7 @@ export async function runUdpScenario(
       log(
         `round ${round} udp       ${spec.id.padEnd(18)} ${m.qps.toFixed(0).padStart(9)} q/s` +
           `  ${m.pps.toFixed(0)} pkt/s  lost ${m.dnsperf.lost}/${m.dnsperf.sent}` +
-          ` (socket drops: client ${m.socketDrops.client}, backends ${m.socketDrops.backends})` +
+          ` (socket drops: client ${m.socketDrops.client}, balancer ${m.socketDrops.balancer}, backends ${m.socketDrops.backends})` +
           `  cpu ${m.cpuPerQueryUs.toFixed(1)} µs/query` +
           (failed.length > 0 ? `  FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}` : ''),
       );

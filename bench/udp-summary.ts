@@ -15,6 +15,8 @@ export interface UdpContenderResult {
   pps: Spread;
   lossShare: Spread;
   cpuPerQueryUs: Spread;
+  /** Datagrams dropped on full socket buffers per run, in the balancer namespace (a proxy's socket). */
+  balancerSocketDrops: Spread;
   failedRounds: number[];
 }
 
@@ -61,6 +63,7 @@ export function summarizeUdp(
       pps: spread(ms.map((m) => m.pps)),
       lossShare: spread(ms.map((m) => m.lossShare)),
       cpuPerQueryUs: spread(ms.map((m) => m.cpuPerQueryUs)),
+      balancerSocketDrops: spread(ms.map((m) => m.socketDrops?.balancer ?? Number.NaN)),
       failedRounds: measurements
         .filter((m) => m.contender === c.id && udpFailureReasons(m).length > 0)
         .map((m) => m.round),

@@ -5,7 +5,7 @@ import { makePlan, parseArgs, turnOrder } from '../../bench/plan.js';
 import { dnsperfChecks, udpDatapathChecks } from '../../bench/udp-checks.js';
 import { benchUnboundConfig, nginxUdpConfig, UDP_PLAIN_PORT } from '../../bench/udp-lab.js';
 import type { UdpMeasurement } from '../../bench/udp-measure.js';
-import { UDP_CONTENDERS, udpContenders } from '../../bench/udp-plan.js';
+import { UDP_CONTENDERS, UDP_SCENARIO, udpContenders } from '../../bench/udp-plan.js';
 import { summarizeUdp, udpFailureReasons } from '../../bench/udp-summary.js';
 
 /** dnsperf 2.10's report, as it prints it (numbers from a run through lbctl). */
@@ -88,6 +88,7 @@ describe('UDP checks', () => {
   it('passes every answer NOERROR with loss within the bound', () => {
     const r = result({ rcodes: { NOERROR: 120509 } });
     assert.ok(dnsperfChecks(r, { maxLossShare: 0.001, ppv2: true }).every((c) => c.ok));
+    assert.ok(UDP_SCENARIO.maxLossShare <= 0.01, 'the stated bound');
   });
 
   it('fails NXDOMAIN through PPv2 (judged by the balancer address) and says why', () => {
@@ -203,7 +204,7 @@ describe('UDP summary', () => {
     lossShare: 0,
     dnsperf: { ...parseDnsperf(REPORT) },
     cpuPerQueryUs: 10,
-    socketDrops: { client: 0, backends: 0 },
+    socketDrops: { client: 0, balancer: 0, backends: 0 },
     checks: [{ name: 'x', ok, detail: ok ? '' : 'broken' }],
     ok,
   });
