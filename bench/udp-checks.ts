@@ -10,7 +10,10 @@
 import { type Check, check, isFailureCounter } from './checks.js';
 import type { DnsperfResult } from './dnsperf.js';
 
-export function dnsperfChecks(r: DnsperfResult, opts: { maxLossShare: number; ppv2: boolean }): Check[] {
+export function dnsperfChecks(
+  r: DnsperfResult,
+  opts: { maxLossShare: number; ppv2: boolean; socketDrops: number },
+): Check[] {
   const others = Object.entries(r.rcodes).filter(([code]) => code !== 'NOERROR');
   const loss = r.sent > 0 ? r.lost / r.sent : 1;
   const why = opts.ppv2
@@ -22,6 +25,13 @@ export function dnsperfChecks(r: DnsperfResult, opts: { maxLossShare: number; pp
       'dnsperf: loss within bound',
       loss <= opts.maxLossShare,
       `${r.lost} of ${r.sent} lost (${(loss * 100).toFixed(3)}%, at most ${(opts.maxLossShare * 100).toFixed(1)}% allowed)`,
+    ),
+    // A query lost anywhere else (in the balancer's logic, on a route) is dropped without the kernel's
+    // socket counters seeing it.
+    check(
+      'dnsperf: every lost query dropped on a full socket buffer',
+      r.lost <= opts.socketDrops,
+      `${r.lost} lost, ${opts.socketDrops} datagrams dropped on full socket buffers (UDP RcvbufErrors)`,
     ),
     check(
       opts.ppv2

@@ -160,7 +160,11 @@ export async function measureUdp(
     balancer: counterDelta(udpBefore.balancer, await balancerUdp(), 'RcvbufErrors'),
     backends: counterDelta(udpBefore.backends, udpCountersOf(backendPid), 'RcvbufErrors'),
   };
-  const checks = dnsperfChecks(r, { maxLossShare: UDP_SCENARIO.maxLossShare, ppv2: spec.ppv2 });
+  const checks = dnsperfChecks(r, {
+    maxLossShare: UDP_SCENARIO.maxLossShare,
+    ppv2: spec.ppv2,
+    socketDrops: socketDrops.client + socketDrops.balancer + socketDrops.backends,
+  });
   let delta: Record<string, number> | undefined;
   if (countersBefore && countersAfter) {
     delta = Object.fromEntries(

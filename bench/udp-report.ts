@@ -46,7 +46,8 @@ export function udpSection(udp: UdpSummary): string[] {
       'sender for UDP, and HAProxy 2.6 (Debian 12) does not proxy UDP at all, so no userspace contender ' +
       'carries the client address over UDP.',
     '',
-    'Checks per run: loss within the bound; every answer NOERROR. unbound refuses every address but the ' +
+    'Checks per run: loss within the bound, and every lost query counted by the kernel as dropped on a ' +
+      'full socket buffer somewhere (none lost on the way); every answer NOERROR. unbound refuses every address but the ' +
       "client's and the balancers' (REFUSED) and answers queries it judges by lbctl's PPv2 source address " +
       "NXDOMAIN, so a NOERROR through the PPv2 service means unbound took the client's address from that " +
       "datagram's header (a datagram without a readable header is dropped and counted lost). Before the " +

@@ -87,12 +87,12 @@ const result = (over: Partial<ReturnType<typeof parseDnsperf>> = {}) => ({
 describe('UDP checks', () => {
   it('passes every answer NOERROR with loss within the bound', () => {
     const r = result({ rcodes: { NOERROR: 120509 } });
-    assert.ok(dnsperfChecks(r, { maxLossShare: 0.001, ppv2: true }).every((c) => c.ok));
+    assert.ok(dnsperfChecks(r, { maxLossShare: 0.001, ppv2: true, socketDrops: 3 }).every((c) => c.ok));
     assert.ok(UDP_SCENARIO.maxLossShare <= 0.01, 'the stated bound');
   });
 
   it('fails NXDOMAIN through PPv2 (judged by the balancer address) and says why', () => {
-    const checks = dnsperfChecks(result(), { maxLossShare: 0.001, ppv2: true });
+    const checks = dnsperfChecks(result(), { maxLossShare: 0.001, ppv2: true, socketDrops: 3 });
     const rc = checks.find((c) => c.name.startsWith('backends'));
     assert.equal(rc?.ok, false);
     assert.match(rc?.detail ?? '', /NXDOMAIN 9.*balancer address/);
@@ -102,13 +102,24 @@ describe('UDP checks', () => {
     const lossy = dnsperfChecks(result({ lost: 200, rcodes: { NOERROR: 120509 } }), {
       maxLossShare: 0.001,
       ppv2: false,
+      socketDrops: 200,
     });
     assert.equal(lossy.find((c) => c.name === 'dnsperf: loss within bound')?.ok, false);
     const silent = dnsperfChecks(result({ completed: 0, lost: 120512, rcodes: {} }), {
       maxLossShare: 0.001,
       ppv2: false,
+      socketDrops: 120512,
     });
     assert.equal(silent.find((c) => c.name === 'dnsperf: answers')?.ok, false);
+  });
+
+  it('fails a loss the kernel did not count at a socket (dropped on the way)', () => {
+    const r = result({ rcodes: { NOERROR: 120509 } });
+    const checks = dnsperfChecks(r, { maxLossShare: 0.001, ppv2: false, socketDrops: 2 });
+    assert.deepEqual(
+      checks.filter((c) => !c.ok).map((c) => c.name),
+      ['dnsperf: every lost query dropped on a full socket buffer'],
+    );
   });
 
   const counters = { conn_new: 16, fwd_packets: 1000, rev_packets: 1000, ppv2_udp_injected: 1000 };
