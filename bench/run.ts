@@ -25,6 +25,7 @@ import { type BenchPlan, makePlan, measurementOrder, parseArgs, UsageError } fro
 import { type ProfileResult, profileDatapath } from './profile.js';
 import { writeReports } from './report.js';
 import { summarize } from './summary.js';
+import { udpContenders } from './udp-plan.js';
 import { runUdpScenario } from './udp-run.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -57,9 +58,12 @@ async function main(): Promise<number> {
   const measurements: Measurement[] = [];
   let profile: ProfileResult | undefined;
   try {
+    // The TCP scenarios' contenders, when any TCP scenario runs (`--scenarios udp` runs none).
+    const tcp = plan.scenarioSpecs.length > 0 ? plan.contenderSpecs : [];
+    const udpCount = plan.udp ? udpContenders(plan.contenders).length : 0;
     log(
-      `${plan.quick ? 'quick' : 'full'} run: ${plan.rounds} rounds × ${plan.contenderSpecs.length} contenders × ` +
-        `${plan.scenarioSpecs.length} TCP scenarios${plan.udp ? ' + UDP' : ''}, ${plan.durationS} s each, ` +
+      `${plan.quick ? 'quick' : 'full'} run: ${plan.rounds} rounds × (${tcp.length} contenders × ` +
+        `${plan.scenarioSpecs.length} TCP scenarios + ${udpCount} contenders × UDP), ${plan.durationS} s each, ` +
         `${plan.threads} load-generator threads`,
     );
     const env = await collectEnvironment(REPO_ROOT, undefined);
@@ -67,8 +71,6 @@ async function main(): Promise<number> {
     const wantsLbctl = plan.contenderSpecs.some((c) => c.kind === 'lbctl');
     const lbctl = wantsLbctl ? await LbctlBalancer.create(lab, cleanup) : undefined;
     if (lbctl) env.bpfObjectSha256 = await sha256File(lbctl.objectPath);
-    // The TCP scenarios' contenders, when any TCP scenario runs (`--scenarios udp` runs none).
-    const tcp = plan.scenarioSpecs.length > 0 ? plan.contenderSpecs : [];
     const proxies: ProxyProcess[] = [];
     if (tcp.some((c) => c.kind === 'haproxy'))
       proxies.push(await startHaproxyProxy(lab, plan.threads, cleanup));
