@@ -19,7 +19,7 @@ export interface Check {
   detail: string;
 }
 
-const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
+export const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
 
 export function wrkChecks(w: WrkResult): Check[] {
   const e = w.errors;
@@ -83,7 +83,7 @@ export function backendChecks(
 const ROUTINE_COUNTERS = [
   /^(fwd|rev)_/,
   /^conn_/,
-  /^ppv2_(injected|reinjected|gso_trimmed|hdr_alone|hdr_with_data)$/,
+  /^ppv2_(injected|reinjected|gso_trimmed|hdr_alone|hdr_with_data|udp_injected)$/,
   /^(mss_clamped|sack_shifted|snat_port_collision|snat_port_reclaimed|events_lost)$/,
 ];
 

@@ -16,7 +16,7 @@ import { resolveInstance } from '../src/core/instance.js';
 import { DatapathMaps } from '../src/core/maps.js';
 import { readCounters } from '../src/core/stats.js';
 import { hostPort } from '../src/host-port.js';
-import { type Daemon, run, spawnDaemon } from '../src/sys/run.js';
+import { type Daemon, type DaemonOptions, run, spawnDaemon } from '../src/sys/run.js';
 import type { Cleanup } from './cleanup.js';
 import {
   countHeldConnections,
@@ -163,7 +163,8 @@ export class LbctlBalancer {
    */
   async prepareFor(spec: ContenderSpec): Promise<void> {
     if (spec.kind !== 'lbctl') return this.remove();
-    if (this.attached && sameTable(this.table, spec.table)) return;
+    // Attached with the TCP services (not just for the UDP scenario's) and the table this contender wants.
+    if (this.attached && this.services.length > 0 && sameTable(this.table, spec.table)) return;
     await this.remove();
     await this.setUp(spec.table);
   }
@@ -171,9 +172,7 @@ export class LbctlBalancer {
   /** Attach to both balancer interfaces and add the three services; then fill a non-default table. */
   async setUp(table?: ConntrackTableSpec): Promise<void> {
     const { backends } = this.lab;
-    this.state = 'attached';
-    const size = table ? ['--max-connections', String(table.maxConnections)] : [];
-    await this.cli(['attach', this.lab.topo.ifaces.lbClient, this.lab.topo.ifaces.lbBackend, ...size]);
+    await this.attach(table);
     const ppv2Backends = backends.flatMap((b) => ['--backend', hostPort(b.address, PPV2_PORT)]);
     const plainBackends = backends.flatMap((b) => ['--backend', hostPort(b.address, PLAIN_PORT)]);
     const defs: Array<[ContenderId, string, string[]]> = [
@@ -198,6 +197,13 @@ export class LbctlBalancer {
       this.withMaps((maps) => holdConnections(maps, table.heldConnections, this.heldTarget()));
       this.table = table;
     }
+  }
+
+  /** Attach to both balancer interfaces, with no service yet. */
+  async attach(table?: ConntrackTableSpec): Promise<void> {
+    this.state = 'attached';
+    const size = table ? ['--max-connections', String(table.maxConnections)] : [];
+    await this.cli(['attach', this.lab.topo.ifaces.lbClient, this.lab.topo.ifaces.lbBackend, ...size]);
   }
 
   /** Remove everything lbctl created: held connections, filters, qdiscs, pinned maps, state. */
@@ -241,7 +247,12 @@ export class LbctlBalancer {
 
   /** One service's counters, read from the pinned maps in this process (no CLI start-up per sample). */
   counters(contender: ContenderId): Counters {
-    return this.withMaps((maps) => readCounters(maps, this.service(contender).id));
+    return this.serviceCounters(this.service(contender).id);
+  }
+
+  /** The counters of a service by its id (the UDP scenario's services are not in `services`). */
+  serviceCounters(serviceId: number): Counters {
+    return this.withMaps((maps) => readCounters(maps, serviceId));
   }
 
   /** Kernel ids of the attached programs, each once. */
@@ -288,13 +299,20 @@ export function haproxyConfig(lab: BenchLab, threads: number): string {
   ].join('\n');
 }
 
-export function nginxStreamConfig(lab: BenchLab, dir: string, workers: number): string {
+/** The lines every nginx proxy's configuration starts with: the stream module, workers, files, events. */
+export function nginxPreamble(dir: string, workers: number): string[] {
   return [
     `load_module ${NGINX_STREAM_MODULE};`,
     `worker_processes ${workers};`,
     `pid ${dir}/nginx.pid;`,
     `error_log ${dir}/error.log warn;`,
     'events { worker_connections 16384; }',
+  ];
+}
+
+export function nginxStreamConfig(lab: BenchLab, dir: string, workers: number): string {
+  return [
+    ...nginxPreamble(dir, workers),
     'stream {',
     '  upstream backends {',
     ...lab.backends.map((b) => `    server ${hostPort(b.address, PPV2_PORT)};`),
@@ -332,6 +350,22 @@ export async function startNginxStreamProxy(
   workers: number,
   cleanup: Cleanup,
 ): Promise<ProxyProcess> {
+  return startNginxProxy(lab, 'nginx-stream', (dir) => nginxStreamConfig(lab, dir, workers), cleanup, {
+    waitListening: [{ host: BENCH_VIPS.nginxStream, port: PPV2_PORT }],
+  });
+}
+
+/**
+ * An nginx master and its workers in the balancer namespace, with the stream module, its configuration
+ * written to its own directory (`dirName` under the work directory).
+ */
+export async function startNginxProxy(
+  lab: BenchLab,
+  dirName: string,
+  config: (dir: string) => string,
+  cleanup: Cleanup,
+  readiness: Pick<DaemonOptions, 'waitListening' | 'ready'>,
+): Promise<ProxyProcess> {
   if (
     !(await access(NGINX_STREAM_MODULE).then(
       () => true,
@@ -342,22 +376,18 @@ export async function startNginxStreamProxy(
       `nginx stream module ${NGINX_STREAM_MODULE} is missing: apt-get install libnginx-mod-stream (scripts/setup.sh)`,
     );
   }
-  const dir = join(lab.workDir, 'nginx-stream');
+  const dir = join(lab.workDir, dirName);
   await mkdir(dir, { recursive: true });
-  const config = join(dir, 'nginx.conf');
-  await writeFile(config, nginxStreamConfig(lab, dir, workers));
+  const configFile = join(dir, 'nginx.conf');
+  await writeFile(configFile, config(dir));
   // A master and its workers: stopping the master (SIGTERM) makes it stop the workers first.
   const daemon = await spawnDaemon(
     'nginx',
-    ['-p', dir, '-c', config, '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
-    {
-      netns: lab.topo.ns.lb,
-      logFile: join(dir, 'nginx.out'),
-      waitListening: [{ host: BENCH_VIPS.nginxStream, port: PPV2_PORT }],
-    },
+    ['-p', dir, '-c', configFile, '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
+    { netns: lab.topo.ns.lb, logFile: join(dir, 'nginx.out'), ...readiness },
   );
-  cleanup.add(`stop nginx stream (pid ${daemon.pid})`, () => daemon.stop());
-  return { id: 'nginx-stream', daemon, config };
+  cleanup.add(`stop nginx ${dirName} (pid ${daemon.pid})`, () => daemon.stop());
+  return { id: 'nginx-stream', daemon, config: configFile };
 }
 
 /**

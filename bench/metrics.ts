@@ -154,10 +154,20 @@ export function processCpuDeltaUs(before: Map<number, number>, after: Map<number
 
 /** The `Tcp:` counters of /proc/net/snmp (ActiveOpens, PassiveOpens, RetransSegs, OutRsts, ...). */
 export function parseSnmpTcp(text: string): Record<string, number> {
-  const lines = text.split('\n').filter((l) => l.startsWith('Tcp:'));
+  return parseSnmp(text, 'Tcp');
+}
+
+/** One protocol's counters from /proc/net/snmp (a line of names, then a line of values). */
+export function parseSnmp(text: string, proto: 'Tcp' | 'Udp'): Record<string, number> {
+  const lines = text.split('\n').filter((l) => l.startsWith(`${proto}:`));
   const [names, values] = lines.map((l) => l.trim().split(/\s+/).slice(1));
-  if (!names || !values) throw new Error('/proc/net/snmp has no Tcp lines');
+  if (!names || !values) throw new Error(`/proc/net/snmp has no ${proto} lines`);
   return Object.fromEntries(names.map((n, i) => [n, Number(values[i])]));
+}
+
+/** UDP counters of the namespace a process lives in (as tcpCountersOf). */
+export function udpCountersOf(pid: number): Record<string, number> {
+  return parseSnmp(readFileSync(`/proc/${pid}/net/snmp`, 'utf8'), 'Udp');
 }
 
 /**

@@ -3,6 +3,8 @@
  * argument parsing, so the rest of the harness (and the unit tests) share one definition.
  */
 
+import { UDP_SCENARIO_ID } from './udp-plan.js';
+
 export type ContenderId =
   | 'lbctl-fullnat-ppv2'
   | 'lbctl-fullnat'
@@ -141,6 +143,8 @@ export interface BenchOptions {
   /** Only these contenders / scenarios (for development); default all. */
   contenders: ContenderId[];
   scenarios: ScenarioId[];
+  /** Run the UDP scenario (bench/udp-plan.ts), picked with `--scenarios udp` or by default. */
+  udp: boolean;
   /** Run the profiling pass (BPF run-time statistics, perf). */
   profile: boolean;
   /** Where reports go. */
@@ -170,7 +174,7 @@ export function parseArgs(argv: readonly string[], defaultOutDir: string): Bench
   let rounds: number | undefined;
   let durationS: number | undefined;
   let contenders: ContenderId[] | undefined;
-  let scenarios: ScenarioId[] | undefined;
+  let scenarios: Array<ScenarioId | typeof UDP_SCENARIO_ID> | undefined;
   let profile = true;
   let outDir = defaultOutDir;
   const args = [...argv];
@@ -199,11 +203,7 @@ export function parseArgs(argv: readonly string[], defaultOutDir: string): Bench
         );
         break;
       case '--scenarios':
-        scenarios = pickList(
-          value(arg),
-          SCENARIOS.map((s) => s.id),
-          '--scenarios',
-        );
+        scenarios = pickList(value(arg), [...SCENARIOS.map((s) => s.id), UDP_SCENARIO_ID], '--scenarios');
         break;
       case '--no-profile':
         profile = false;
@@ -225,7 +225,10 @@ export function parseArgs(argv: readonly string[], defaultOutDir: string): Bench
     rounds: rounds ?? defaults.rounds,
     durationS: durationS ?? defaults.durationS,
     contenders: contenders ?? CONTENDERS.map((c) => c.id),
-    scenarios: scenarios ?? SCENARIOS.map((s) => s.id),
+    scenarios: (scenarios ?? SCENARIOS.map((s) => s.id)).filter(
+      (id): id is ScenarioId => id !== UDP_SCENARIO_ID,
+    ),
+    udp: scenarios === undefined || scenarios.includes(UDP_SCENARIO_ID),
     profile,
     outDir,
     // Only a complete full-length run stands for "the latest numbers".
@@ -262,7 +265,7 @@ export function measurementOrder(
 ): Step[] {
   const steps: Step[] = [];
   for (let round = 1; round <= plan.rounds; round += 1) {
-    const contenders = round % 2 === 0 ? [...plan.contenderSpecs].reverse() : plan.contenderSpecs;
+    const contenders = turnOrder(plan.contenderSpecs, round);
     if (plan.quick) {
       for (const contender of contenders)
         for (const scenario of plan.scenarioSpecs) steps.push({ round, scenario, contender });
@@ -272,6 +275,11 @@ export function measurementOrder(
     }
   }
   return steps;
+}
+
+/** The contenders in the order they take their turns in one round: as listed in odd rounds, reversed in even. */
+export function turnOrder<T>(contenders: readonly T[], round: number): readonly T[] {
+  return round % 2 === 0 ? [...contenders].reverse() : contenders;
 }
 
 export function contenderSpec(id: ContenderId): ContenderSpec {

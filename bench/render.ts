@@ -32,6 +32,7 @@ async function main(argv: string[]): Promise<void> {
       durationS: m.durationS,
       contenders: old.contenders.map((c) => c.id),
       scenarios: old.scenarios.map((s) => s.id),
+      udp: old.udp !== undefined,
       updateLatest: basename(input) === 'latest.json',
     },
     m.threads,
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
   const summary = summarize({
     plan,
     measurements: old.measurements,
+    udpMeasurements: old.udp?.measurements,
     profile: old.profile && { ...old.profile, conntrack: conntrackTables(old.profile.conntrack) },
     env: m.env,
     startedAt: new Date(m.startedAt),

@@ -8,17 +8,20 @@ import { join } from 'node:path';
 import { PLAIN_SHARED_ADDRESS } from './lab.js';
 import { type BenchPlan, CONTENDERS, type ContenderId } from './plan.js';
 import type { ConntrackTable } from './profile.js';
-import { formatCell, formatNumber, formatSpread, type Spread } from './stats.js';
+import {
+  formatCell,
+  formatNumber,
+  formatSpread,
+  percentSpread,
+  type Spread,
+  markdownTable as table,
+} from './stats.js';
 import type { BenchSummary, GoalResult, ScenarioSummary } from './summary.js';
 import { ratioChartSvg } from './svg.js';
+import { udpSection } from './udp-report.js';
 import { MIN_ROUNDS_FOR_VERDICT, spreadConfidence } from './verdict.js';
 
 const label = (id: ContenderId) => CONTENDERS.find((c) => c.id === id)?.label ?? id;
-
-function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
 function verdict(g: GoalResult): string {
   switch (g.verdict) {
@@ -213,6 +216,8 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
     '',
   );
 
+  if (summary.udp) out.push(...udpSection(summary.udp));
+
   out.push(...goalsSection(summary), ...failedSection(summary));
 
   out.push(
@@ -394,10 +399,6 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
     '',
   );
   return out.join('\n');
-}
-
-function percentSpread(s: Spread): Spread {
-  return { ...s, median: s.median * 100, min: s.min * 100, max: s.max * 100 };
 }
 
 function emptySpread(): Spread {

@@ -25,6 +25,8 @@ import { type BenchPlan, makePlan, measurementOrder, parseArgs, UsageError } fro
 import { type ProfileResult, profileDatapath } from './profile.js';
 import { writeReports } from './report.js';
 import { summarize } from './summary.js';
+import { udpContenders } from './udp-plan.js';
+import { runUdpScenario } from './udp-run.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const started = Date.now();
@@ -56,9 +58,13 @@ async function main(): Promise<number> {
   const measurements: Measurement[] = [];
   let profile: ProfileResult | undefined;
   try {
+    // The TCP scenarios' contenders, when any TCP scenario runs (`--scenarios udp` runs none).
+    const tcp = plan.scenarioSpecs.length > 0 ? plan.contenderSpecs : [];
+    const udpCount = plan.udp ? udpContenders(plan.contenders).length : 0;
     log(
-      `${plan.quick ? 'quick' : 'full'} run: ${plan.rounds} rounds × ${plan.contenderSpecs.length} contenders × ` +
-        `${plan.scenarioSpecs.length} scenarios, ${plan.durationS} s each, ${plan.threads} wrk threads`,
+      `${plan.quick ? 'quick' : 'full'} run: ${plan.rounds} rounds × (${tcp.length} contenders × ` +
+        `${plan.scenarioSpecs.length} TCP scenarios + ${udpCount} contenders × UDP), ${plan.durationS} s each, ` +
+        `${plan.threads} load-generator threads`,
     );
     const env = await collectEnvironment(REPO_ROOT, undefined);
     const lab = await startBenchLab(cleanup, log);
@@ -66,17 +72,19 @@ async function main(): Promise<number> {
     const lbctl = wantsLbctl ? await LbctlBalancer.create(lab, cleanup) : undefined;
     if (lbctl) env.bpfObjectSha256 = await sha256File(lbctl.objectPath);
     const proxies: ProxyProcess[] = [];
-    if (plan.contenderSpecs.some((c) => c.kind === 'haproxy'))
+    if (tcp.some((c) => c.kind === 'haproxy'))
       proxies.push(await startHaproxyProxy(lab, plan.threads, cleanup));
-    if (plan.contenderSpecs.some((c) => c.kind === 'nginx-stream'))
+    if (tcp.some((c) => c.kind === 'nginx-stream'))
       proxies.push(await startNginxStreamProxy(lab, plan.threads, cleanup));
     log(`proxies: ${proxies.map((p) => `${p.id} (pid ${p.daemon.pid})`).join(', ') || 'none'}`);
 
     // Every contender answers before anything is measured.
-    await lbctl?.setUp();
-    for (const spec of plan.contenderSpecs) await probeContender(spec, lab);
-    await truncateLogs(allBackends(lab).map((b) => b.accessLogFile));
-    log('every contender answered a probe request with the expected client address');
+    if (tcp.length > 0) {
+      await lbctl?.setUp();
+      for (const spec of tcp) await probeContender(spec, lab);
+      await truncateLogs(allBackends(lab).map((b) => b.accessLogFile));
+      log('every contender answered a probe request with the expected client address');
+    }
 
     const balancerPids = await namespaceProcesses(lab.topo.ns.lb);
     const ctx = { lab, lbctl, threads: plan.threads, durationS: plan.durationS, balancerPids };
@@ -111,15 +119,17 @@ async function main(): Promise<number> {
       );
     }
 
-    if (plan.profile && lbctl) {
+    if (plan.profile && lbctl && tcp.length > 0) {
       profile = await profileDatapath({ ...ctx, lbctl }, plan, log);
     }
     await lbctl?.remove();
+    const udpMeasurements = plan.udp ? await runUdpScenario(lab, lbctl, plan, cleanup, log) : [];
 
     const finishedAt = new Date();
     const summary = summarize({
       plan,
       measurements,
+      udpMeasurements,
       profile,
       env,
       startedAt,

@@ -80,3 +80,14 @@ export function formatCell(s: Spread, digits = 3, suffix = ''): string {
   if (s.n === 1 || s.min === s.max) return `${median} (n=${s.n})`;
   return `${median} (${formatNumber(s.min, digits)}–${formatNumber(s.max, digits)}; n=${s.n})`;
 }
+
+/** A spread of shares (0..1) in percent. */
+export function percentSpread(s: Spread): Spread {
+  return { ...s, median: s.median * 100, min: s.min * 100, max: s.max * 100 };
+}
+
+/** A Markdown table; `|` inside a cell is escaped. */
+export function markdownTable(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -16,7 +16,13 @@ import {
 } from './plan.js';
 import type { ProfileResult } from './profile.js';
 import { pairwiseRatios, type RoundValue, type Spread, spread } from './stats.js';
+import type { UdpMeasurement } from './udp-measure.js';
+import { udpContenders } from './udp-plan.js';
+import { summarizeUdp, type UdpSummary, udpFailureReasons } from './udp-summary.js';
 import { formatTarget, judge, medianMeets, type Target, type Verdict } from './verdict.js';
+
+/** A TCP scenario, or the UDP one. */
+export type AnyScenarioId = ScenarioId | UdpMeasurement['scenario'];
 
 export interface ContenderResult {
   contender: ContenderId;
@@ -76,14 +82,14 @@ export interface FailedMeasurement {
   /** 0 for the profiling pass. */
   round: number;
   contender: ContenderId;
-  scenario: ScenarioId;
+  scenario: AnyScenarioId;
   reasons: string[];
 }
 
 export interface CorrectnessFailure {
   round: number;
   contender: ContenderId;
-  scenario: ScenarioId;
+  scenario: AnyScenarioId;
   check: string;
   detail: string;
 }
@@ -103,6 +109,8 @@ export interface BenchSummary {
   subject: ContenderId;
   contenders: Array<{ id: ContenderId; label: string; proxyHeader: string | null }>;
   scenarios: ScenarioSummary[];
+  /** The UDP scenario, when it ran (bench/udp-summary.ts). */
+  udp?: UdpSummary;
   goals: GoalResult[];
   profile: ProfileResult | undefined;
   correctness: { checks: number; failures: CorrectnessFailure[] };
@@ -125,9 +133,12 @@ export function failureReasons(m: Measurement): string[] {
   return reasons;
 }
 
-export function failedMeasurements(measurements: readonly Measurement[]): FailedMeasurement[] {
-  return measurements.flatMap((m) => {
-    const reasons = failureReasons(m);
+export function failedMeasurements(
+  measurements: readonly Measurement[],
+  udp: readonly UdpMeasurement[] = [],
+): FailedMeasurement[] {
+  return [...measurements, ...udp].flatMap((m) => {
+    const reasons = 'dnsperf' in m ? udpFailureReasons(m) : failureReasons(m);
     return reasons.length === 0
       ? []
       : [{ round: m.round, contender: m.contender, scenario: m.scenario, reasons }];
@@ -253,7 +264,11 @@ export function evaluateGoals(scenarios: readonly ScenarioSummary[]): GoalResult
   return goals;
 }
 
-export function correctnessFailures(measurements: readonly Measurement[]): CorrectnessFailure[] {
+export function correctnessFailures(
+  measurements: ReadonlyArray<
+    Pick<Measurement, 'round' | 'contender' | 'checks'> & { scenario: AnyScenarioId }
+  >,
+): CorrectnessFailure[] {
   return measurements.flatMap((m) =>
     m.checks
       .filter((c) => !c.ok)
@@ -270,6 +285,8 @@ export function correctnessFailures(measurements: readonly Measurement[]): Corre
 export function summarize(input: {
   plan: BenchPlan;
   measurements: Measurement[];
+  /** The UDP scenario's measurements (none when it did not run). */
+  udpMeasurements?: UdpMeasurement[];
   profile: ProfileResult | undefined;
   env: Environment;
   startedAt: Date;
@@ -279,7 +296,9 @@ export function summarize(input: {
   const { plan, measurements, profile } = input;
   const contenders = plan.contenderSpecs.map((c) => c.id);
   const scenarios = plan.scenarioSpecs.map((s) => summarizeScenario(s, contenders, measurements));
+  const udpMeasurements = input.udpMeasurements ?? [];
   const all = [...measurements, ...(profile?.measurements ?? [])];
+  const udp = plan.udp ? summarizeUdp(udpContenders(plan.contenders), udpMeasurements) : undefined;
   return {
     meta: {
       startedAt: input.startedAt.toISOString(),
@@ -299,13 +318,14 @@ export function summarize(input: {
       proxyHeader: c.proxyHeader,
     })),
     scenarios,
+    udp,
     goals: evaluateGoals(scenarios),
     profile,
     correctness: {
-      checks: all.reduce((n, m) => n + m.checks.length, 0),
-      failures: correctnessFailures(all),
+      checks: [...all, ...udpMeasurements].reduce((n, m) => n + m.checks.length, 0),
+      failures: correctnessFailures([...all, ...udpMeasurements]),
     },
-    failedMeasurements: failedMeasurements(all),
+    failedMeasurements: failedMeasurements(all, udpMeasurements),
     load: {
       foreignShare: spread(measurements.map((m) => m.cpu.foreignShare)),
       bpfStatsOnRuns: measurements.filter((m) => m.bpfStatsOn).length,

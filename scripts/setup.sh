@@ -13,12 +13,12 @@ fi
 
 # System packages: the toolchain for the eBPF object, libbpf for the loader, iproute2/ethtool for the lab,
 # and the real peers the tests and the lab use (nginx, HAProxy, Postfix, tshark, wrk, curl, swaks, openssl,
-# tmux, unbound and dig).
+# tmux, unbound and dig, dnsperf for the UDP benchmark).
 APT_PACKAGES=(
   clang llvm libbpf1 libbpf-dev linux-libc-dev bpftool
   iproute2 ethtool procps util-linux libcap2-bin
   nginx libnginx-mod-stream haproxy tshark wrk apache2-utils curl openssl tmux hyperfine
-  postfix swaks libio-socket-inet6-perl unbound dnsutils
+  postfix swaks libio-socket-inet6-perl unbound dnsutils dnsperf
 )
 
 missing=()
