@@ -29,6 +29,7 @@
 #define LB_SVC_F_UNIQUE_ID 0x02 /* add a PP2_TYPE_UNIQUE_ID TLV (16 bytes) */
 #define LB_SVC_F_CRC32C 0x04 /* add a PP2_TYPE_CRC32C TLV computed in the kernel */
 #define LB_SVC_F_LIVENESS 0x08 /* control plane only: `lbctl agent` probes the backends */
+#define LB_SVC_F_APPLIED 0x80 /* control plane only: created by `lbctl apply`, so `apply --prune` may delete it (set in the same write as the record) */
 
 /* lb_backend.flags */
 #define LB_BE_F_DOWN 0x01 /* control plane only: failed its liveness probes, left out of lb_maglev */

@@ -20,6 +20,7 @@ import {
   numPossibleCpus,
   OPTS_SIZE,
 } from './libbpf.js';
+import { countMapWrite } from './test-crash-hook.js';
 
 /** enum bpf_map_type, the values lbctl meets. */
 export const MapType = {
@@ -175,6 +176,7 @@ export class BpfMap {
       );
     }
     check(`update key ${key.toString('hex')} in map ${this.label}`, ret);
+    countMapWrite();
   }
 
   /** Delete an entry; false when there was none. */
@@ -183,6 +185,7 @@ export class BpfMap {
     const ret = libbpf().bpf_map_delete_elem(this.fd, key);
     if (ret === -2) return false;
     check(`delete key ${key.toString('hex')} from map ${this.label}`, ret);
+    countMapWrite();
     return true;
   }
 

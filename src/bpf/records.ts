@@ -131,6 +131,11 @@ export interface ServiceRecord {
   crc32c: boolean;
   /** `lbctl agent` probes this service's backends; the datapath ignores the bit. */
   liveness: boolean;
+  /**
+   * `lbctl apply` created it (LB_SVC_F_APPLIED): ownership for `apply --prune` lives in the kernel, written
+   * with the record itself, so it survives an apply killed before it saved the state file. Absent = false.
+   */
+  applied?: boolean;
   /** fullnat: the balancer's address facing the backends; null for dnat. */
   snatAddr: string | null;
   tlvs: Buffer;
@@ -143,6 +148,7 @@ const SERVICE_FLAG_BITS = {
   uniqueId: SVC_FLAGS.values.UNIQUE_ID,
   crc32c: SVC_FLAGS.values.CRC32C,
   liveness: SVC_FLAGS.values.LIVENESS,
+  applied: SVC_FLAGS.values.APPLIED,
 };
 
 export function encodeServiceKey(key: { vip: string; port: number }): Buffer {

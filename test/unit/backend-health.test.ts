@@ -51,6 +51,10 @@ class MemoryMap {
     for (const [k, v] of this.data) yield [Buffer.from(k, 'hex'), v];
   }
 
+  *keys(): Generator<Buffer> {
+    for (const k of this.data.keys()) yield Buffer.from(k, 'hex');
+  }
+
   fillPerCpu(value: Buffer): Buffer {
     return value;
   }
