@@ -1,4 +1,6 @@
 /**
+ * `npm run bench -- --control-plane [--repetitions N]`: only the control-plane benchmark (control-plane.ts).
+ *
  * `npm run bench [-- --quick]`: lbctl against HAProxy, nginx stream and plain forwarding, side by side on
  * one namespace topology. Contenders are measured in turn, interleaved round by round (A B C, C B A, …);
  * then a profiling pass with BPF run-time statistics on; then the report (Markdown, JSON, SVG) goes to
@@ -17,6 +19,12 @@ import {
   startHaproxyProxy,
   startNginxStreamProxy,
 } from './contenders.js';
+import {
+  type ControlPlaneOptions,
+  parseControlPlaneArgs,
+  renderControlPlane,
+  runControlPlaneBench,
+} from './control-plane.js';
 import { collectEnvironment } from './env.js';
 import { allBackends, removeUploads, startBenchLab } from './lab.js';
 import { failedMeasurement, type Measurement, measure } from './measure.js';
@@ -34,6 +42,7 @@ const log = (line: string) =>
   console.error(`[bench +${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--control-plane')) return controlPlane();
   let plan: BenchPlan;
   try {
     plan = makePlan(
@@ -148,6 +157,37 @@ async function main(): Promise<number> {
     log(
       `all ${summary.correctness.checks} checks passed; ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`,
     );
+    return 0;
+  } finally {
+    await cleanup.run();
+    removeSignalHandlers();
+  }
+}
+
+/** The control-plane part alone: CLI operations at scale, no traffic. */
+async function controlPlane(): Promise<number> {
+  let options: ControlPlaneOptions;
+  try {
+    options = parseControlPlaneArgs(process.argv.slice(2).filter((a) => a !== '--control-plane'));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(err.message);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('bench: must run as root (it creates network namespaces and loads BPF programs)');
+    return 4;
+  }
+  const cleanup = new Cleanup();
+  const removeSignalHandlers = cleanup.onSignals(log);
+  try {
+    const rows = await runControlPlaneBench({
+      ...options,
+      outDir: join(REPO_ROOT, 'bench/results'),
+      cleanup,
+      log,
+    });
+    console.log(renderControlPlane(rows));
     return 0;
   } finally {
     await cleanup.run();

@@ -31,6 +31,7 @@
 #define LB_SVC_F_CRC32C 0x04 /* add a PP2_TYPE_CRC32C TLV computed in the kernel */
 #define LB_SVC_F_LIVENESS 0x08 /* control plane only: `lbctl agent` probes the backends */
 #define LB_SVC_F_PPV1 0x10 /* with PPV2: the header is the PROXY protocol v1 text line (no TLVs) */
+#define LB_SVC_F_APPLIED 0x80 /* control plane only: created by `lbctl apply`, so `apply --prune` may delete it (set in the same write as the record) */
 
 /* lb_backend.flags */
 #define LB_BE_F_DOWN 0x01 /* control plane only: failed its liveness probes, left out of lb_maglev */

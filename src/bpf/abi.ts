@@ -67,6 +67,11 @@ export const SVC_FLAGS = group(
     CRC32C: [0x04, 'add a PP2_TYPE_CRC32C TLV computed in the kernel'],
     LIVENESS: [0x08, 'control plane only: `lbctl agent` probes the backends'],
     PPV1: [0x10, 'with PPV2: the header is the PROXY protocol v1 text line (no TLVs)'],
+    // The top bit, so that flags other work adds from 0x10 upwards do not collide with it.
+    APPLIED: [
+      0x80,
+      'control plane only: created by `lbctl apply`, so `apply --prune` may delete it (set in the same write as the record)',
+    ],
   },
   true,
 );

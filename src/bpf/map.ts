@@ -20,6 +20,7 @@ import {
   numPossibleCpus,
   OPTS_SIZE,
 } from './libbpf.js';
+import { countMapWrite } from './test-crash-hook.js';
 
 /** enum bpf_map_type, the values lbctl meets. */
 export const MapType = {
@@ -169,6 +170,7 @@ export class BpfMap {
     const ret = libbpf().bpf_map_update_elem(this.fd, key, value, UPDATE_FLAGS[flag]);
     this.failIfFull(ret);
     check(`update key ${key.toString('hex')} in map ${this.label}`, ret);
+    countMapWrite();
   }
 
   /**
@@ -220,6 +222,7 @@ export class BpfMap {
     const ret = libbpf().bpf_map_delete_elem(this.fd, key);
     if (ret === -2) return false;
     check(`delete key ${key.toString('hex')} from map ${this.label}`, ret);
+    countMapWrite();
     return true;
   }
 

@@ -144,6 +144,11 @@ export interface ServiceRecord {
   /** `lbctl agent` probes this service's backends; the datapath ignores the bit. */
   liveness: boolean;
   /**
+   * `lbctl apply` created it (LB_SVC_F_APPLIED): ownership for `apply --prune` lives in the kernel, written
+   * with the record itself, so it survives an apply killed before it saved the state file. Absent = false.
+   */
+  applied?: boolean;
+  /**
    * fullnat: the one source address towards every backend (`--snat`); null for dnat, and for fullnat that
    * takes each backend's own source (BackendRecord.srcAddr).
    */
@@ -159,6 +164,7 @@ const SERVICE_FLAG_BITS = {
   crc32c: SVC_FLAGS.values.CRC32C,
   liveness: SVC_FLAGS.values.LIVENESS,
   proxyV1: SVC_FLAGS.values.PPV1,
+  applied: SVC_FLAGS.values.APPLIED,
 };
 
 /** `protocol` defaults to TCP. */

@@ -2,10 +2,10 @@ import { Flags } from '@oclif/core';
 import { type ApplyReport, applyReport, renderApplyReport } from '../cli/apply-render.js';
 import { DatapathCommand } from '../cli/datapath-command.js';
 import { executePlan, mapServiceStore } from '../core/apply-execute.js';
-import { computePlan, type DesiredService } from '../core/apply-plan.js';
+import { computePlan, type DesiredService, ownedServices } from '../core/apply-plan.js';
 import { DatapathMaps } from '../core/maps.js';
-import { listServices } from '../core/services.js';
-import { snatFor } from '../core/snat.js';
+import { listServices, readLiveRemovingOrphans, type ServiceView } from '../core/services.js';
+import { RouteSources, snatFor } from '../core/snat.js';
 import { type InstanceState, loadState, saveState, withInstanceLock } from '../core/state-file.js';
 import { asLbctlError, LbctlError } from '../errors.js';
 import type { ManifestService } from '../k8s/desired.js';
@@ -54,19 +54,22 @@ README for the annotations, naming and VIP rules.`;
     for (const i of reading.ignored) this.logToStderr(`note: ${i.doc}: ignored: ${i.reason}`);
     for (const note of reading.notes) this.logToStderr(`note: ${note}`);
     const desired = await withSnat(reading.services);
-    const planFor = (maps: DatapathMaps, state: InstanceState) =>
-      computePlan(desired, listServices(maps, state), state.appliedServices ?? {}, { prune: flags.prune });
+    const planFor = (live: readonly ServiceView[], state: InstanceState) =>
+      computePlan(desired, live, ownedServices(state.appliedServices, live), { prune: flags.prune });
     const { plan, entries } = flags['dry-run']
       ? this.withMaps((maps) => {
-          const plan = planFor(maps, loadState(this.instance));
+          const state = loadState(this.instance);
+          const plan = planFor(listServices(maps, state), state);
           return { plan, entries: plan.entries };
         })
       : await withInstanceLock(this.instance, async () =>
           this.withMaps((maps) => {
             const state = loadState(this.instance);
             const before = JSON.stringify(state);
-            const plan = planFor(maps, state);
-            const entries = executePlan(plan, mapServiceStore(maps, state), state);
+            // Records an apply or add killed half-way left behind go first; see readLiveRemovingOrphans.
+            const live = readLiveRemovingOrphans(maps, state);
+            const plan = planFor(live, state);
+            const entries = executePlan(plan, mapServiceStore(maps, state, live), state);
             if (JSON.stringify(state) !== before) saveState(this.instance, state);
             return { plan, entries };
           }),
@@ -91,11 +94,20 @@ README for the annotations, naming and VIP rules.`;
   }
 }
 
-/** fullnat's source addresses: the one the manifest gives (checked), or the route's source towards each backend. */
+/**
+ * fullnat's source addresses: the one the manifest gives (checked), or the route's source towards each
+ * backend. Every backend's route is looked up in one go first: one `ip` process, not one per service.
+ */
 async function withSnat(services: readonly ManifestService[]): Promise<DesiredService[]> {
+  const routes = new RouteSources();
+  await routes.load(
+    services
+      .filter((s) => s.spec.mode === 'fullnat' && s.snat === undefined)
+      .flatMap((s) => s.spec.backends.map((b) => b.address)),
+  );
   const desired: DesiredService[] = [];
   for (const s of services) {
-    const snat = await snatFor(s.spec, s.snat).catch((err: unknown) => {
+    const snat = await snatFor(s.spec, s.snat, routes).catch((err: unknown) => {
       const cause = asLbctlError(err);
       throw new LbctlError(cause.kind, `${s.source}: ${cause.message}`, cause.hint, { cause: err });
     });

@@ -56,6 +56,23 @@ export interface PlanOptions {
   prune: boolean;
 }
 
+/** The owner shown for a service the kernel marks as apply's but the state file does not name. */
+export const UNRECORDED_OWNER = 'an apply that did not finish';
+
+/**
+ * Which live services `apply` owns (may prune), with the manifest object each came from: those the state
+ * file records, and those whose kernel record carries LB_SVC_F_APPLIED. The kernel bit is written with the
+ * service itself, so an apply killed before it saved the state file still owns what it created.
+ */
+export function ownedServices(
+  recorded: Readonly<Record<string, string>> | undefined,
+  live: readonly Pick<ServiceView, 'key' | 'applied'>[],
+): Record<string, string> {
+  const owned: Record<string, string> = { ...recorded };
+  for (const s of live) if (s.applied && owned[s.key] === undefined) owned[s.key] = UNRECORDED_OWNER;
+  return owned;
+}
+
 export function computePlan(
   desired: readonly DesiredService[],
   live: readonly ServiceView[],
@@ -197,6 +214,33 @@ function viewPpv2(view: ServiceView): Ppv2Spec {
 
 const label = (s: { name: string | null; key: string }) => (s.name ? `${s.name} (${s.key})` : s.key);
 
+/**
+ * The most backend records the backends map holds at any moment of the apply, in the order executePlan
+ * runs the steps: deletes free theirs first; a change writes its new backends before it removes the old
+ * ones (so both are there for a moment); adds come last.
+ */
+export function peakBackendRecords(
+  entries: readonly PlanEntry[],
+  live: readonly ServiceView[],
+): { count: number; when: string } {
+  let count = live.reduce((sum, s) => sum + s.backends.length, 0);
+  let peak = { count, when: 'before any step' };
+  const step = (next: number, when: string) => {
+    if (next > peak.count) peak = { count: next, when };
+  };
+  for (const e of entries) if (e.action === 'delete') count -= e.current?.backends.length ?? 0;
+  for (const e of entries) {
+    if (e.action !== 'change' || !e.current || !e.desired) continue;
+    const old = new Set(e.current.backends.map((b) => `${b.address}|${b.port}`));
+    const added = e.desired.spec.backends.filter((b) => !old.has(`${b.address}|${b.port}`)).length;
+    step(count + added, `while changing ${e.key}`);
+    count += e.desired.spec.backends.length - e.current.backends.length;
+  }
+  for (const e of entries) if (e.action === 'add') count += e.desired?.spec.backends.length ?? 0;
+  step(count, 'after the adds');
+  return peak;
+}
+
 /** Two parts of the input must not describe the same VIP:PORT or the same name. */
 function checkDistinct(desired: readonly DesiredService[]): void {
   const byKey = new Map<string, DesiredService>();
@@ -223,7 +267,10 @@ function checkDistinct(desired: readonly DesiredService[]): void {
   }
 }
 
-/** After the apply, names must stay unique and the services must fit the datapath's table. */
+/**
+ * After the apply, names must stay unique and the services must fit the datapath's tables: checked here,
+ * before the first write, so an input that cannot fit is refused whole and fast.
+ */
 function checkCapacityAndNames(entries: readonly PlanEntry[], live: readonly ServiceView[]): void {
   const touched = new Set(entries.map((e) => e.key));
   const kept = live.filter((s) => !touched.has(s.key));
@@ -233,6 +280,13 @@ function checkCapacityAndNames(entries: readonly PlanEntry[], live: readonly Ser
     throw conflictError(
       `the apply would leave ${finalCount} services, more than the ${capacity} a balancer holds`,
       'apply fewer services, or delete some (--prune deletes those an earlier apply created)',
+    );
+  }
+  const peak = peakBackendRecords(entries, live);
+  if (peak.count > LB_LIMITS.maxBackends) {
+    throw conflictError(
+      `the apply needs ${peak.count} backend records at once (${peak.when}), more than the ${LB_LIMITS.maxBackends} a balancer holds`,
+      'apply fewer backends, or delete services you no longer need (--prune deletes those an earlier apply created)',
     );
   }
   for (const entry of entries) {

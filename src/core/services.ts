@@ -56,6 +56,11 @@ export interface ServiceView {
    */
   snat: string | null;
   liveness: boolean;
+  /**
+   * `lbctl apply` created it (the LB_SVC_F_APPLIED bit of its record), so `apply --prune` may delete it.
+   * Optional only so that views built without a kernel need not say it; listServices always sets it.
+   */
+  applied?: boolean;
   /** Backends up and down; `probed` equals `liveness`. */
   health: ServiceHealth;
   ppv2: {
@@ -170,41 +175,50 @@ function keysOfRef(ref: string): string[] {
   }
 }
 
+export interface AddOptions {
+  /** Mark it as created by `lbctl apply` (LB_SVC_F_APPLIED), in the same write as the record. */
+  applied?: boolean;
+  /**
+   * The live services, when the caller already read them under the instance lock (apply adds many services
+   * and keeps this list itself) and removed orphaned records (`removeOrphans`). Absent: both are done here.
+   */
+  live?: readonly ServiceView[];
+}
+
 /**
- * Add a service. Everything is validated and every record prepared before the first write; the service
- * key is written last, so the service goes live only when its backends and table are in place, and a failed
- * write removes what this call wrote.
+ * Add a service. Everything is validated, the limits checked and every record prepared before the first
+ * write; the service key is written last, so the service goes live only when its backends and table are in
+ * place, and a failed write removes what this call wrote. A process killed half-way leaves only records no
+ * service points at, which the next add or apply removes (`removeOrphans`) before it allocates ids.
+ * Returns the new service's view, built from what was written (no second read of the maps).
  */
 export function addService(
   maps: DatapathMaps,
   state: InstanceState,
   spec: ServiceSpec,
   snat: SnatPlan,
+  options: AddOptions = {},
 ): ServiceView {
-  const services = listServices(maps, state);
+  const services = options.live ?? readLiveRemovingOrphans(maps, state);
   checkAddable(services, spec);
   const key = serviceKeyText(spec.vip, spec.protocol);
+  checkBackendRoom(backendsInUse(services), spec.backends.length, `service ${key}`);
   const id = freeServiceId(services, state.lastServiceId ?? 0);
-  state.lastServiceId = id;
-  const record = serviceRecord(id, spec, snat);
+  const record = { ...serviceRecord(id, spec, snat), applied: options.applied ?? false };
   // Backends start up: the agent takes out the ones that fail their probes.
   const backends = spec.backends.map((b, slot) => ({ id: backendId(id, slot + 1), spec: b, down: false }));
+  const records = backends.map((b) => ({ id: b.id, record: backendRecord(b.spec, b.down, spec.mode, snat) }));
+  const table = ring(backends);
 
   withRollback((journal) => {
     resetStatsSlot(maps, id);
-    for (const b of backends) {
-      maps
-        .get('backends')
-        .update(
-          encodeBackendId(b.id),
-          encodeBackend(backendRecord(b.spec, b.down, spec.mode, snat)),
-          'noexist',
-        );
+    for (const b of records) {
+      maps.get('backends').update(encodeBackendId(b.id), encodeBackend(b.record), 'noexist');
       journal.record(`delete backend ${hexId(b.id)}`, () =>
         maps.get('backends').delete(encodeBackendId(b.id)),
       );
     }
-    maps.get('maglev').update(encodeServiceId(id), encodeMaglevRing(ring(backends)), 'noexist');
+    maps.get('maglev').update(encodeServiceId(id), encodeMaglevRing(table), 'noexist');
     journal.record(`delete the table of service ${id}`, () => maps.get('maglev').delete(encodeServiceId(id)));
     maps
       .get('services')
@@ -214,8 +228,9 @@ export function addService(
         'noexist',
       );
   });
+  state.lastServiceId = id;
   if (spec.name) state.serviceNames[key] = spec.name;
-  return findService(maps, state, key);
+  return toView(keyOf(spec.vip, spec.protocol ?? 'tcp'), record, records, table, state);
 }
 
 /** Why `spec` cannot be added next to `services` (invalid, duplicate key or name), thrown; else nothing. */
@@ -255,6 +270,7 @@ export function updateService(
   state: InstanceState,
   current: ServiceView,
   changes: ServiceChanges,
+  options: { live?: readonly ServiceView[] } = {},
 ): ServiceView {
   const spec = changedSpec(current, changes);
   const existing = new Map(current.backends.map((b) => [`${b.address}|${b.port}`, b.id]));
@@ -271,36 +287,88 @@ export function updateService(
     return { id, spec: b, down: spec.liveness === true && wasDown.has(id) };
   });
   const keep = new Set(backends.map((b) => b.id));
+  const currentIds = new Set(current.backends.map((c) => c.id));
+  const added = backends.filter((b) => !currentIds.has(b.id));
+  // New records are written before the old ones go: both sets are in the map for a moment.
+  checkBackendRoom(
+    backendsInUse(options.live ?? listServices(maps, state)),
+    added.length,
+    `the change of service ${current.key}`,
+  );
   const snat = changes.snat ?? snatPlanOfView(current);
+  const records = backends.map((b) => ({ id: b.id, record: backendRecord(b.spec, b.down, spec.mode, snat) }));
+  const table = ring(backends);
   withRollback((journal) => {
-    for (const b of backends) {
-      const isNew = !current.backends.some((c) => c.id === b.id);
+    for (const b of records) {
+      const isNew = !currentIds.has(b.id);
       maps
         .get('backends')
-        .update(
-          encodeBackendId(b.id),
-          encodeBackend(backendRecord(b.spec, b.down, spec.mode, snat)),
-          isNew ? 'noexist' : 'exist',
-        );
+        .update(encodeBackendId(b.id), encodeBackend(b.record), isNew ? 'noexist' : 'exist');
       if (isNew)
         journal.record(`delete backend ${hexId(b.id)}`, () =>
           maps.get('backends').delete(encodeBackendId(b.id)),
         );
     }
-    maps.get('maglev').update(encodeServiceId(current.id), encodeMaglevRing(ring(backends)), 'exist');
+    maps.get('maglev').update(encodeServiceId(current.id), encodeMaglevRing(table), 'exist');
   });
+  // Ownership by apply is kept: a change is not a new creator.
+  const record = { ...serviceRecord(current.id, spec, snat), applied: current.applied ?? false };
   maps
     .get('services')
     .update(
       encodeServiceKey({ vip: current.vip, port: current.port, protocol: current.protocol }),
-      encodeService(serviceRecord(current.id, spec, snat)),
+      encodeService(record),
       'exist',
     );
   for (const old of current.backends) {
     if (!keep.has(old.id)) maps.get('backends').delete(encodeBackendId(old.id));
   }
-  return findService(maps, state, current.key);
+  return toView(keyOf(spec.vip, spec.protocol ?? 'tcp'), record, records, table, state);
 }
+
+/**
+ * Read the live services and delete the records no service points at: backends and Maglev tables of a
+ * service id that has no service record. Only an add killed before its service write (or a delete killed
+ * after its service write) leaves them; left alone they would make the next add of that id fail. Run it
+ * holding the instance lock.
+ */
+export function readLiveRemovingOrphans(maps: DatapathMaps, state: InstanceState): ServiceView[] {
+  const live = listServices(maps, state);
+  removeOrphans(maps, new Set(live.map((s) => s.id)));
+  return live;
+}
+
+function removeOrphans(maps: DatapathMaps, serviceIds: ReadonlySet<number>): void {
+  // Batched reads for the backends (thousands of keys); the tables are few, but 16 KiB each: keys only.
+  const orphanBackends = [...maps.get('backends').entries()]
+    .map(([key]) => Buffer.from(key))
+    .filter((key) => !serviceIds.has(serviceOfBackend(key.readUInt32LE(0))));
+  for (const key of orphanBackends) maps.get('backends').delete(key);
+  const orphanTables = [...maps.get('maglev').keys()].filter((key) => !serviceIds.has(key.readUInt32LE(0)));
+  for (const key of orphanTables) maps.get('maglev').delete(key);
+}
+
+/** Backend records the services use: together they must fit the backends map. */
+export function backendsInUse(services: readonly ServiceView[]): number {
+  return services.reduce((sum, s) => sum + s.backends.length, 0);
+}
+
+/**
+ * CONFLICT unless `adding` more backend records fit next to `inUse`: checked before the first write, so a
+ * service that cannot fit writes nothing (the kernel would refuse the record that overflows the map).
+ */
+export function checkBackendRoom(inUse: number, adding: number, what: string): void {
+  if (inUse + adding <= LB_LIMITS.maxBackends) return;
+  throw conflictError(
+    `${what} needs ${adding} new backend record(s), but ${inUse} of the ${LB_LIMITS.maxBackends} the balancer holds are in use`,
+    'use fewer backends, or delete services you no longer need',
+  );
+}
+
+const keyOf = (
+  vip: { address: string; port: number; family: 4 | 6 },
+  protocol: ServiceKey['protocol'],
+): ServiceKey => ({ vip: vip.address, port: vip.port, protocol, family: vip.family });
 
 /** The service `current` becomes with `changes`, validated (USAGE errors, before anything is resolved or written). */
 export function changedSpec(current: ServiceView, changes: Omit<ServiceChanges, 'snat'>): ServiceSpec {
@@ -431,6 +499,7 @@ function backendRecord(b: BackendSpec, down: boolean, mode: Mode, snat: SnatPlan
     addr: b.address,
     port: b.port,
     weight: b.weight,
+    family: b.family,
     down,
     srcAddr: storedSource(snat, mode, b.address),
   };
@@ -496,6 +565,7 @@ function toView(
     mode: record.mode,
     snat: record.snatAddr,
     liveness: record.liveness,
+    applied: record.applied ?? false,
     health: summarizeHealth(
       record.liveness,
       backends.map((b) => b.record),

@@ -11,11 +11,13 @@ import { AUTO_SNAT, NO_SNAT, type SnatPlan } from './snat-plan.js';
  * dnat; for fullnat the `given` override (`--snat`, the lbctl.io/snat annotation) once checked against the
  * VIP's family and the namespace's own addresses, else the route's source towards each backend (also for
  * `given` = "auto"). The one path `service add`, `service set`, `apply` and `attach` take, so they accept the
- * same addresses. Runs in the balancer's namespace (`--netns` has entered it), as `ip` does.
+ * same addresses. Runs in the balancer's namespace (`--netns` has entered it), as `ip` does. `routes` carries
+ * lookups already made (apply looks up every service's backends in one go).
  */
 export async function snatFor(
   service: Pick<ServiceSpec, 'mode' | 'vip' | 'backends'>,
   given: string | undefined,
+  routes: RouteSources = new RouteSources(),
 ): Promise<SnatPlan> {
   if (service.mode !== 'fullnat') {
     if (given !== undefined) {
@@ -24,9 +26,12 @@ export async function snatFor(
     return NO_SNAT;
   }
   if (given === undefined || given.trim().toLowerCase() === AUTO_SNAT) {
-    return { override: null, sources: await routeSources(service.backends) };
+    return { override: null, sources: await routeSources(service.backends, routes) };
   }
-  return { override: checkSnatAddress(given, service.vip, await localAddresses()), sources: new Map() };
+  return {
+    override: checkSnatAddress(given, service.vip, await routes.localAddresses()),
+    sources: new Map(),
+  };
 }
 
 /** Canonical texts of every address on the current network namespace's interfaces (`ip -j addr`). */
@@ -54,14 +59,16 @@ export function addressesOfIpAddrJson(json: string): Set<string> {
  * to come from it, so each backend replies to the balancer on its own subnet. A backend with no route (or
  * none with a local source) is refused, naming it: nothing is stored.
  */
-export async function routeSources(backends: readonly Endpoint[]): Promise<Map<string, string>> {
+export async function routeSources(
+  backends: readonly Endpoint[],
+  routes: RouteSources = new RouteSources(),
+): Promise<Map<string, string>> {
+  await routes.load(backends.map((b) => b.address));
   const sources = new Map<string, string>();
   for (const backend of backends) {
-    if (sources.has(backend.address)) continue;
-    const res = await run('ip', ['-j', 'route', 'get', backend.address], { allowFailure: true });
-    const route = res.code === 0 ? routeSourceOfJson(res.stdout) : undefined;
+    const { route, error } = routes.lookup(backend.address);
     if (route?.source === undefined) {
-      const why = route ? `a ${route.type} route` : firstLine(res.stderr).replace(/^RTNETLINK answers: /, '');
+      const why = route ? `a ${route.type} route` : error;
       throw usageError(
         `no route with a local source address to backend ${formatEndpoint(backend)}${why ? ` (${why})` : ''}`,
         "give the balancer a route to the backend's network, or pass --snat ADDR",
@@ -72,16 +79,72 @@ export async function routeSources(backends: readonly Endpoint[]): Promise<Map<s
   return sources;
 }
 
+type RouteLookup = { route: ReturnType<typeof routeSourceOfJson>; error: string };
+
 /**
- * The first route of `ip -j route get` output: its type ("unicast" when ip omits it) and, for a unicast
- * route, its preferred source in canonical text (undefined when it has none: e.g. a local or blackhole route).
+ * The kernel's routes towards destinations, looked up with one `ip -batch` process for many addresses (one
+ * `ip route get` per backend cost a process start each: 2,000 backends took 20 s), and the namespace's own
+ * addresses. Each is looked up once per RouteSources; keep one only as long as the routes may be taken as
+ * fixed (one command).
  */
-export function routeSourceOfJson(json: string): { type: string; source: string | undefined } | undefined {
+export class RouteSources {
+  private readonly known = new Map<string, RouteLookup>();
+  private locals: Promise<Set<string>> | undefined;
+
+  /** The namespace's own addresses (`localAddresses`), read once. */
+  localAddresses(): Promise<Set<string>> {
+    this.locals ??= localAddresses();
+    return this.locals;
+  }
+
+  /** Look up the addresses not looked up yet. */
+  async load(addresses: Iterable<string>): Promise<void> {
+    const missing = [...new Set(addresses)].filter((a) => !this.known.has(a));
+    if (missing.length === 0) return;
+    const batch = await run('ip', ['-j', '-batch', '-'], {
+      input: missing.map((a) => `route get ${a}\n`).join(''),
+      allowFailure: true,
+    });
+    const lines = batch.stdout.split('\n').filter((l) => l.trim() !== '');
+    if (batch.code === 0 && lines.length === missing.length) {
+      for (const [i, address] of missing.entries())
+        this.known.set(address, { route: routeSourceOfJson(lines[i] as string), error: '' });
+      return;
+    }
+    // Some address has no route: `ip -batch` stops there. Look each one up alone to know which, and why.
+    for (const address of missing) {
+      const one = await run('ip', ['-j', 'route', 'get', address], { allowFailure: true });
+      this.known.set(address, {
+        route: one.code === 0 ? routeSourceOfJson(one.stdout) : undefined,
+        error: firstLine(one.stderr).replace(/^RTNETLINK answers: /, ''),
+      });
+    }
+  }
+
+  /** What `load` found for `address` (no route and no error when it was not looked up). */
+  lookup(address: string): RouteLookup {
+    return this.known.get(address) ?? { route: undefined, error: '' };
+  }
+
+  /** The preferred source of the route towards `address` (after `load`), whatever its type; null when none. */
+  sourceOf(address: string): string | null {
+    return this.lookup(address).route?.prefsrc ?? null;
+  }
+}
+
+/**
+ * The first route of `ip -j route get` output: its type ("unicast" when ip omits it), its preferred source in
+ * canonical text, and that source as the one to use: only for a unicast route (undefined for a local or
+ * blackhole route, or without one).
+ */
+export function routeSourceOfJson(
+  json: string,
+): { type: string; source: string | undefined; prefsrc: string | undefined } | undefined {
   const route = (JSON.parse(json) as Array<{ prefsrc?: string; type?: string }>)[0];
   if (!route) return undefined;
   const type = route.type ?? 'unicast';
-  const source = type === 'unicast' && route.prefsrc ? canonicalIpAddress(route.prefsrc) : undefined;
-  return { type, source };
+  const prefsrc = route.prefsrc ? canonicalIpAddress(route.prefsrc) : undefined;
+  return { type, source: type === 'unicast' ? prefsrc : undefined, prefsrc };
 }
 
 const firstLine = (text: string) => text.trim().split('\n')[0] ?? '';

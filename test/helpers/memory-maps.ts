@@ -31,6 +31,10 @@ export class MemoryMap {
     return this.data.delete(key.toString('hex'));
   }
 
+  *keys(): Generator<Buffer> {
+    for (const k of this.data.keys()) yield Buffer.from(k, 'hex');
+  }
+
   *entries(): Generator<[Buffer, Buffer]> {
     for (const [k, v] of this.data) yield [Buffer.from(k, 'hex'), v];
   }

@@ -211,13 +211,18 @@ const CASES: CodecCase[] = [
       crc32c: true,
       proxyV1: false,
       liveness: true,
+      applied: true,
       snatAddr: '198.51.100.1',
       tlvs: Buffer.from('e00001ff', 'hex'),
     },
     raw: {
       id: 7,
       mode: MODE.values.DNAT,
-      flags: SVC_FLAGS.values.PPV2 | SVC_FLAGS.values.CRC32C | SVC_FLAGS.values.LIVENESS,
+      flags:
+        SVC_FLAGS.values.PPV2 |
+        SVC_FLAGS.values.CRC32C |
+        SVC_FLAGS.values.LIVENESS |
+        SVC_FLAGS.values.APPLIED,
       tlv_len: 4,
       snat_addr: hex16('c6336401'),
       tlvs: 'e00001ff'.padEnd(256, '0'),
@@ -235,6 +240,7 @@ const CASES: CodecCase[] = [
       crc32c: false,
       proxyV1: true,
       liveness: false,
+      applied: false,
       snatAddr: '198.51.100.1',
       tlvs: Buffer.alloc(0),
     },

@@ -4,8 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { LB_LIMITS } from '../../src/bpf/records.js';
 import { executePlan } from '../../src/core/apply-execute.js';
-import { computePlan, type DesiredService } from '../../src/core/apply-plan.js';
+import {
+  computePlan,
+  type DesiredService,
+  ownedServices,
+  UNRECORDED_OWNER,
+} from '../../src/core/apply-plan.js';
 import { NO_SNAT, type SnatPlan } from '../../src/core/snat-plan.js';
 import type { InstanceState } from '../../src/core/state-file.js';
 import { lbctlErrorOf } from '../helpers/errors.js';
@@ -314,5 +320,102 @@ describe('k8s plan: executePlan is all or nothing', () => {
       'update 203.0.113.10:80/tcp',
       'add 203.0.113.10:84/tcp',
     ]);
+  });
+});
+
+describe('k8s plan: ownership recorded in the kernel (an apply killed before it saved the state file)', () => {
+  it('a live service marked as apply’s is owned even when the state file does not name it', () => {
+    const flagged = { ...viewOf(web(), 1, SNAT), applied: true };
+    const byHand = viewOf(manual(), 2, SNAT);
+    const owned = ownedServices({}, [flagged, byHand]);
+    assert.deepEqual(owned, { '203.0.113.10:80/tcp': UNRECORDED_OWNER });
+    const plan = computePlan([desired(api())], [flagged, byHand], owned, { prune: true });
+    assert.deepEqual(
+      plan.entries.map((e) => [e.action, e.key]),
+      [
+        ['add', '203.0.113.10:81/tcp'],
+        ['delete', '203.0.113.10:80/tcp'],
+      ],
+      'the flagged service is pruned, the one added by hand is not',
+    );
+  });
+
+  it('the state file’s owner names win over the placeholder, and its records still count', () => {
+    const flagged = { ...viewOf(web(), 1, SNAT), applied: true };
+    const recordedOnly = viewOf(api(), 2, null);
+    assert.deepEqual(
+      ownedServices(
+        { '203.0.113.10:80/tcp': 'Service default/web', '203.0.113.10:81/tcp': 'Service default/api' },
+        [flagged, recordedOnly],
+      ),
+      { '203.0.113.10:80/tcp': 'Service default/web', '203.0.113.10:81/tcp': 'Service default/api' },
+    );
+  });
+
+  it('re-applying after a kill adopts what the killed run added: unchanged but for the lost name', () => {
+    const store = new FakeStore([{ ...viewOf({ ...web(), name: undefined }, 1, SNAT), applied: true }]);
+    const state = emptyState();
+    const live = [...store.services.values()];
+    const plan = computePlan([desired(web())], live, ownedServices(state.appliedServices, live), {
+      prune: true,
+    });
+    assert.deepEqual(
+      plan.entries.map((e) => [e.action, e.changes.map((c) => c.field)]),
+      [['change', ['name']]],
+    );
+    executePlan(plan, store, state);
+    assert.deepEqual(store.calls, [], 'a rename alone writes no map');
+    assert.deepEqual(state.appliedServices, { '203.0.113.10:80/tcp': 'Service default/web' });
+  });
+});
+
+describe('k8s plan: backend records are counted before the first write', () => {
+  const backends = (n: number, port = 80) =>
+    Array.from({ length: n }, (_, i) => `198.51.100.${2 + (i % 250)}:${port + Math.floor(i / 250)}`);
+  const big = (vipPort: number, n: number, port = 80) =>
+    specFrom(`203.0.113.20:${vipPort}`, backends(n, port), { name: `big-${vipPort}` });
+
+  it(`refuses adds that need more than ${LB_LIMITS.maxBackends} records, and accepts exactly that many`, () => {
+    const per = LB_LIMITS.maxBackends / 16;
+    const fits = Array.from({ length: 16 }, (_, i) => desired(big(1000 + i, per), i + 1));
+    assert.equal(computePlan(fits, [], {}, { prune: false }).entries.length, 16);
+    const extra = desired(big(2000, 1), 17);
+    assert.throws(
+      () => computePlan([...fits, extra], [], {}, { prune: false }),
+      lbctlErrorOf('CONFLICT', {
+        mentions: [String(LB_LIMITS.maxBackends + 1), String(LB_LIMITS.maxBackends)],
+      }),
+    );
+  });
+
+  it('counts a change’s new backends next to its old ones (both are written for a moment)', () => {
+    const live = [viewOf(big(1000, 4000), 1, SNAT)];
+    const owned = { '203.0.113.20:1000/tcp': 'Service default/big-1000' };
+    // 3,990 stay and 10 are new: 4,010 records at the peak.
+    const smallChange = big(1000, 4000, 80);
+    smallChange.backends = [...smallChange.backends.slice(10), ...big(1000, 10, 9000).backends];
+    assert.equal(
+      computePlan([desired(smallChange)], live, owned, { prune: false }).entries[0]?.action,
+      'change',
+    );
+    // All 4,000 replaced: 8,000 at the peak.
+    assert.throws(
+      () => computePlan([desired(big(1000, 4000, 9000))], live, owned, { prune: false }),
+      lbctlErrorOf('CONFLICT', { mentions: ['8000', 'while changing 203.0.113.20:1000/tcp'] }),
+    );
+  });
+
+  it('deletes free their records before the adds need them', () => {
+    const live = [viewOf(big(1000, 4000), 1, SNAT)];
+    const owned = { '203.0.113.20:1000/tcp': 'Service default/big-1000' };
+    const plan = computePlan([desired(big(1001, 4000))], live, owned, { prune: true });
+    assert.deepEqual(
+      plan.entries.map((e) => e.action),
+      ['add', 'delete'],
+    );
+    assert.throws(
+      () => computePlan([desired(big(1001, 4000))], live, owned, { prune: false }),
+      lbctlErrorOf('CONFLICT', { mentions: ['8000'] }),
+    );
   });
 });

