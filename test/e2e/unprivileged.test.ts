@@ -17,8 +17,20 @@ import { suitePrerequisites } from '../helpers/prereq.js';
 import { UNPRIVILEGED } from '../helpers/unprivileged.js';
 
 const NOBODY = 65534;
-/** A real other user, not root with capabilities dropped: its own uid, no groups, HOME as given. */
-const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'];
+/**
+ * A real other user, not root with capabilities dropped: its own uid, no groups, HOME as given. It keeps one
+ * capability, CAP_DAC_READ_SEARCH, only so that it can read the checkout wherever it is (CI clones into a
+ * directory only root may enter); lbctl's privilege check asks for others (CAP_NET_ADMIN, CAP_BPF).
+ */
+const AS_NOBODY = [
+  'setpriv',
+  `--reuid=${NOBODY}`,
+  `--regid=${NOBODY}`,
+  '--clear-groups',
+  '--inh-caps=+dac_read_search',
+  '--ambient-caps=+dac_read_search',
+  '--',
+];
 
 const { skip, assertPrerequisites } = suitePrerequisites({ root: true, binaries: ['setpriv'] });
 
