@@ -13,38 +13,16 @@ import { cleanup, render } from 'ink-testing-library';
 import { createElement as h } from 'react';
 import { renderTopText, topSnapshotJson } from '../../src/cli/top-render.js';
 import type { DatapathSnapshot } from '../../src/core/datapath-snapshot.js';
-import { Dashboard } from '../../src/ui/dashboard.js';
-import { initialUi, type UiState } from '../../src/ui/dashboard-reducer.js';
+import type { UiState } from '../../src/ui/dashboard-reducer.js';
 import { advance, type DashboardState, initialState } from '../../src/ui/dashboard-state.js';
-import type { TerminalSize } from '../../src/ui/layout.js';
 import { TopApp } from '../../src/ui/top-app.js';
-import { layoutFor, serviceNames, visibleConnections, visibleHeaders } from '../../src/ui/view-model.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { FIRST, headerEvent, probed, SECOND, SERVICES, snapshot, T0 } from './ui-fixtures.js';
+import { FIRST, headerEvent, probed, renderFrame, SECOND, SERVICES, snapshot, T0 } from './ui-fixtures.js';
 
 const TWO: DashboardState = advance(advance(initialState(), FIRST), SECOND);
 
-function frame(
-  state: DashboardState,
-  ui: Partial<UiState> = {},
-  size: TerminalSize = { columns: 100, rows: 30 },
-) {
-  const view = initialUi(ui);
-  const rows = state.snapshot?.connections?.rows ?? [];
-  const { lastFrame } = render(
-    h(Dashboard, {
-      state,
-      ui: view,
-      layout: layoutFor(state, view, size),
-      connections: visibleConnections(rows, view.sort, view.filter),
-      headers: visibleHeaders(state.headers, view.filter, serviceNames(state.snapshot?.services ?? [])),
-      intervalSeconds: 2,
-      error: null,
-    }),
-  );
-  return lastFrame() ?? '';
-}
+const frame = renderFrame;
 
 /** The client column of the connection table's rows, in display order. */
 function tableClients(text: string): string[] {

@@ -3,12 +3,10 @@
  * port, shares that add up to 100%, hidden rows that are counted, and the detail view Enter opens.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { render } from 'ink-testing-library';
-import { createElement as h } from 'react';
+import { cleanup } from 'ink-testing-library';
 import { connectionColumns } from '../../src/ui/connections-panel.js';
-import { Dashboard } from '../../src/ui/dashboard.js';
 import { handleKey, initialUi, type UiState } from '../../src/ui/dashboard-reducer.js';
 import { advance, type DashboardState, initialState } from '../../src/ui/dashboard-state.js';
 import { detailItemFor, detailLines, hexLines } from '../../src/ui/detail-view.js';
@@ -16,8 +14,9 @@ import { fitEndpoint, fitList, percentages } from '../../src/ui/format.js';
 import { toHeaderLine } from '../../src/ui/header-feed.js';
 import type { TerminalSize } from '../../src/ui/layout.js';
 import { backendShares, serviceColumns } from '../../src/ui/services-panel.js';
-import { layoutFor, serviceNames, visibleConnections, visibleHeaders } from '../../src/ui/view-model.js';
-import { CONNECTIONS, connection, headerEvent, SERVICES, service, snapshot, T0 } from './ui-fixtures.js';
+import { CONNECTIONS, connection, headerEvent, renderFrame, service, snapshot, T0 } from './ui-fixtures.js';
+
+afterEach(cleanup);
 
 const SIZES: TerminalSize[] = [
   { columns: 80, rows: 24 },
@@ -41,24 +40,8 @@ function stateWith(extra: Parameters<typeof snapshot>[2]): DashboardState {
   return advance(advance(initialState(), first), second);
 }
 
-function frame(state: DashboardState, ui: Partial<UiState>, size: TerminalSize): string[] {
-  const view = initialUi(ui);
-  const rows = state.snapshot?.connections?.rows ?? [];
-  const { lastFrame, unmount } = render(
-    h(Dashboard, {
-      state,
-      ui: view,
-      layout: layoutFor(state, view, size),
-      connections: visibleConnections(rows, view.sort, view.filter),
-      headers: visibleHeaders(state.headers, view.filter, serviceNames(state.snapshot?.services ?? [])),
-      intervalSeconds: 1,
-      error: null,
-    }),
-  );
-  const text = lastFrame() ?? '';
-  unmount();
-  return text.split('\n');
-}
+const frame = (state: DashboardState, ui: Partial<UiState>, size: TerminalSize): string[] =>
+  renderFrame(state, ui, size).split('\n');
 
 /** Where each column after the first starts, from the widths: one space separates columns. */
 function columnStarts(widths: number[]): number[] {
@@ -237,23 +220,13 @@ describe('dashboard detail view', () => {
 
   it('renders the detail in place of the pane', () => {
     const state = stateWith({ events: [headerEvent('192.0.2.11', 40003, T0, 2)] });
-    const view = initialUi({ view: 'headers', detail: true });
-    const { lastFrame, unmount } = render(
-      h(Dashboard, {
-        state,
-        ui: view,
-        layout: layoutFor(state, view, { columns: 80, rows: 24 }),
-        connections: [],
-        headers: state.headers,
-        intervalSeconds: 1,
-        error: null,
-        detail: { kind: 'header', header: state.headers[0] ?? withTlvs },
-      }),
+    const text = renderFrame(
+      state,
+      { view: 'headers', detail: true },
+      { columns: 80, rows: 24 },
+      { headers: state.headers, detail: { kind: 'header', header: state.headers[0] ?? withTlvs } },
     );
-    const text = lastFrame() ?? '';
-    unmount();
     assert.match(text, /DETAIL/);
     assert.match(text, /UNIQUE_ID \(type 0x05, 16 B\)/);
-    assert.equal(SERVICES.length, 2);
   });
 });

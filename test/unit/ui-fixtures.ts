@@ -2,11 +2,19 @@
  * Fixed snapshots for the dashboard tests: two services, a handful of connections and events whose header
  * bytes come from the project's own PPv2 encoder, so the feed's decoding is exercised for real.
  */
+
+import { render } from 'ink-testing-library';
+import { createElement as h } from 'react';
 import { COUNTER_NAMES } from '../../src/bpf/records.js';
 import type { ConnectionView } from '../../src/core/connections.js';
 import type { DatapathSnapshot, EventSample } from '../../src/core/datapath-snapshot.js';
 import type { ServiceView } from '../../src/core/services.js';
 import { bytesToHex, crc32cTlv, encodeV2, uniqueIdTlv } from '../../src/ppv2/index.js';
+import { Dashboard, type DashboardProps } from '../../src/ui/dashboard.js';
+import { initialUi, type UiState } from '../../src/ui/dashboard-reducer.js';
+import type { DashboardState } from '../../src/ui/dashboard-state.js';
+import type { TerminalSize } from '../../src/ui/layout.js';
+import { layoutFor, serviceNames, visibleConnections, visibleHeaders } from '../../src/ui/view-model.js';
 
 export const T0 = Date.UTC(2026, 10, 27, 14, 3, 0);
 
@@ -211,3 +219,30 @@ export const SECOND = snapshot(
     events: [headerEvent('192.0.2.10', 40001, T0 + 1500), headerEvent('192.0.2.11', 40003, T0 + 1900, 2)],
   },
 );
+
+/**
+ * The dashboard's frame for a state, as the Ink app would draw it at `size` (the list views derived as
+ * top-app does). Call ink-testing-library's cleanup after each test.
+ */
+export function renderFrame(
+  state: DashboardState,
+  ui: Partial<UiState> = {},
+  size: TerminalSize = { columns: 100, rows: 30 },
+  props: Partial<DashboardProps> = {},
+): string {
+  const view = initialUi(ui);
+  const rows = state.snapshot?.connections?.rows ?? [];
+  const { lastFrame } = render(
+    h(Dashboard, {
+      state,
+      ui: view,
+      layout: layoutFor(state, view, size),
+      connections: visibleConnections(rows, view.sort, view.filter),
+      headers: visibleHeaders(state.headers, view.filter, serviceNames(state.snapshot?.services ?? [])),
+      intervalSeconds: 2,
+      error: null,
+      ...props,
+    }),
+  );
+  return lastFrame() ?? '';
+}
