@@ -42,7 +42,8 @@ export default class Status extends DatapathCommand<typeof Status> {
       features,
     };
     // Before any attach there are no pinned maps: the defaults above say so.
-    const datapath = readDatapathStatus(this.instance);
+    // One scan of the processes for who keeps BPF statistics on, whether attached or not.
+    const datapath = readDatapathStatus(this.instance, output.runTimeStats);
     if (datapath) Object.assign(output, datapath);
     this.log(render(output));
     return output;

@@ -103,9 +103,11 @@ export interface DatapathStatus {
 const FILL_MAPS = ['services', 'backends', 'conntrack'] as const;
 
 /** The instance's datapath as status shows it; undefined when nothing was ever attached (no pinned maps). */
-export function readDatapathStatus(instance: Instance): DatapathStatus | undefined {
+export function readDatapathStatus(
+  instance: Instance,
+  runTimeStats: RunTimeStatsSources = runTimeStatsSources(),
+): DatapathStatus | undefined {
   if (!DatapathMaps.exists(instance)) return undefined;
-  const runTimeStats = runTimeStatsSources();
   const interfaces = attachedInterfaces(instance).map((i) => ({
     interface: i.interface,
     ifindex: i.ifindex,
