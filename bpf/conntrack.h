@@ -45,6 +45,33 @@ static __always_inline struct lb_ct_entry *ct_lookup(const struct lb_ct_key *k)
 	return bpf_map_lookup_elem(&lb_conntrack, k);
 }
 
+/*
+ * Set flag bits atomically and return the flags as they were. The two directions of a connection, and the
+ * client's handshake ACK and first data, can be handled on different CPUs at once; a plain `|=` reads, ORs
+ * and writes back, and can undo a bit another CPU set in between (a lost FIN_REPLY, or two CPUs both taking
+ * the first header). BPF atomics work on 32 or 64 bits, so this works on the aligned word that holds
+ * `flags` and `ppv2_len`; OR-ing (or AND-ing with all ones) in ppv2_len's half leaves it as it is.
+ */
+typedef __u32 __attribute__((may_alias)) ct_flags_word;
+_Static_assert(__builtin_offsetof(struct lb_ct_entry, flags) % 4 == 0, "flags starts an aligned word");
+_Static_assert(__builtin_offsetof(struct lb_ct_entry, ppv2_len) ==
+		       __builtin_offsetof(struct lb_ct_entry, flags) + 2, "ppv2_len shares the word");
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CT_FLAGS_SHIFT 0
+#else
+#define CT_FLAGS_SHIFT 16
+#endif
+
+static __always_inline __u16 ct_flags_set(struct lb_ct_entry *e, __u16 bits)
+{
+	return __sync_fetch_and_or((ct_flags_word *)&e->flags, (__u32)bits << CT_FLAGS_SHIFT) >> CT_FLAGS_SHIFT;
+}
+
+static __always_inline void ct_flags_clear(struct lb_ct_entry *e, __u16 bits)
+{
+	__sync_fetch_and_and((ct_flags_word *)&e->flags, ~((__u32)bits << CT_FLAGS_SHIFT));
+}
+
 /* Build the key the other side uses: swap addresses and ports. */
 static __always_inline void ct_key_reverse(struct lb_ct_key *out, const struct lb_ct_key *in)
 {
@@ -208,9 +235,10 @@ static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p,
 		if (syn_ack && old == LB_CT_SYN_SENT)
 			next = LB_CT_ESTABLISHED;
 		if (p->tcp_flags & TCP_FLAG_FIN) {
-			e->flags |= from_client ? LB_CT_F_FIN_ORIG : LB_CT_F_FIN_REPLY;
-			next = (e->flags & (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)) ==
-					       (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)
+			__u16 fin = from_client ? LB_CT_F_FIN_ORIG : LB_CT_F_FIN_REPLY;
+			__u16 seen = ct_flags_set(e, fin) | fin;
+
+			next = (seen & (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)) == (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)
 				       ? LB_CT_CLOSED
 				       : LB_CT_FIN;
 		}

@@ -152,10 +152,8 @@ __attribute__((noinline)) __u32 ppv2_prepare(const struct lb_ct_key *client)
  *   in front again when the client retransmits it.
  * Identical bytes at the same sequence numbers: a backend that has them already discards the copy.
  */
-static __always_inline int ppv2_header_due(const struct lb_ct_entry *e, const struct pkt *p)
+static __always_inline int ppv2_header_due(const struct lb_ct_entry *e, __u32 f, const struct pkt *p)
 {
-	__u32 f = e->flags;
-
 	if (p->tcp_flags & TCP_FLAG_RST)
 		return 0;
 	if (!(f & LB_CT_F_HDR_SENT))
@@ -168,13 +166,28 @@ static __always_inline int ppv2_header_due(const struct lb_ct_entry *e, const st
 }
 
 /*
- * Insert (or re-insert) the header in front of this segment's payload, which may be empty (the handshake's
- * ACK). Returns 0 when the packet may go on (it has been re-parsed), -1 to drop it.
+ * Take the header for this segment: 1 to re-inject it (it went out before), 2 to send it the first time,
+ * 0 when another CPU took the first header between ppv2_header_due's look and now. The client's handshake
+ * ACK and its first data often arrive back to back and can be handled on two CPUs at once; without the
+ * atomic claim both would send the header as the first one (the same bytes at the same sequence numbers, so
+ * the stream survived, but it went out twice and was counted twice). The loser goes on as if it had come
+ * second: shifted behind the header.
  */
-static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *e)
+static __always_inline int ppv2_claim(struct lb_ct_entry *e, __u16 seen)
+{
+	if (seen & LB_CT_F_HDR_SENT)
+		return 1;
+	return ct_flags_set(e, LB_CT_F_HDR_SENT) & LB_CT_F_HDR_SENT ? 0 : 2;
+}
+
+/*
+ * Insert (or re-insert, `claim` 1) the header in front of this segment's payload, which may be empty (the
+ * handshake's ACK). Returns 0 when the packet may go on (it has been re-parsed), -1 to drop it.
+ */
+static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, struct lb_ct_entry *e, int claim)
 {
 	__u32 zero = 0, svc_id = e->svc_id, n;
-	int reinject = e->flags & LB_CT_F_HDR_SENT;
+	int reinject = claim == 1;
 	struct ppv2_scratch *s;
 	struct lb_ct_entry *r;
 	int err;
@@ -187,27 +200,28 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 		n = pp1_write(&p->tuple);
 		if (!n || n != e->ppv2_len) {
 			fail_event(svc_id, LB_CNT_PPV2_FAIL_WRITE, &p->tuple);
-			return -1;
+			goto unclaim;
 		}
 	} else {
 		n = ppv2_prepare(&p->tuple);
 		if (!n)
-			return -1;
+			goto unclaim;
 	}
 	err = ppv2_insert(skb, (p->l4_off << 8) | p->thl, p->payload_len,
 			  n | (__u32)p->family << 16 | (__u32)p->tcp_flags << 24, svc_id);
 	if (err) {
 		fail_event(svc_id, err, &p->tuple);
-		return -1;
+		goto unclaim;
 	}
-	e->flags |= LB_CT_F_HDR_SENT | (p->payload_len ? LB_CT_F_DATA_SENT : 0);
+	if (p->payload_len)
+		ct_flags_set(e, LB_CT_F_DATA_SENT);
 	/*
 	 * The REPLY entry's copy, before this segment is forwarded: the backend cannot acknowledge the header
 	 * before it has it, so no backend segment needing the shift can be translated without it.
 	 */
 	r = ct_lookup(&e->peer);
 	if (r && r->kind == LB_CT_KIND_REPLY)
-		r->flags |= LB_CT_F_HDR_SENT;
+		ct_flags_set(r, LB_CT_F_HDR_SENT);
 	if (reinject) {
 		e->reinjections++;
 		stat_inc(svc_id, LB_CNT_PPV2_REINJECTED);
@@ -227,6 +241,11 @@ static __always_inline int ppv2_inject(struct __sk_buff *skb, struct pkt *p, str
 		return -1;
 	}
 	return 0;
+unclaim:
+	/* This segment is dropped without its header: the first header is still due when the client retries. */
+	if (!reinject)
+		ct_flags_clear(e, LB_CT_F_HDR_SENT);
+	return -1;
 }
 
 /* Client -> backend. */
@@ -238,6 +257,8 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 
 	if (e->flags & LB_CT_F_PPV2) {
 		__u32 base = e->client_isn + 1;
+		__u16 seen = e->flags; /* one look: ppv2_claim settles a race with another CPU against it */
+		int claim;
 
 		if (p->tcp_flags & TCP_FLAG_SYN) {
 			/* TCP Fast Open data would reach the backend before the header; the client retries without it. */
@@ -245,8 +266,8 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 				fail_event(svc_id, LB_CNT_PPV2_SYN_DATA, &p->tuple);
 				return TC_ACT_SHOT;
 			}
-		} else if (seq == base && ppv2_header_due(e, p)) {
-			if (ppv2_inject(skb, p, e))
+		} else if (seq == base && ppv2_header_due(e, seen, p) && (claim = ppv2_claim(e, seen))) {
+			if (ppv2_inject(skb, p, e, claim))
 				return TC_ACT_SHOT;
 		} else if ((p->tcp_flags & TCP_FLAG_RST) && !(e->flags & LB_CT_F_HDR_SENT)) {
 			/*
@@ -255,8 +276,8 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
 			 * or the backend ignores it and the port stays blocked for the whole TIME_WAIT.
 			 */
 		} else if (seq_after(seq, base) || (seq == base && (e->flags & LB_CT_F_HDR_SENT))) {
-			if (seq == base && p->payload_len)
-				e->flags |= LB_CT_F_DATA_SENT;
+			if (seq == base && p->payload_len && !(e->flags & LB_CT_F_DATA_SENT))
+				ct_flags_set(e, LB_CT_F_DATA_SENT);
 			seq += e->ppv2_len;
 		}
 	}
@@ -279,9 +300,9 @@ static __always_inline int handle_orig(struct __sk_buff *skb, struct pkt *p, str
  */
 static __always_inline void ppv2_header_acked(struct lb_ct_entry *r, struct lb_ct_entry *o)
 {
-	r->flags |= LB_CT_F_HDR_ACKED;
+	ct_flags_set(r, LB_CT_F_HDR_ACKED);
 	if (o && o->kind == LB_CT_KIND_ORIG)
-		o->flags |= LB_CT_F_HDR_ACKED;
+		ct_flags_set(o, LB_CT_F_HDR_ACKED);
 }
 
 /*

@@ -72,7 +72,7 @@ static __always_inline int udp_ppv2_inject(struct __sk_buff *skb, struct pkt *p,
 	}
 	stat_inc(svc_id, LB_CNT_PPV2_UDP_INJECTED);
 	if (!(e->flags & LB_CT_F_HDR_SENT)) /* for `conn list`; written once, not per datagram */
-		e->flags |= LB_CT_F_HDR_SENT;
+		ct_flags_set(e, LB_CT_F_HDR_SENT);
 	s = bpf_map_lookup_elem(&lb_scratch, &zero);
 	if (s)
 		ppv2_event(LB_EV_HDR_INJECTED, svc_id, &p->tuple, s, n);
