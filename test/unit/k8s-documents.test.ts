@@ -1,7 +1,7 @@
 /** Reading manifest streams: YAML and JSON documents, kubectl's List objects, and where errors point. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseManifests } from '../../src/k8s/documents.js';
+import { documentAtLine, parseManifests } from '../../src/k8s/documents.js';
 import { splitJsonStream } from '../../src/k8s/json-stream.js';
 import { readObjects } from '../../src/k8s/objects.js';
 import { lbctlErrorOf } from '../helpers/errors.js';
@@ -66,6 +66,30 @@ describe('k8s documents: parseManifests', () => {
       invalid('document 2', 'line 5, column 1'),
     );
     assert.throws(() => parseManifests('a: 1\na: 2\n'), invalid('document 1', 'line 2, column 1'));
+    assert.throws(
+      () => parseManifests('# leading\n---\nkind: A\n---\n---\nkind: B\n  bad: 1\n'),
+      invalid('document 3', 'line 7'),
+    );
+  });
+
+  it('numbers documents the way parseManifests does: a leading --- opens the first, empty ones count', () => {
+    const text = '%YAML 1.2\n# c\n---\na: 1\n--- \n---\nb: 2\n...\n---\nc: 3\n';
+    assert.deepEqual(
+      [0, 3, 4, 5, 6, 8, 9].map((line) => documentAtLine(text, line)),
+      [1, 1, 2, 3, 3, 4, 4],
+    );
+  });
+
+  it('refuses a YAML alias bomb in one line instead of expanding it', () => {
+    const levels = Array.from({ length: 12 }, (_, i) =>
+      i === 0
+        ? 'l0: &l0 [x, x, x, x, x, x, x, x, x, x]'
+        : `l${i}: &l${i} [${Array(10)
+            .fill(`*l${i - 1}`)
+            .join(', ')}]`,
+    );
+    const error = lbctlErrorOf('INVALID_DATA', { mentions: ['document 1', 'alias'] });
+    assert.throws(() => parseManifests(`${levels.join('\n')}\n`), error);
   });
 
   it('names the document, and the line where V8 gives a position, of a JSON syntax error', () => {
