@@ -44,12 +44,20 @@ spec:
       targetPort: 80
   type: LoadBalancer
 ---
-apiVersion: discovery.k8s.io/v1
+${endpointSliceYaml(name, `${name}-eps`, addresses)}`);
+  }
+  // An empty input is one empty document: apply reads it as "no services".
+  return docs.length > 0 ? docs.join('---\n') : '---\n';
+}
+
+/** The EndpointSlice document of Service `service`: its ready IPv4 backends, port 80. */
+export function endpointSliceYaml(service: string, sliceName: string, addresses: readonly string[]): string {
+  return `apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
-  name: ${name}-eps
+  name: ${sliceName}
   labels:
-    kubernetes.io/service-name: ${name}
+    kubernetes.io/service-name: ${service}
 addressType: IPv4
 ports:
   - name: ""
@@ -57,8 +65,5 @@ ports:
     protocol: TCP
 endpoints:
 ${addresses.map((a) => `  - addresses: ["${a}"]\n    conditions: {ready: true}`).join('\n')}
-`);
-  }
-  // An empty input is one empty document: apply reads it as "no services".
-  return docs.length > 0 ? docs.join('---\n') : '---\n';
+`;
 }
