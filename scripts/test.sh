@@ -10,17 +10,32 @@ npm run --silent lint
 npx tsc -p tsconfig.test.json
 
 shopt -s nullglob
-tests=(test/unit/*.test.ts test/packet/*.test.ts test/e2e/*.test.ts)
-# One runner invocation, one file at a time: the end-to-end files share the kernel and bpffs. The spec
-# report goes to the terminal; a TAP copy gives the totals for the plain closing line.
-tap=$(mktemp)
-trap 'rm -f "$tap"' EXIT
+taps=()
+trap 'rm -f "${taps[@]}"' EXIT
 status=0
-node --import tsx --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$tap" "${tests[@]}" || status=$?
-passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-skipped=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+
+# run CONCURRENCY FILE...: one runner invocation; the spec report goes to the terminal, a TAP copy gives
+# the totals for the plain closing line.
+run() {
+  local concurrency=$1 tap
+  shift
+  tap=$(mktemp)
+  taps+=("$tap")
+  node --import tsx --test --test-concurrency="$concurrency" \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$tap" "$@" || status=1
+}
+
+# Unit tests are pure (no kernel, no namespaces): their files run side by side, one per core.
+run "$(nproc)" test/unit/*.test.ts
+# Packet and end-to-end files share the kernel and bpffs: one file at a time.
+run 1 test/packet/*.test.ts test/e2e/*.test.ts
+
+# The last top-level "# pass N" of each run's TAP, added up.
+total() {
+  local tap n=0
+  for tap in "${taps[@]}"; do n=$((n + $(sed -n "s/^# $1 \([0-9]*\)\$/\1/p" "$tap" | tail -n 1 | grep . || echo 0))); done
+  echo "$n"
+}
+echo "$(total pass) passed, $(total fail) failed, $(total skipped) skipped"
 exit "$status"
