@@ -132,7 +132,7 @@ export function datapathChecks(
     const allowed = opts.connections + WRK_PROBE_CONNECTIONS;
     checks.push(
       check(
-        'lbctl: ppv2_injected = connections that sent data',
+        'lbctl: ppv2_injected = completed handshakes',
         pending >= 0 && pending <= allowed,
         `ppv2_injected ${d.ppv2Injected}, conn_new ${d.connNew}: ` +
           (pending === 0

@@ -329,8 +329,9 @@ export function renderMarkdown(summary: BenchSummary, chartFile: string): string
       'plus the ones in flight when it stopped. lbctl runs: `conn_new` equals ' +
       "the client namespace's TCP ActiveOpens exactly; no counter outside the routine ones (traffic, " +
       'connections, headers, MSS clamps, SACK shifts, SNAT port collisions, lost events) moved; and ' +
-      "`ppv2_injected` equals `conn_new` less the connections that never sent a byte: wrk's start-up probe " +
-      'connection and those it left open without a request when it exited (at most one per wrk connection).',
+      '`ppv2_injected` equals `conn_new` less the connections whose handshake had not completed when wrk ' +
+      'exited (the header goes with the handshake-completing ACK; at most one per wrk connection, plus its ' +
+      'start-up probe), never more: no connection counts its header twice.',
     '',
   );
   const lb = summary.measurements.filter((m) => m.datapath);
