@@ -1,6 +1,6 @@
 import chalk from 'chalk';
 import Table from 'cli-table3';
-import { type ColumnFit, fitRows, truncateText } from './table-fit.js';
+import { type ColumnFit, fitRows, textWidth, truncateText } from './table-fit.js';
 
 export interface TableOptions {
   /** The line width to fit (see BaseCommand.listing); values are cut with an ellipsis. Default: no limit. */
@@ -21,14 +21,43 @@ export function renderTable(
   rows: Array<Array<string | number>>,
   options: TableOptions = {},
 ): string {
-  const colored = chalk.level > 0;
-  const table = new Table({
-    head: colored ? head.map((h) => chalk.bold(h)) : head,
-    style: { head: [], border: [], compact: true },
-  });
   const cells = rows.map((row) => row.map((cell) => String(cell)));
   const fitted = fitRows(head, cells, options.maxWidth ?? Number.POSITIVE_INFINITY, options.fit);
-  for (const row of fitted) table.push(row);
+  return drawTable(head, fitted);
+}
+
+/**
+ * cli-table3 lays a table out in time quadratic in its rows (every cell is checked against each row above
+ * it for spans): 400 rows take 0.16 s, 4,000 rows (a service's backends) 4 s. A longer table is drawn in
+ * blocks of this many rows with the same column widths, and the blocks are joined without the borders
+ * between them: the same lines, 4,000 rows in 0.9 s.
+ */
+export const ROWS_PER_BLOCK = 50;
+
+/** The rows (already fitted) drawn as one compact table; `rowsPerBlock` is a parameter for the tests. */
+export function drawTable(head: string[], rows: string[][], rowsPerBlock = ROWS_PER_BLOCK): string {
+  if (rows.length <= rowsPerBlock) return drawBlock(head, rows);
+  // cli-table3's widths include one space of padding on each side.
+  const colWidths = head.map((h, i) => Math.max(textWidth(h), ...rows.map((r) => textWidth(r[i] ?? ''))) + 2);
+  const lines: string[] = [];
+  for (let start = 0; start < rows.length; start += rowsPerBlock) {
+    const first = start === 0;
+    const last = start + rowsPerBlock >= rows.length;
+    const block = drawBlock(first ? head : undefined, rows.slice(start, start + rowsPerBlock), colWidths);
+    const blockLines = block.split('\n');
+    lines.push(...blockLines.slice(first ? 0 : 1, last ? blockLines.length : -1));
+  }
+  return lines.join('\n');
+}
+
+function drawBlock(head: string[] | undefined, rows: string[][], colWidths?: number[]): string {
+  const colored = chalk.level > 0;
+  const table = new Table({
+    ...(head ? { head: colored ? head.map((h) => chalk.bold(h)) : head } : {}),
+    ...(colWidths ? { colWidths } : {}),
+    style: { head: [], border: [], compact: true },
+  });
+  for (const row of rows) table.push(row);
   return table.toString();
 }
 

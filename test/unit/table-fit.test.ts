@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { renderColumns, renderTable } from '../../src/cli/output.js';
+import { drawTable, renderColumns, renderTable, ROWS_PER_BLOCK } from '../../src/cli/output.js';
 import { toYaml } from '../../src/cli/output-format.js';
 import { counterRows, renderCounterRows, shownCounters } from '../../src/cli/stats-render.js';
 import {
@@ -106,6 +106,29 @@ describe('renderTable with a width', () => {
     ];
     assert.ok(!renderColumns(columns, [3]).includes('square'));
     assert.ok(renderColumns(columns, [3], { wide: true }).includes('9'));
+  });
+});
+
+describe('drawTable in blocks (long tables)', () => {
+  const head = ['ID', 'BACKEND', 'SHARE'];
+  // Widths vary from block to block: the widest cell of each column sits in a late block.
+  const rows = Array.from({ length: 230 }, (_, i) => [
+    String(i),
+    i === 201 ? '[2001:db8:ffff:ffff::abcd]:65535' : `198.51.100.${i % 250}:80`,
+    i % 7 === 0 ? '100.00%' : '1%',
+  ]);
+
+  for (const perBlock of [1, 7, 50, 229]) {
+    it(`draws the same lines in blocks of ${perBlock} rows as cli-table3 in one piece`, () => {
+      assert.equal(drawTable(head, rows, perBlock), drawTable(head, rows, Number.POSITIVE_INFINITY));
+    });
+  }
+
+  it('draws a short table in one piece, and each row once in a long one', () => {
+    assert.ok(ROWS_PER_BLOCK < rows.length);
+    const text = drawTable(head, rows);
+    assert.equal(text.split('\n').length, rows.length + 4); // top border, head, separator, rows, bottom
+    assert.equal(text.match(/198\.51\.100\.7:80 /g)?.length, 1);
   });
 });
 
