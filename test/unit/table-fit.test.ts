@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { drawTable, renderColumns, renderTable, ROWS_PER_BLOCK } from '../../src/cli/output.js';
+import { drawTable, ROWS_PER_BLOCK, renderColumns, renderTable } from '../../src/cli/output.js';
 import { toYaml } from '../../src/cli/output-format.js';
 import { counterRows, renderCounterRows, shownCounters } from '../../src/cli/stats-render.js';
 import {
