@@ -331,6 +331,17 @@ export class DatapathHarness {
     return value === undefined ? undefined : decodeCtEntry(value);
   }
 
+  /** Rewrite a 16-bit field of a conntrack entry in place (a test's way to make the datapath fail on it). */
+  setConntrackField(key: CtKeyInput, field: 'ppv2_len' | 'flags', value: number): void {
+    const map = this.map('conntrack');
+    const k = encodeCtKey(key);
+    const entry = map.lookup(k);
+    if (entry === undefined) throw new Error('no such conntrack entry');
+    const edited = Buffer.from(entry);
+    edited.writeUInt16LE(value, STRUCT_LAYOUTS.lb_ct_entry.off[field]);
+    map.update(k, edited);
+  }
+
   /**
    * Make a connection look idle for `seconds` more than it is: both entries' last_seen_ns moved back, as the
    * passing of time would (what the janitor and SNAT port reclaiming read). Returns whether it was tracked.

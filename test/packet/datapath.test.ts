@@ -985,6 +985,31 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         assert.ok(!conn.orig().flags.headerSent);
       });
 
+      it('a header that cannot be written gives its claim back: the next try sends it as the first', () => {
+        // A v1 line whose length no longer matches the one recorded at the SYN cannot be written.
+        const conn = new Connection(h, family, s.v1, 42006, []);
+        conn.open();
+        const before = h.counters(s.v1.id);
+        h.setConntrackField(conn.origKey, 'ppv2_len', conn.n + 2);
+        const ack = conn.fromClient({
+          seq: seqAdd(conn.isn, 1),
+          ack: seqAdd(conn.backendIsn, 1),
+          flags: TCP_ACK,
+        });
+        assert.equal(h.run(ack, 'client').retval, TC_ACT.SHOT, 'dropped without its header');
+        assert.equal(h.counters(s.v1.id).ppv2_fail_write, before.ppv2_fail_write + 1n);
+        assert.ok(!conn.orig().flags.headerSent, 'no header went out');
+        // The backend's SYN-ACK comes again, and so does the client's ACK: now the header goes, as the first.
+        h.setConntrackField(conn.origKey, 'ppv2_len', conn.n);
+        const out = assertWellFormed(ack, h.run(ack, 'client'));
+        assert.deepEqual(out.payload, conn.expectedV1Line());
+        const after = h.counters(s.v1.id);
+        assert.equal(after.ppv2_injected, before.ppv2_injected + 1n);
+        assert.equal(after.ppv2_hdr_alone, before.ppv2_hdr_alone + 1n);
+        assert.equal(after.ppv2_reinjected, before.ppv2_reinjected, 'not counted as a repeat');
+        assert.ok(conn.orig().flags.headerSent);
+      });
+
       it('a client RST after the header went: shifted into the backend sequence space', () => {
         const conn = new Connection(h, family, s.fullnat, 42005, []);
         conn.handshake();
