@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { stringify } from 'yaml';
+import { yamlText } from '../yaml.js';
 
 /**
  * `-o FORMAT` for commands that print data: the default table (cut to a terminal's width), `wide` (every
@@ -18,9 +18,9 @@ export const outputFlag = {
 };
 
 /**
- * The YAML of a JSON document. YAML 1.1 rules decide the quoting, so a string such as "yes", "off" or "007"
- * stays a string for 1.1 readers (PyYAML, older Ruby) as well as for 1.2 ones.
+ * The YAML of a JSON document: what --json prints (so undefined fields are left out and toJSON applies, as
+ * there), with strings such as "yes", "off" or "007" quoted for YAML 1.1 and 1.2 readers alike.
  */
 export function toYaml(document: unknown): string {
-  return stringify(document, { version: '1.1' });
+  return yamlText(JSON.parse(JSON.stringify(document)));
 }

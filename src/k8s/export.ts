@@ -1,8 +1,8 @@
-import { stringify } from 'yaml';
 import { formatEndpoint } from '../core/endpoint.js';
 import type { ServiceView } from '../core/services.js';
 import { TlvType } from '../ppv2/constants.js';
 import type { TlvDescription } from '../ppv2/describe.js';
+import { yamlText } from '../yaml.js';
 import { ANNOTATIONS } from './annotations.js';
 import { LOXILB_CLASS } from './desired.js';
 import { SERVICE_NAME_LABEL } from './objects.js';
@@ -45,7 +45,7 @@ export function exportServices(services: readonly ServiceView[]): ExportList {
 /** YAML: one document per object (strings YAML 1.1 would read as booleans are quoted, for kubectl). */
 export function formatManifests(list: ExportList, format: ManifestFormat): string {
   if (format === 'json') return `${JSON.stringify(list, null, 2)}\n`;
-  return list.items.map((item) => stringify(item, { version: '1.1', lineWidth: 0 })).join('---\n');
+  return list.items.map((item) => yamlText(item)).join('---\n');
 }
 
 function serviceObject(service: ServiceView, objectName: string): K8sObject {

@@ -1,7 +1,7 @@
 /** lbctl export: manifests that apply reads back to the very same services (a plan of all unchanged). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { load } from 'js-yaml';
 import { computePlan, type DesiredService } from '../../src/core/apply-plan.js';
 import { NO_SNAT } from '../../src/core/snat-plan.js';
 import { exportServices, formatManifests } from '../../src/k8s/export.js';
@@ -117,7 +117,7 @@ describe('k8s export', () => {
     const yaml = formatManifests(exportServices(live.slice(0, 1)), 'yaml');
     assert.match(yaml, /loxilb.io\/useproxyprotov2: "yes"/);
     assert.equal(yaml.split('\n---\n').length, 2);
-    assert.deepEqual(parse(yaml.split('---\n')[1] ?? ''), {
+    assert.deepEqual(load(yaml.split('---\n')[1] ?? ''), {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: {

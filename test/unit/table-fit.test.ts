@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { load, YAML11_SCHEMA } from 'js-yaml';
 import { drawTable, ROWS_PER_BLOCK, renderColumns, renderTable } from '../../src/cli/output.js';
 import { toYaml } from '../../src/cli/output-format.js';
 import { counterRows, renderCounterRows, shownCounters } from '../../src/cli/stats-render.js';
@@ -149,17 +149,33 @@ describe('toYaml', () => {
   it('round-trips a service document, quoting strings that would read as other types', () => {
     const doc = {
       services: [
-        { id: 1, name: 'yes', key: '203.0.113.10:80/tcp', vip: '2001:db8:f::10', snat: null, tag: '007' },
+        {
+          id: 1,
+          name: 'yes',
+          key: '203.0.113.10:80/tcp',
+          vip: '2001:db8:f::10',
+          snat: null,
+          tag: '007',
+          o: '0o17',
+        },
         { id: 2, name: null, ppv2: { tlvs: [{ name: 'AUTHORITY', text: 'a: b #c' }], enabled: true } },
       ],
       empty: [],
       off: 'off',
     };
     const text = toYaml(doc);
-    assert.deepEqual(parse(text), doc);
-    assert.deepEqual(parse(text, { version: '1.1' }), doc, 'YAML 1.1 readers see the same strings');
+    assert.deepEqual(load(text), doc);
+    assert.deepEqual(load(text, { schema: YAML11_SCHEMA }), doc, 'YAML 1.1 readers see the same strings');
     assert.match(text, /name: "yes"/);
     assert.match(text, /tag: "007"/);
+  });
+
+  it('prints the document --json prints: undefined fields left out, toJSON applied', () => {
+    const when = new Date(Date.UTC(2026, 0, 2));
+    assert.deepEqual(load(toYaml({ a: undefined, b: [1, undefined], when })), {
+      b: [1, null],
+      when: when.toJSON(),
+    });
   });
 });
 
