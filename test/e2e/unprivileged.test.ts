@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ExitCode } from '../../src/exit-codes.js';
-import { lbctl, REPO_ROOT } from '../helpers/cli.js';
+import { type CliResult, type LbctlOptions, lbctl, lbctlEach, REPO_ROOT } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 import { UNPRIVILEGED } from '../helpers/unprivileged.js';
@@ -82,8 +82,12 @@ describe('run by a user who is not root', { skip }, () => {
     ['HOME=/root', '/root'],
     ['its own HOME', ownHome],
   ];
-  const asNobody = (args: string[], home: string, input?: string) =>
-    lbctl(args, { prefix: AS_NOBODY, env: { HOME: home, XDG_DATA_HOME: undefined }, input });
+  const nobodyOptions = (home: string, input?: string): LbctlOptions => ({
+    prefix: AS_NOBODY,
+    env: { HOME: home, XDG_DATA_HOME: undefined },
+    input,
+  });
+  const asNobody = (args: string[], home: string, input?: string) => lbctl(args, nobodyOptions(home, input));
 
   before(() => {
     assertPrerequisites();
@@ -111,24 +115,28 @@ describe('run by a user who is not root', { skip }, () => {
     for (const command of await commandsNeedingRoot()) assert.ok(listed.has(command), `${command} is tested`);
   });
 
-  it('every command that needs root exits 4 with permission denied and the fix, plain and --json', () => {
-    for (const [label, home] of homes()) {
-      for (const args of ROOT_COMMANDS) {
-        const context = `${args.join(' ')} (${label})`;
-        const res = asNobody(args, home as string);
-        assertCliError(
-          res,
-          ExitCode.PERMISSION,
-          { mentions: ['permission denied', 'root'], hint: true },
-          context,
-        );
-        assert.equal(res.stdout, '', context);
-        const json = asNobody([...args, '--json'], home as string);
-        assert.equal(json.code, ExitCode.PERMISSION, context);
-        assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'PERMISSION');
-        assert.equal(json.stderr, '', `no warnings: ${context}`);
-      }
-    }
+  it('every command that needs root exits 4 with permission denied and the fix, plain and --json', async () => {
+    const cases = homes().flatMap(([label, home]) =>
+      ROOT_COMMANDS.map((args) => ({ args, home: home as string, context: `${args.join(' ')} (${label})` })),
+    );
+    const runs = await lbctlEach(
+      cases.flatMap(({ args, home }) =>
+        [args, [...args, '--json']].map((a) => [a, nobodyOptions(home)] as const),
+      ),
+    );
+    cases.forEach(({ context }, i) => {
+      const [res, json] = [runs[2 * i], runs[2 * i + 1]] as [CliResult, CliResult];
+      assertCliError(
+        res,
+        ExitCode.PERMISSION,
+        { mentions: ['permission denied', 'root'], hint: true },
+        context,
+      );
+      assert.equal(res.stdout, '', context);
+      assert.equal(json.code, ExitCode.PERMISSION, context);
+      assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'PERMISSION');
+      assert.equal(json.stderr, '', `no warnings: ${context}`);
+    });
   });
 
   it('lab status does not claim the lab is down: it says it cannot tell without root', () => {
