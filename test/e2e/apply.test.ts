@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { resolveInstance } from '../../src/core/instance.js';
 import { loadState } from '../../src/core/state-file.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
-import { type CliResult, lbctl, parseJson } from '../helpers/cli.js';
+import { type CliResult, lbctl, lbctlEach, parseJson } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 import { type Balancer, startBalancer } from './fixtures/balancer.js';
@@ -166,7 +166,7 @@ describe('apply and export: Kubernetes manifests drive the balancer', { skip }, 
     );
   });
 
-  it('refuses a bad manifest with a message naming the document and field, and changes nothing', () => {
+  it('refuses a bad manifest with a message naming the document and field, and changes nothing', async () => {
     const before = services();
     const state = () => JSON.stringify(loadState(resolveInstance(lb.topo.ns.lb)));
     const stateBefore = state();
@@ -190,12 +190,19 @@ describe('apply and export: Kubernetes manifests drive the balancer', { skip }, 
       [withSnat(example([b2]), '198.51.100.250'), 2, ['document 1', '198.51.100.250']],
       [withSnat(example([b2]), '2001:db8:b::1'), 2, ['document 1', '2001:db8:b::1']],
     ];
-    for (const [manifest, code, mentions] of cases) {
-      assertCliError(withInput(['apply', '-f', '-'], manifest), code, { mentions }, mentions.join(' '));
-      const json = withInput(['apply', '-f', '-', '--json'], manifest);
+    const applyArgs = ['--netns', lb.topo.ns.lb, 'apply', '-f', '-'];
+    const runs = await lbctlEach(
+      cases.flatMap(([input]) => [
+        [applyArgs, { input }] as const,
+        [[...applyArgs, '--json'], { input }] as const,
+      ]),
+    );
+    cases.forEach(([, code, mentions], i) => {
+      const [plain, json] = [runs[2 * i], runs[2 * i + 1]] as [CliResult, CliResult];
+      assertCliError(plain, code, { mentions }, mentions.join(' '));
       assert.equal(json.code, code);
       assert.equal(parseJson<{ error: { exitCode: number } }>(json).error.exitCode, code);
-    }
+    });
     assert.deepEqual(services(), before);
     assert.equal(state(), stateBefore, 'the state file is untouched');
   });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExitCode } from '../../src/exit-codes.js';
-import { lbctl, parseJson } from '../helpers/cli.js';
+import { type CliResult, lbctlEach, parseJson } from '../helpers/cli.js';
 import { assertCliError, type ErrorExpectation } from '../helpers/errors.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 
@@ -40,17 +40,22 @@ const CASES: Array<[string[], number, ErrorExpectation, string?]> = [
 ];
 
 describe('errors say what and why, with the documented exit code', { skip }, () => {
-  it('each case: one line, its code, the same code and kind with --json', () => {
+  it('each case: one line, its code, the same code and kind with --json', async () => {
     assertPrerequisites();
-    for (const [args, code, expect, input] of CASES) {
+    const runs = await lbctlEach(
+      CASES.flatMap(([args, , , input]) => [
+        [args, { input }] as const,
+        [[...args, '--json'], { input }] as const,
+      ]),
+    );
+    CASES.forEach(([args, code, expect], i) => {
       const context = args.join(' ').slice(0, 80);
-      const res = lbctl(args, { input });
+      const [res, json] = [runs[2 * i], runs[2 * i + 1]] as [CliResult, CliResult];
       assertCliError(res, code, expect, context);
       assert.doesNotMatch(res.stderr, /following error|Parsing --|IPv6 endpoint/, context);
       assert.ok(res.stderr.length < 400, `${context}: ${res.stderr.length} characters`);
-      const json = lbctl([...args, '--json'], { input });
       assert.equal(json.code, code, context);
       assert.equal(parseJson<{ error: { exitCode: number } }>(json).error.exitCode, code, context);
-    }
+    });
   });
 });

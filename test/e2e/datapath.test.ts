@@ -16,7 +16,7 @@ import type { HaproxyConnectionView } from '../../src/lab/haproxy.js';
 import type { NginxConnectionView } from '../../src/lab/nginx.js';
 import { sha256File } from '../../src/lab/nginx.js';
 import { run } from '../../src/sys/run.js';
-import { lbctl, parseJson } from '../helpers/cli.js';
+import { type CliResult, lbctl, parseJson } from '../helpers/cli.js';
 import { assertCliError } from '../helpers/errors.js';
 import { suitePrerequisites } from '../helpers/prereq.js';
 import { startCapture } from '../helpers/tshark.js';
@@ -242,7 +242,7 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
     assert.ok(conns.connections.every((c) => c.vip === `${VIP4}:80` && c.ppv2.injected));
   });
 
-  it('refuses bad input with a clear error and changes nothing', () => {
+  it('refuses bad input with a clear error and changes nothing', async () => {
     const before = lb.cliJson<{ services: unknown[] }>(['service', 'list']);
     const stateBefore = stateFileText();
     const [b1] = lb.topo.backends.ipv4;
@@ -259,9 +259,10 @@ describe('datapath: PPv2 injection end to end', { skip }, () => {
       [['attach', 'nosuch0'], 3, 'nosuch0'],
       ...addressRefusals(),
     ];
-    for (const [args, code, input] of cases) {
-      assertCliError(lb.cli(args), code, { mentions: [input] }, args.join(' '));
-    }
+    const results = await lb.cliEach(cases.map(([args]) => args));
+    cases.forEach(([args, code, input], i) => {
+      assertCliError(results[i] as CliResult, code, { mentions: [input] }, args.join(' '));
+    });
     assert.deepEqual(lb.cliJson<{ services: unknown[] }>(['service', 'list']), before);
     assert.equal(stateFileText(), stateBefore, 'the state file is untouched');
   });

@@ -39,13 +39,15 @@ const TIMEOUT_MS = 60_000;
  * Many independent runs (each mostly node's start-up, CPU-bound), as many at a time as there are cores; the
  * results in the order of `runs`. For checks that only read, such as refusals: nothing may depend on order.
  */
-export async function lbctlEach(runs: ReadonlyArray<[string[], LbctlOptions?]>): Promise<CliResult[]> {
+export async function lbctlEach(
+  runs: ReadonlyArray<readonly [string[], LbctlOptions?]>,
+): Promise<CliResult[]> {
   const results: CliResult[] = new Array(runs.length);
   let next = 0;
   const worker = async () => {
     while (next < runs.length) {
       const index = next++;
-      const [args, options] = runs[index] as [string[], LbctlOptions?];
+      const [args, options] = runs[index] as readonly [string[], LbctlOptions?];
       results[index] = await lbctlAsync(args, options);
     }
   };
