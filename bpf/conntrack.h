@@ -13,9 +13,9 @@
  * (bpf_for_each_map_elem) and deletes both entries of every connection idle
  * for its state's timeout, idle counted from the later of the two directions'
  * last_seen_ns. It also removes REPLY entries whose ORIG entry is gone (a
- * deletion between the two). The hot path only writes last_seen_ns and the state, and the table
- * drains to zero without a user-space sweeper; an entry goes at most one
- * second after its timeout.
+ * deletion between the two). The hot path only writes last_seen_ns (and the
+ * state when it moves), and the table drains to zero without a user-space
+ * sweeper; an entry goes at most one second after its timeout.
  *
  * Why not a bpf_timer per connection: the table is swept every second anyway
  * (a per-entry timer is not guaranteed: bpf_timer_init allocates without locks
@@ -216,35 +216,79 @@ static __always_inline long ct_insert_orig(const struct lb_ct_key *orig_key, str
  * to set. Expiry is the janitor's (it reads the state and last_seen_ns), so
  * nothing here but stores.
  */
-static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client, __u64 now)
+/* The state this packet moves a connection to from `old`, given the FIN bits in `flags`. */
+static __always_inline __u8 ct_next_state(__u8 old, __u16 flags, const struct pkt *p, int syn_ack)
 {
-	__u8 old = e->state, next = old;
-	int syn_ack = !from_client && (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+	const __u16 both = LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY;
 
-	if (old == LB_CT_CLOSED) {
+	if (old == LB_CT_CLOSED)
 		/*
 		 * Stays closed until the janitor removes it or a new SYN recycles the tuple; except a handshake a
 		 * reset interrupted (a client resetting a stale TIME_WAIT's ACK, then retrying its SYN): its SYN-ACK
 		 * opens it, so that it is not taken for a finished connection (snat.h reclaims those).
 		 */
-		if (syn_ack && !(e->flags & (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)))
-			next = LB_CT_ESTABLISHED;
-	} else if (p->tcp_flags & TCP_FLAG_RST) {
-		next = LB_CT_CLOSED;
-	} else {
-		if (syn_ack && old == LB_CT_SYN_SENT)
-			next = LB_CT_ESTABLISHED;
-		if (p->tcp_flags & TCP_FLAG_FIN) {
-			__u16 fin = from_client ? LB_CT_F_FIN_ORIG : LB_CT_F_FIN_REPLY;
-			__u16 seen = ct_flags_set(e, fin) | fin;
+		return syn_ack && !(flags & both) ? LB_CT_ESTABLISHED : LB_CT_CLOSED;
+	if (p->tcp_flags & TCP_FLAG_RST)
+		return LB_CT_CLOSED;
+	if (p->tcp_flags & TCP_FLAG_FIN)
+		return (flags & both) == both ? LB_CT_CLOSED : LB_CT_FIN;
+	if (syn_ack && old == LB_CT_SYN_SENT)
+		return LB_CT_ESTABLISHED;
+	return old;
+}
 
-			next = (seen & (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)) == (LB_CT_F_FIN_ORIG | LB_CT_F_FIN_REPLY)
-				       ? LB_CT_CLOSED
-				       : LB_CT_FIN;
-		}
+/*
+ * `state` shares an aligned 32-bit word with kind, mode and pad, which never change after the entry is made;
+ * the state moves by compare-and-swap on that word (BPF atomics are 32 or 64 bits wide).
+ */
+typedef __u32 __attribute__((may_alias)) ct_state_word;
+_Static_assert(__builtin_offsetof(struct lb_ct_entry, kind) % 4 == 0, "kind starts an aligned word");
+_Static_assert(__builtin_offsetof(struct lb_ct_entry, state) == __builtin_offsetof(struct lb_ct_entry, kind) + 1,
+	       "state is the word's second byte");
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CT_STATE_SHIFT 8
+#else
+#define CT_STATE_SHIFT 16
+#endif
+
+static __always_inline int ct_state_swap(struct lb_ct_entry *e, __u8 old, __u8 next)
+{
+	ct_state_word *word = (ct_state_word *)&e->kind;
+	__u32 keep = *word & ~((__u32)0xff << CT_STATE_SHIFT);
+	__u32 expected = keep | (__u32)old << CT_STATE_SHIFT;
+
+	return __sync_val_compare_and_swap(word, expected, keep | (__u32)next << CT_STATE_SHIFT) == expected;
+}
+
+/*
+ * Track a packet of the connection: its time, and the state it moves the connection to. The two directions
+ * (and two segments of one) can be handled on two CPUs at once, so the state is not simply written back: a
+ * packet that read ESTABLISHED must not put that back over the CLOSED a reset on the other CPU wrote, nor may
+ * the first of two crossing FINs write FIN over the second's CLOSED. The move is a compare-and-swap from the
+ * state the packet saw; when another CPU moved it first, the move is worked out again from the new state
+ * (at most twice more: each retry follows another CPU's move, and the moves that can race are few).
+ */
+static __always_inline void ct_track(struct lb_ct_entry *e, const struct pkt *p, int from_client, __u64 now)
+{
+	__u8 old = e->state;
+	__u16 flags = e->flags;
+	int syn_ack = !from_client && (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+
+	if (old != LB_CT_CLOSED && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) == TCP_FLAG_FIN) {
+		__u16 fin = from_client ? LB_CT_F_FIN_ORIG : LB_CT_F_FIN_REPLY;
+
+		flags = ct_flags_set(e, fin) | fin;
 	}
 	e->last_seen_ns = now;
-	e->state = next;
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		__u8 next = ct_next_state(old, flags, p, syn_ack);
+
+		if (next == old || ct_state_swap(e, old, next))
+			return;
+		old = e->state;
+		flags = e->flags;
+	}
 }
 
 #endif /* LBCTL_CONNTRACK_H */
