@@ -67,6 +67,12 @@ function sourceServices(family: 4 | 6) {
   };
 }
 
+/** A client -> VIP segment to one of the sourceServices (no Connection: which backend it gets varies). */
+function clientSegment(family: 4 | 6, sport: number, dport: number, seq: number, ack: number, flags: number) {
+  const net = NET[family];
+  return buildFrame({ src: net.client, dst: net.vip, sport, dport, seq, ack, flags });
+}
+
 function addSourceServices(h: DatapathHarness, family: 4 | 6): void {
   for (const svc of Object.values(sourceServices(family))) {
     h.addService({ ...svc, vip: NET[family].vip, mode: 'fullnat', ppv2: true });
@@ -839,15 +845,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         // backend -> [client port, SNAT port] of a connection that went to it
         const seen = new Map<string, [number, number]>();
         for (let port = 45000; port < 45064 && seen.size < 2; port++) {
-          const syn = buildFrame({
-            src: net.client,
-            dst: net.vip,
-            sport: port,
-            dport: svc.port,
-            seq: 1,
-            ack: 0,
-            flags: TCP_SYN,
-          });
+          const syn = clientSegment(family, port, svc.port, 1, 0, TCP_SYN);
           const out = assertWellFormed(syn, h.run(syn, 'client'));
           assert.ok(sourceOf.has(out.dst), `went to a backend of the service: ${out.dst}`);
           assert.equal(out.src, sourceOf.get(out.dst), `the source towards ${out.dst} is its own`);
@@ -868,15 +866,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         const back = assertWellFormed(synAck, h.run(synAck, 'backend2'));
         assert.deepEqual([back.src, back.sport, back.dst, back.dport], [net.vip, svc.port, net.client, port]);
         // Its header names the real client, not the source address the backend saw.
-        const ack = buildFrame({
-          src: net.client,
-          dst: net.vip,
-          sport: port,
-          dport: svc.port,
-          seq: 2,
-          ack: 10,
-          flags: TCP_ACK,
-        });
+        const ack = clientSegment(family, port, svc.port, 2, 10, TCP_ACK);
         const first = assertWellFormed(ack, h.run(ack, 'client'));
         assert.equal(first.src, net.src2);
         const { header } = decodeInjected(first.payload);
@@ -890,15 +880,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
         const svc = sourceServices(family).overridden;
         const targets = new Set<string>();
         for (let port = 45100; port < 45164 && targets.size < 2; port++) {
-          const syn = buildFrame({
-            src: net.client,
-            dst: net.vip,
-            sport: port,
-            dport: svc.port,
-            seq: 1,
-            ack: 0,
-            flags: TCP_SYN,
-          });
+          const syn = clientSegment(family, port, svc.port, 1, 0, TCP_SYN);
           const out = assertWellFormed(syn, h.run(syn, 'client'));
           assert.equal(out.src, net.snat);
           targets.add(out.dst);
@@ -909,15 +891,7 @@ describe('datapath packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
       it('fullnat with no source address at all (a record lbctl never writes) is dropped as drop_no_backend', () => {
         const svc = sourceServices(family).unset;
         const before = h.counters(svc.id);
-        const syn = buildFrame({
-          src: net.client,
-          dst: net.vip,
-          sport: 45200,
-          dport: svc.port,
-          seq: 1,
-          ack: 0,
-          flags: TCP_SYN,
-        });
+        const syn = clientSegment(family, 45200, svc.port, 1, 0, TCP_SYN);
         assert.equal(h.run(syn, 'client').retval, TC_ACT.SHOT);
         assert.equal(h.counters(svc.id).drop_no_backend, before.drop_no_backend + 1n);
         assert.equal(
