@@ -90,6 +90,8 @@ type RouteLookup = { route: ReturnType<typeof routeSourceOfJson>; error: string 
 export class RouteSources {
   private readonly known = new Map<string, RouteLookup>();
   private locals: Promise<Set<string>> | undefined;
+  /** `ip` processes started for route lookups: one per `load` while every address has a route. */
+  routeProcesses = 0;
 
   /** The namespace's own addresses (`localAddresses`), read once. */
   localAddresses(): Promise<Set<string>> {
@@ -101,22 +103,34 @@ export class RouteSources {
   async load(addresses: Iterable<string>): Promise<void> {
     const missing = [...new Set(addresses)].filter((a) => !this.known.has(a));
     if (missing.length === 0) return;
-    const batch = await run('ip', ['-j', '-batch', '-'], {
+    // -force: a command that fails (no route) is reported with its line number and the batch goes on.
+    this.routeProcesses++;
+    const batch = await run('ip', ['-force', '-j', '-batch', '-'], {
       input: missing.map((a) => `route get ${a}\n`).join(''),
       allowFailure: true,
     });
-    const lines = batch.stdout.split('\n').filter((l) => l.trim() !== '');
-    if (batch.code === 0 && lines.length === missing.length) {
-      for (const [i, address] of missing.entries())
-        this.known.set(address, { route: routeSourceOfJson(lines[i] as string), error: '' });
+    const answers = batch.stdout.split('\n').filter((l) => l.trim() !== '');
+    const failures = failedBatchCommands(batch.stderr);
+    if (answers.length + failures.size === missing.length) {
+      let next = 0;
+      for (const [i, address] of missing.entries()) {
+        const error = failures.get(i + 1);
+        this.known.set(
+          address,
+          error === undefined
+            ? { route: routeSourceOfJson(answers[next++] as string), error: '' }
+            : { route: undefined, error },
+        );
+      }
       return;
     }
-    // Some address has no route: `ip -batch` stops there. Look each one up alone to know which, and why.
+    // The batch stopped short (an argument ip could not parse): look each one up alone to know which, and why.
     for (const address of missing) {
+      this.routeProcesses++;
       const one = await run('ip', ['-j', 'route', 'get', address], { allowFailure: true });
       this.known.set(address, {
         route: one.code === 0 ? routeSourceOfJson(one.stdout) : undefined,
-        error: firstLine(one.stderr).replace(/^RTNETLINK answers: /, ''),
+        error: routeError(one.stderr),
       });
     }
   }
@@ -148,3 +162,25 @@ export function routeSourceOfJson(
 }
 
 const firstLine = (text: string) => text.trim().split('\n')[0] ?? '';
+
+/** "RTNETLINK answers: Network is unreachable" as "Network is unreachable". */
+const routeError = (stderr: string) => firstLine(stderr).replace(/^RTNETLINK answers: /, '');
+
+/**
+ * The commands of an `ip -force -batch` that failed, by line number (1-based), with ip's reason: each
+ * failure is its message lines followed by "Command failed -:N".
+ */
+export function failedBatchCommands(stderr: string): Map<number, string> {
+  const failed = new Map<number, string>();
+  let message: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const marker = /^Command failed -:(\d+)$/.exec(line.trim());
+    if (marker) {
+      failed.set(Number(marker[1]), routeError(message.join('\n')));
+      message = [];
+    } else if (line.trim() !== '') {
+      message.push(line);
+    }
+  }
+  return failed;
+}
