@@ -1,7 +1,7 @@
 import { asLbctlError } from '../errors.js';
 import type { DatapathMaps } from './maps.js';
 import { listServices, snatPlanOfView, updateService } from './services.js';
-import { routeSources } from './snat.js';
+import { RouteSources, routeSources } from './snat.js';
 import type { InstanceState } from './state-file.js';
 
 /** A backend whose stored source address no longer matched its route, and was rewritten. */
@@ -28,15 +28,18 @@ export interface RouteRefresh {
  */
 export async function refreshRouteSources(maps: DatapathMaps, state: InstanceState): Promise<RouteRefresh> {
   const result: RouteRefresh = { changed: [], warnings: [] };
-  for (const service of listServices(maps, state)) {
-    if (service.mode !== 'fullnat' || service.snat !== null) continue;
+  const services = listServices(maps, state).filter((s) => s.mode === 'fullnat' && s.snat === null);
+  // Every backend's route in one `ip` process; the per-backend calls below only read the answers.
+  const routes = new RouteSources();
+  await routes.load(services.flatMap((s) => s.backends.map((b) => b.address)));
+  for (const service of services) {
     const plan = snatPlanOfView(service);
     const sources = new Map(plan.sources);
     const changed: SourceChange[] = [];
     for (const backend of service.backends) {
       const endpoint = { family: service.family, address: backend.address, port: backend.port };
       try {
-        const now = (await routeSources([endpoint])).get(backend.address) as string;
+        const now = (await routeSources([endpoint], routes)).get(backend.address) as string;
         if (now === backend.source) continue;
         sources.set(backend.address, now);
         changed.push({ service: service.key, backend: backend.address, from: backend.source, to: now });
