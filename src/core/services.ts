@@ -289,12 +289,15 @@ export function updateService(
   const keep = new Set(backends.map((b) => b.id));
   const currentIds = new Set(current.backends.map((c) => c.id));
   const added = backends.filter((b) => !currentIds.has(b.id));
-  // New records are written before the old ones go: both sets are in the map for a moment.
-  checkBackendRoom(
-    backendsInUse(options.live ?? listServices(maps, state)),
-    added.length,
-    `the change of service ${current.key}`,
-  );
+  // New records are written before the old ones go: both sets are in the map for a moment. A change that
+  // adds none (weights, a source address) needs no room, and no read of every service to know it.
+  if (added.length > 0) {
+    checkBackendRoom(
+      backendsInUse(options.live ?? listServices(maps, state)),
+      added.length,
+      `the change of service ${current.key}`,
+    );
+  }
   const snat = changes.snat ?? snatPlanOfView(current);
   const records = backends.map((b) => ({ id: b.id, record: backendRecord(b.spec, b.down, spec.mode, snat) }));
   const table = ring(backends);
@@ -349,7 +352,7 @@ function removeOrphans(maps: DatapathMaps, serviceIds: ReadonlySet<number>): voi
 }
 
 /** Backend records the services use: together they must fit the backends map. */
-export function backendsInUse(services: readonly ServiceView[]): number {
+function backendsInUse(services: readonly ServiceView[]): number {
   return services.reduce((sum, s) => sum + s.backends.length, 0);
 }
 
@@ -357,7 +360,7 @@ export function backendsInUse(services: readonly ServiceView[]): number {
  * CONFLICT unless `adding` more backend records fit next to `inUse`: checked before the first write, so a
  * service that cannot fit writes nothing (the kernel would refuse the record that overflows the map).
  */
-export function checkBackendRoom(inUse: number, adding: number, what: string): void {
+function checkBackendRoom(inUse: number, adding: number, what: string): void {
   if (inUse + adding <= LB_LIMITS.maxBackends) return;
   throw conflictError(
     `${what} needs ${adding} new backend record(s), but ${inUse} of the ${LB_LIMITS.maxBackends} the balancer holds are in use`,
