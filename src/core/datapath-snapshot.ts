@@ -441,7 +441,7 @@ function readSysctl(): number | null {
  * Which maps are pinned for the instance: the device and inode of the services map's pin, which a new
  * attach (new maps, new pins) changes; null when nothing is pinned.
  */
-export function pinIdentity(instance: Instance): string | null {
+function pinIdentity(instance: Instance): string | null {
   try {
     const st = statSync(mapPinPath(instance.pinDir, MAP_NAMES.services));
     return `${st.dev}:${st.ino}`;

@@ -117,9 +117,9 @@ function detailLines(
       `   total conns ${si(t?.connections ?? 0)}  headers ${si(t?.headers ?? 0)}  failures ${si(t?.failures ?? 0)}  drops ${si(t?.drops ?? 0)}` +
       `  live ${stats ? si(stats.liveTotal) : '-'}`,
     ...service.backends.map(
-      (b) =>
+      (b, i) =>
         `   -> ${hostPort(b.address, b.port)}${service.health.probed ? `  ${b.health}` : ''}  weight ${b.weight}  table ${(b.share * 100).toFixed(1)}%` +
-        `  live ${stats ? (stats.live.get(hostPort(b.address, b.port)) ?? 0) : '-'} (${shares[service.backends.indexOf(b)]})`,
+        `  live ${stats ? (stats.live.get(hostPort(b.address, b.port)) ?? 0) : '-'} (${shares[i]})`,
     ),
   ];
 }
@@ -172,7 +172,7 @@ export function ServicesPanel(props: ServicesPanelProps) {
 }
 
 /** The page of lines that fits in `rows`, keeping the last row for "+N more" when some are hidden. */
-export function visibleLines(
+function visibleLines(
   lines: readonly string[],
   scroll: number,
   rows: number,

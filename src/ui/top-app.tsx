@@ -70,12 +70,17 @@ export function TopApp(props: TopAppProps) {
           return;
         }
         if (result.ui.paused !== current.paused) setFrozen(result.ui.paused ? state : null);
-        if (
-          result.ui.detail &&
-          !current.detail &&
-          (current.view === 'connections' || current.view === 'headers')
-        )
-          setDetail(detailItemFor(current.view, current.selected, connections, headers));
+        if (result.ui.detail && !current.detail) {
+          // The selected row, as it is now; when it has gone (the list shrank), the view stays closed.
+          const item =
+            current.view === 'connections' || current.view === 'headers'
+              ? detailItemFor(current.view, current.selected, connections, headers)
+              : null;
+          setDetail(item);
+          if (!item) result.ui = { ...result.ui, detail: false };
+        } else if (!result.ui.detail && current.detail) {
+          setDetail(null);
+        }
         uiRef.current = result.ui;
       }
       setUi(uiRef.current);
