@@ -209,13 +209,13 @@ static __always_inline __u64 icmp_fix_tcp(__u32 *w, void *end, __u32 quoted, con
 	__u64 acc = 0;
 	__u16 *check;
 
+	*mtu_cut = 0;
 	if ((void *)(w + 2) > end)
 		return 0;
 	seq = bpf_ntohl(w[1]);
 	nseq = seq;
 	__builtin_memcpy(&ports, &x->peer.sport, 2);
 	__builtin_memcpy((__u8 *)&ports + 2, &x->peer.dport, 2);
-	*mtu_cut = 0;
 	if (x->to_client) {
 		nseq = icmp_seq_to_client(x, seq);
 		/* The header went in front of this segment: its retransmission will carry it again. */
