@@ -77,7 +77,20 @@ function addServices(h: DatapathHarness, family: 4 | 6): void {
       backends: [{ id: svc.id, addr: net.backend, port: BACKEND_PORT }],
     });
   }
+  // A TCP service on a port no UDP service has: a datagram to it must not be taken for it.
+  h.addService({
+    id: TCP_ONLY.id(family),
+    vip: net.vip,
+    port: TCP_ONLY.port,
+    protocol: 'tcp',
+    mode: 'fullnat',
+    ppv2: true,
+    snatAddr: net.snat,
+    backends: [{ id: TCP_ONLY.id(family), addr: net.backend, port: BACKEND_PORT }],
+  });
 }
+
+const TCP_ONLY = { port: 9999, id: (family: 4 | 6) => (family === 4 ? 40 : 50) };
 
 function forwarded(result: RunResult): ParsedDatagram {
   assert.equal(result.retval, TC_ACT.REDIRECT, 'forwarded with bpf_redirect_neigh');
@@ -307,10 +320,12 @@ describe('UDP services packet by packet (BPF_PROG_TEST_RUN)', { skip }, () => {
           src: net.client,
           dst: net.vip,
           sport: 44000,
-          dport: 9999,
+          dport: TCP_ONLY.port,
           payload: QUERY,
         });
+        const tcpOnly = h.counters(TCP_ONLY.id(family));
         assert.equal(h.run(udp, 'client').retval, TC_ACT.OK);
+        assert.deepEqual(h.counters(TCP_ONLY.id(family)), tcpOnly, 'the TCP service saw nothing');
         const tcp = buildFrame({
           src: net.client,
           dst: net.vip,

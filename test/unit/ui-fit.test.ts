@@ -129,6 +129,7 @@ describe('dashboard fitting', () => {
             if (at > 0) assert.equal(row[at - 1], ' ', `a gap before ${col.title}: ${row}`);
         });
         const v6 = rows.find((r) => r.startsWith('[2001'));
+        if (view === 'connections') assert.ok(v6, 'the IPv6 row is shown');
         if (v6) assert.match(v6, /^\[2001\S*\]:51234 /, 'the IPv6 client keeps its port');
       }
 
